@@ -1,0 +1,35 @@
+"""The HP-facing error catalogue: stable codes, French messages. One place for all services."""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, str] = {
+    # authentication (gateway, 401)
+    "TOKEN_MISSING": "Authentification requise : présentez votre carte CPS ou e-CPS.",
+    "TOKEN_INVALID": "Votre jeton d'authentification est invalide ou sa signature n'est pas reconnue.",
+    "TOKEN_EXPIRED": "Votre session a expiré : authentifiez-vous à nouveau.",
+    "TOKEN_CLAIMS_MISSING": "Votre jeton ne précise pas votre identité professionnelle complète (RPPS, profession, structure, mode d'authentification).",
+    # request validation (gateway, 4xx)
+    "REQUEST_INVALID": "La demande est incomplète ou mal formée.",
+    "REQUEST_NOT_FOUND": "Aucune demande ne correspond à cet identifiant.",
+    # consent (denied)
+    "CONSENT_NOT_CONFIRMED": "Le consentement du patient n'a pas été confirmé.",
+    "INFORMATION_NOTICE_NOT_GIVEN": "La remise de la note d'information au patient n'a pas été confirmée.",
+    "PROFESSION_NOT_ELIGIBLE": "Votre profession ne permet pas d'accéder à ce service transfrontalier.",
+    "ASSERTION_EXPIRED": "Votre authentification date de plus de 4 heures : authentifiez-vous à nouveau.",
+    "STRONG_AUTHENTICATION_REQUIRED": "Une authentification forte (carte CPS ou e-CPS) est requise.",
+    # routing (failed)
+    "COUNTRY_UNKNOWN": "Ce pays n'est pas connu du réseau MyHealth@EU.",
+    "SERVICE_NOT_AVAILABLE_FOR_COUNTRY": "Ce pays ne propose pas encore ce service via MyHealth@EU.",
+    # country A (failed)
+    "COUNTRY_UNREACHABLE": "Le point de contact national du pays du patient ne répond pas. Réessayez plus tard.",
+    "PATIENT_NOT_FOUND": "Aucun patient ne correspond à cet identifiant dans le pays indiqué.",
+    "NO_CONSENT": "Le pays du patient refuse l'accès : le patient n'y a pas donné son consentement (4701).",
+    "DOCUMENT_NOT_FOUND": "Le pays du patient n'a pas de synthèse médicale pour ce patient.",
+    # translation
+    "TRANSLATION_FAILED": "La traduction a échoué : le document est fourni tel que transmis par le pays du patient.",
+}
+
+
+def error(code: str) -> dict:
+    """An ``fr.passerelle.common.Error`` record for ``code``."""
+    return {"code": code, "message": MESSAGES[code]}

@@ -1,0 +1,48 @@
+"""structlog, configured once per process: readable on a terminal, JSON in production.
+
+Health data never goes to logs: log ids (event, correlation), topics, offsets, countries and
+codes only. As a safety net, ``redact_sensitive`` masks values under keys that name personal or
+clinical data, wherever a caller put them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+SENSITIVE_KEYS = frozenset({
+    "patient", "patient_id", "name", "given", "family", "birth_date", "birthdate", "document",
+    "content", "summary", "narrative", "display", "original", "identifiers", "token",
+    "authorization",
+})
+
+
+def redact_sensitive(_logger, _method, event_dict: dict) -> dict:
+    for key in event_dict.keys() & SENSITIVE_KEYS:
+        event_dict[key] = "[redacted]"
+    return event_dict
+
+
+def configure_logging(fmt: str = "console", level: str = "INFO", service: str | None = None) -> None:
+    renderer = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact_sensitive,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    if service:
+        structlog.contextvars.bind_contextvars(service=service)
+    # Library loggers (aiokafka, uvicorn) go through the standard library at WARNING.
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+
+
+log = structlog.get_logger

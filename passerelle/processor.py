@@ -1,0 +1,123 @@
+"""The stream processor every service runs: a batched aiokafka relay with a dead-letter topic.
+
+Loop: fetch a batch → decode and handle each event → send every output → await all acks →
+commit. Error policy (docs/adr/0004-error-policy.md):
+
+* bytes that do not decode, or an event a handler rejects with ``RejectedEvent``: to the
+  dead-letter topic with the original bytes and the reason in headers, then go on;
+* any other exception is a bug: the processor stops without committing (the batch is
+  redelivered to whoever takes the partitions) and the process exits non-zero.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import structlog
+from aiokafka import ConsumerRecord
+from prometheus_client import Counter
+
+from passerelle import kafka
+from passerelle.serde import AvroSerde, DecodeError
+from passerelle.settings import Settings
+from passerelle.topics import Topics
+
+log = structlog.get_logger()
+
+CONSUMED = Counter("passerelle_events_consumed", "Events consumed", ["service", "topic"])
+PRODUCED = Counter("passerelle_events_produced", "Events produced", ["service", "topic"])
+DEAD_LETTERS = Counter("passerelle_dead_letters", "Messages sent to the dead-letter topic", ["service", "reason"])
+
+
+@dataclass(frozen=True)
+class Emit:
+    """One event a handler wants produced."""
+    topic: str
+    event_type: str
+    record: dict
+    key: bytes | None = None
+
+
+class RejectedEvent(Exception):
+    """The event decoded but its content is unusable: it goes to the dead-letter topic."""
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One decoded event, with the topic it came from."""
+    topic: str
+    event_type: str
+    event: dict
+
+
+Handler = Callable[[Incoming], Iterable[Emit]]
+
+
+def dead_letter_headers(rec: ConsumerRecord, service: str, exc: Exception) -> list[tuple[str, bytes]]:
+    """Kafka Connect's convention: where the message came from and why it was refused."""
+    return [
+        ("dlq.source.topic", rec.topic.encode()),
+        ("dlq.source.partition", str(rec.partition).encode()),
+        ("dlq.source.offset", str(rec.offset).encode()),
+        ("dlq.consumer", service.encode()),
+        ("dlq.error.class", type(exc).__name__.encode()),
+        ("dlq.error.message", str(exc).encode()[:1000]),
+    ]
+
+
+class Processor:
+    def __init__(self, service: str, settings: Settings, serde: AvroSerde, handler: Handler,
+                 topics: list[str] | None = None, pattern: str | None = None):
+        self.service = service
+        self.settings = settings
+        self.serde = serde
+        self.handler = handler
+        self.topics = topics or []
+        self.pattern = pattern
+        self.dead_letter_topic = Topics(settings.topic_prefix).dead_letters
+        self.ready = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        k = self.settings.kafka
+        group = f"{self.settings.topic_prefix}.{self.service}"
+        consumer = kafka.consumer(k, group, *self.topics)
+        if self.pattern:
+            consumer.subscribe(pattern=self.pattern)
+        producer = kafka.producer(k)
+        await producer.start()
+        await consumer.start()
+        log.info("processor started", group=group, topics=self.topics or self.pattern)
+        try:
+            while not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=500, max_records=k.max_batch)
+                if consumer.assignment():
+                    self.ready.set()
+                if batch:
+                    await self._process(producer, [r for records in batch.values() for r in records])
+                    await consumer.commit()
+        finally:
+            await consumer.stop()
+            await producer.stop()
+            log.info("processor stopped", group=group)
+
+    async def _process(self, producer, records: list[ConsumerRecord]) -> None:
+        acks = []
+        for rec in records:
+            CONSUMED.labels(self.service, rec.topic).inc()
+            try:
+                event_type, event = self.serde.decode(rec.value)
+                emits = list(self.handler(Incoming(rec.topic, event_type, event)))
+            except (DecodeError, RejectedEvent) as exc:
+                DEAD_LETTERS.labels(self.service, type(exc).__name__).inc()
+                log.warning("dead-lettered", topic=rec.topic, partition=rec.partition, offset=rec.offset,
+                            error_class=type(exc).__name__, reason=str(exc)[:200])
+                acks.append(await producer.send(self.dead_letter_topic, rec.value, key=rec.key,
+                                                headers=dead_letter_headers(rec, self.service, exc)))
+                continue
+            for emit in emits:
+                PRODUCED.labels(self.service, emit.topic).inc()
+                acks.append(await producer.send(emit.topic, self.serde.encode(emit.event_type, emit.record),
+                                                key=emit.key))
+        await asyncio.gather(*acks)

@@ -1,0 +1,42 @@
+"""Running one service as a process: logging, signals, the processor loop."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Callable
+
+import structlog
+from prometheus_client import start_http_server
+
+from passerelle.logging import configure_logging
+from passerelle.processor import Processor
+from passerelle.serde import AvroSerde, SchemaSet
+from passerelle.settings import Settings
+
+Builder = Callable[[Settings, AvroSerde], Processor]
+
+
+def make_serde(settings: Settings) -> AvroSerde:
+    schemas = SchemaSet(settings.schemas_dir)
+    if settings.schema_registry.url:
+        from passerelle.registry import registry_serde
+        return registry_serde(schemas, settings.schema_registry.url)
+    return AvroSerde(schemas)
+
+
+async def run_processor(processor: Processor) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await processor.run(stop)
+
+
+def run_service(name: str, build: Builder, settings: Settings | None = None, metrics_port: int | None = None) -> None:
+    settings = settings or Settings()
+    configure_logging(settings.log_format, settings.log_level, service=name)
+    if metrics_port:
+        start_http_server(metrics_port, addr="127.0.0.1")
+    structlog.get_logger().info("starting", bootstrap=settings.kafka.bootstrap_servers)
+    asyncio.run(run_processor(build(settings, make_serde(settings))))

@@ -1,0 +1,154 @@
+"""Avro events on the wire, from the ``.avsc`` files in ``schemas/`` (the only source of truth).
+
+Two standard framings, chosen by configuration:
+
+* **Avro single-object encoding** (no registry; Avro 1.12 spec, "Single-object encoding"):
+  ``C3 01`` + the 8-byte little-endian CRC-64-AVRO fingerprint of the writer schema's parsing
+  canonical form + the Avro binary body.
+* **Confluent wire format** (a schema registry is configured): ``00`` + the 4-byte big-endian
+  schema id + the Avro binary body. Ids are looked up, never registered, at run time.
+
+Readers resolve whatever writer schema the message names against the reader schema they know, so
+an older or newer version of an event still decodes (Avro schema resolution).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import fastavro
+from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
+
+SINGLE_OBJECT_MAGIC = b"\xc3\x01"
+CONFLUENT_MAGIC = b"\x00"
+
+
+class DecodeError(ValueError):
+    """The bytes are not an event this system can read (bad framing, unknown schema, bad body)."""
+
+
+@dataclass(frozen=True)
+class EventSchema:
+    name: str  # full name, e.g. fr.passerelle.ps.PatientSummaryRequested
+    version: int
+    source: dict  # self-contained schema JSON (named types inlined on first use)
+    parsed: dict
+    fingerprint: bytes  # CRC-64-AVRO of the parsing canonical form, little-endian
+
+
+def _inline(schema: Any, defs: dict[str, dict], seen: set[str], namespace: str | None) -> Any:
+    """Replace references to named types by their definitions, on first occurrence only."""
+    if isinstance(schema, str):
+        full = schema if "." in schema or namespace is None else f"{namespace}.{schema}"
+        if full in defs and full not in seen:
+            return _inline(defs[full], defs, seen, namespace)
+        return schema
+    if isinstance(schema, list):
+        return [_inline(s, defs, seen, namespace) for s in schema]
+    if isinstance(schema, dict):
+        if schema.get("type") in ("record", "enum", "fixed"):
+            ns = schema.get("namespace", namespace)
+            seen.add(f"{ns}.{schema['name']}" if ns and "." not in schema["name"] else schema["name"])
+            namespace = ns
+        out = dict(schema)
+        if "fields" in out:
+            out["fields"] = [{**f, "type": _inline(f["type"], defs, seen, namespace)} for f in out["fields"]]
+        for key in ("items", "values"):
+            if key in out:
+                out[key] = _inline(out[key], defs, seen, namespace)
+        if isinstance(out.get("type"), (list, dict)):
+            out["type"] = _inline(out["type"], defs, seen, namespace)
+        return out
+    return schema
+
+
+def _full_name(schema: dict) -> str:
+    return f"{schema['namespace']}.{schema['name']}" if "namespace" in schema else schema["name"]
+
+
+class SchemaSet:
+    """Every schema of ``schemas/``, parsed once, addressable by name and by fingerprint."""
+
+    def __init__(self, directory: Path):
+        raw = {(_full_name(s := json.loads(p.read_text()))): s for p in sorted(directory.glob("*.avsc"))}
+        self.by_name: dict[str, EventSchema] = {}
+        self.by_fingerprint: dict[bytes, EventSchema] = {}
+        for name, schema in raw.items():
+            if not (schema.get("type") == "record" and "version" in schema):
+                continue  # a shared named type, not an event
+            source = _inline(schema, raw, set(), None)
+            canonical = to_parsing_canonical_form(parse_schema(source, _write_hint=False))
+            fp = bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
+            event = EventSchema(name, int(schema["version"]), source, parse_schema(source), fp)
+            self.by_name[name] = event
+            self.by_fingerprint[fp] = event
+
+    def __getitem__(self, name: str) -> EventSchema:
+        return self.by_name[name]
+
+
+class AvroSerde:
+    """Encodes events of a known schema; decodes any event whose writer schema it can find.
+
+    ``registry_ids`` maps schema name to registry id (Confluent framing); ``registry_lookup``
+    fetches an unknown writer schema by id. Without them, single-object encoding is used.
+    """
+
+    def __init__(
+        self,
+        schemas: SchemaSet,
+        registry_ids: dict[str, int] | None = None,
+        registry_lookup: Callable[[int], dict] | None = None,
+    ):
+        self.schemas = schemas
+        self.registry_ids = registry_ids
+        self.registry_lookup = registry_lookup
+        self._writers_by_id: dict[int, tuple[dict, EventSchema]] = {}
+
+    def encode(self, name: str, record: dict) -> bytes:
+        schema = self.schemas[name]
+        record["envelope"].update(event_type=name, schema_version=schema.version)
+        buf = io.BytesIO()
+        if self.registry_ids is not None:
+            buf.write(CONFLUENT_MAGIC + struct.pack(">I", self.registry_ids[name]))
+        else:
+            buf.write(SINGLE_OBJECT_MAGIC + schema.fingerprint)
+        fastavro.schemaless_writer(buf, schema.parsed, record)
+        return buf.getvalue()
+
+    def decode(self, data: bytes) -> tuple[str, dict]:
+        """Return ``(schema name, record)``; raise DecodeError for anything unreadable."""
+        if data is None or len(data) < 5:
+            raise DecodeError("message too short to carry an Avro header")
+        try:
+            if data[:2] == SINGLE_OBJECT_MAGIC and len(data) >= 10:
+                writer = self.schemas.by_fingerprint.get(data[2:10])
+                if writer is None:
+                    raise DecodeError(f"unknown schema fingerprint {data[2:10].hex()}")
+                reader, body = writer, data[10:]
+                writer_parsed = writer.parsed
+            elif data[:1] == CONFLUENT_MAGIC and self.registry_lookup is not None:
+                writer_parsed, reader = self._registry_writer(struct.unpack(">I", data[1:5])[0])
+                body = data[5:]
+            else:
+                raise DecodeError("unknown framing (expected Avro single-object or Confluent)")
+            record = fastavro.schemaless_reader(io.BytesIO(body), writer_parsed, reader.parsed)
+        except DecodeError:
+            raise
+        except Exception as exc:  # fastavro raises many types on corrupt bodies
+            raise DecodeError(f"invalid Avro body: {type(exc).__name__}: {exc}") from exc
+        return reader.name, record
+
+    def _registry_writer(self, schema_id: int) -> tuple[dict, EventSchema]:
+        if schema_id not in self._writers_by_id:
+            writer_json = self.registry_lookup(schema_id)
+            reader = self.schemas.by_name.get(_full_name(writer_json))
+            if reader is None:
+                raise DecodeError(f"schema id {schema_id} names no event this service knows")
+            self._writers_by_id[schema_id] = (parse_schema(writer_json), reader)
+        return self._writers_by_id[schema_id]

@@ -1,0 +1,105 @@
+"""``passerelle up``: the embedded broker, the topics, and every service as its own process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+import structlog
+
+from passerelle import kafka
+from passerelle.broker import EmbeddedBroker
+from passerelle.countries import CountryRegistry
+from passerelle.settings import Settings
+from passerelle.topics import Topics, create_topics
+
+log = structlog.get_logger()
+
+#: Worker name → module run with ``python -m``. ``passerelle worker NAME`` runs one alone.
+WORKERS = {
+    "consent": "services.consent",
+    "router": "services.router",
+    "foreign-ncp": "services.foreign_ncp",
+    "translation": "services.translation",
+    "audit": "services.audit",
+    "gateway": "services.gateway",
+}
+
+
+async def ensure_topics(settings: Settings) -> list[str]:
+    countries = CountryRegistry.load(settings.countries_file).connected_codes()
+    admin = kafka.admin(settings.kafka)
+    await admin.start()
+    try:
+        return await create_topics(admin, Topics(settings.topic_prefix).all(countries))
+    finally:
+        await admin.close()
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen
+    started: float = field(default_factory=time.monotonic)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that hands ``settings`` to a child process."""
+    return {**os.environ,
+            "PASSERELLE_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+            "PASSERELLE_NCP_DATA": str(settings.ncp_data),
+            "PASSERELLE_HTTP_HOST": settings.http_host,
+            "PASSERELLE_HTTP_PORT": str(settings.http_port),
+            "PASSERELLE_STATE_DIR": str(settings.state_dir)}
+
+
+def spawn(name: str, env: dict[str, str]) -> Child:
+    return Child(name, subprocess.Popen([sys.executable, "-m", WORKERS[name]], env=env))
+
+
+def up(settings: Settings, embedded: bool) -> int:
+    broker = EmbeddedBroker().start() if embedded else None
+    if broker:
+        settings.kafka.bootstrap_servers = broker.bootstrap_servers
+        log.info("embedded broker started (memory only: a restart loses every event)",
+                 bootstrap=broker.bootstrap_servers)
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    children: list[Child] = []
+    try:
+        created = asyncio.run(ensure_topics(settings))
+        log.info("topics ready", created=len(created))
+        env = settings_env(settings)
+        children = [spawn(name, env) for name in WORKERS]
+        log.info("Passerelle is up", url=f"http://{settings.http_host}:{settings.http_port}/docs")
+        while not stopping:
+            for i, child in enumerate(children):
+                if child.process.poll() is not None and not stopping:
+                    log.error("service exited; restarting", worker=child.name, code=child.process.returncode)
+                    time.sleep(max(0.0, 1.0 - (time.monotonic() - child.started)))  # no hot restart loop
+                    children[i] = spawn(child.name, env)
+            time.sleep(0.2)
+        return 0
+    finally:
+        for child in children:
+            if child.process.poll() is None:
+                child.process.terminate()
+        for child in children:
+            try:
+                child.process.wait(10)
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+        if broker:
+            broker.stop()
+        log.info("stopped every process started")

@@ -1,0 +1,59 @@
+"""What each event of the flow means for the audit trail."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from passerelle.envelope import caused_by
+from passerelle.processor import Emit, Incoming, RejectedEvent
+from passerelle.topics import Topics
+
+PRODUCER = "audit"
+
+
+def _requested(e: dict) -> tuple[str, str, str | None]:
+    return "PS_REQUESTED", "SUCCESS", None
+
+
+def _decided(e: dict) -> tuple[str, str, str | None]:
+    return "CONSENT_DECIDED", "SUCCESS" if e["authorised"] else "DENIED", e["reason_code"]
+
+
+def _routed(e: dict) -> tuple[str, str, str | None]:
+    return "PS_QUERY_ROUTED", "SUCCESS", None
+
+
+def _retrieved(e: dict) -> tuple[str, str, str | None]:
+    return "PS_RETRIEVED", "FAILURE" if e["error"] else "SUCCESS", e["error"]["code"] if e["error"] else None
+
+
+def _outcome(e: dict) -> tuple[str, str, str | None]:
+    outcome = {"COMPLETED": "SUCCESS", "DENIED": "DENIED", "FAILED": "FAILURE"}[e["status"]]
+    return "PS_OUTCOME", outcome, e["error"]["code"] if e["error"] else None
+
+
+ACTIONS = {
+    "fr.passerelle.ps.PatientSummaryRequested": _requested,
+    "fr.passerelle.consent.ConsentDecision": _decided,
+    "fr.passerelle.ncp.PatientSummaryQuery": _routed,
+    "fr.passerelle.ncp.PatientSummaryRetrieved": _retrieved,
+    "fr.passerelle.ps.PatientSummaryOutcome": _outcome,
+}
+
+
+def audit_record(incoming: Incoming) -> dict:
+    describe = ACTIONS.get(incoming.event_type)
+    if describe is None:
+        raise RejectedEvent(f"no audit rule for {incoming.event_type}")
+    e = incoming.event
+    action, outcome, reason = describe(e)
+    return {"envelope": caused_by(e, PRODUCER), "action": action, "outcome": outcome, "reason_code": reason,
+            "hp": e.get("hp"), "patient": e.get("patient"), "purpose": e.get("purpose"),
+            "source_topic": incoming.topic, "source_event_id": e["envelope"]["event_id"],
+            "source_event_type": incoming.event_type, "request_origin": e.get("request_origin")}
+
+
+def record_step(incoming: Incoming, topics: Topics) -> Iterable[Emit]:
+    record = audit_record(incoming)
+    yield Emit(topics.audit_records, "fr.passerelle.audit.AuditRecord", record,
+               record["envelope"]["correlation_id"].encode())

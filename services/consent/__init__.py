@@ -1,0 +1,1 @@
+"""Consent verification: decides whether a request may leave France, and says why."""

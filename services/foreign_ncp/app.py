@@ -1,0 +1,19 @@
+"""Wiring: PatientSummaryQuery on every ``ncp.<country>.outbound`` → PatientSummaryRetrieved."""
+
+from __future__ import annotations
+
+from passerelle.processor import Processor
+from passerelle.serde import AvroSerde
+from passerelle.settings import Settings
+from passerelle.topics import Topics
+from services.foreign_ncp.directory import load_directory
+from services.foreign_ncp.handlers import answer_patient_summary_query
+from services.foreign_ncp.settings import data_directory
+
+
+def build(settings: Settings, serde: AvroSerde) -> Processor:
+    topics = Topics(settings.topic_prefix)
+    directory = load_directory(data_directory(settings))
+    return Processor("foreign-ncp", settings, serde,
+                     lambda e: answer_patient_summary_query(e, topics, directory),
+                     pattern=topics.ncp_outbound_pattern)

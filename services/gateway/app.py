@@ -1,0 +1,128 @@
+"""The HTTP API (FastAPI). Wiring only: rules live in handlers.py, state in tracker.py."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import Counter, make_asgi_app
+
+from passerelle import kafka
+from passerelle.countries import CountryRegistry
+from passerelle.errors import MESSAGES
+from passerelle.runtime import make_serde
+from passerelle.settings import Settings
+from passerelle.tokens import HealthProfessionalClaims, TokenError, TokenVerifier
+from passerelle.topics import Topics
+from services.gateway import handlers
+from services.gateway.models import Accepted, CountryView, PatientSummaryRequest, RequestStatus
+from services.gateway.settings import MAX_TRACKED_REQUESTS
+from services.gateway.tracker import RequestTracker
+
+log = structlog.get_logger()
+REQUESTS = Counter("passerelle_gateway_requests", "Patient Summary requests accepted", ["country"])
+AUTH_FAILURES = Counter("passerelle_gateway_auth_failures", "Refused tokens", ["code"])
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, details: list | None = None):
+        self.status, self.code, self.details = status, code, details
+
+
+def error_response(status: int, code: str, details: list | None = None) -> JSONResponse:
+    body = {"error": {"code": code, "message": MESSAGES[code]}}
+    if details:
+        body["error"]["details"] = details
+    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    serde = make_serde(settings)
+    topics = Topics(settings.topic_prefix)
+    verifier = TokenVerifier(settings.tokens, settings.state_dir)
+    countries = CountryRegistry.load(settings.countries_file)
+    tracker = RequestTracker(MAX_TRACKED_REQUESTS)
+    bearer = HTTPBearer(auto_error=False)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        producer = kafka.producer(settings.kafka)
+        await producer.start()
+        stop = asyncio.Event()
+        follower = asyncio.create_task(tracker.follow(settings, serde, stop))
+        app.state.producer = producer
+        try:
+            yield
+        finally:
+            stop.set()
+            await follower
+            await producer.stop()
+
+    app = FastAPI(title="Passerelle", version="0.1.0", lifespan=lifespan,
+                  description="France's National Contact Point for eHealth: foreign patients' summaries in French.")
+    app.mount("/metrics", make_asgi_app())
+
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError):
+        return error_response(exc.status, exc.code, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError):
+        # Field names and problems only: never echo the input (it may be a patient identifier).
+        details = [{"field": ".".join(str(p) for p in e["loc"][1:]), "problem": e["type"]} for e in exc.errors()]
+        return error_response(422, "REQUEST_INVALID", details)
+
+    def professional(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> HealthProfessionalClaims:
+        if credentials is None:
+            AUTH_FAILURES.labels("TOKEN_MISSING").inc()
+            raise ApiError(401, "TOKEN_MISSING")
+        try:
+            return verifier.verify(credentials.credentials)
+        except TokenError as exc:
+            AUTH_FAILURES.labels(exc.code).inc()
+            raise ApiError(401, exc.code) from exc
+
+    @app.post("/v1/patient-summaries", status_code=202, response_model=Accepted, tags=["patient summary"])
+    async def request_patient_summary(body: PatientSummaryRequest, request: Request,
+                                      hp: HealthProfessionalClaims = Depends(professional)):
+        """Ask for a foreign patient's Patient Summary, in French. Poll the answer with the request id."""
+        event = handlers.patient_summary_requested(body.model_dump(), hp, request.client.host if request.client else None)
+        request_id = event["envelope"]["correlation_id"]
+        tracker.requested(request_id, hp.rpps)
+        await app.state.producer.send_and_wait(topics.ps_requested, serde.encode(
+            "fr.passerelle.ps.PatientSummaryRequested", event), key=request_id.encode())
+        REQUESTS.labels(event["patient"]["country"]).inc()
+        log.info("patient summary requested", correlation_id=request_id, country=event["patient"]["country"])
+        return {"request_id": request_id}
+
+    @app.get("/v1/patient-summaries/{request_id}", response_model=RequestStatus, tags=["patient summary"])
+    async def patient_summary_status(request_id: str, hp: HealthProfessionalClaims = Depends(professional)):
+        """Where a request stands: pending, completed (with the summary in French), denied or failed."""
+        tracked = tracker.lookup(request_id, hp.rpps)
+        if tracked is None:
+            raise ApiError(404, "REQUEST_NOT_FOUND")
+        return handlers.status_view(request_id, tracked.outcome)
+
+    @app.get("/v1/countries", response_model=list[CountryView], tags=["reference"])
+    async def list_countries():
+        """MyHealth@EU countries and the services each has joined."""
+        return [c.model_dump(include={"code", "name", "services"}) for c in countries.countries]
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz():
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz():
+        if not tracker.ready.is_set():
+            return JSONResponse({"status": "starting"}, status_code=503)
+        return {"status": "ready"}
+
+    return app

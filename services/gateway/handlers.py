@@ -1,0 +1,33 @@
+"""The gateway's rules as plain functions: API body → event, outcome event → API answer."""
+
+from __future__ import annotations
+
+from passerelle.envelope import new_envelope
+from passerelle.tokens import HealthProfessionalClaims
+
+PRODUCER = "gateway"
+CONTENT_TYPES = {"CDA": "application/xml", "FHIR": "application/fhir+json"}
+
+
+def patient_summary_requested(body: dict, hp: HealthProfessionalClaims, origin: str | None) -> dict:
+    return {
+        "envelope": new_envelope(PRODUCER),
+        "hp": hp.as_record(),
+        "patient": {"country": body["country"].upper(), "patient_id": body["patient_id"]},
+        "purpose": body["purpose"],
+        "consent_confirmed": body["consent"]["confirmed"],
+        "information_notice_given": body["consent"]["information_notice_given"],
+        "request_origin": origin,
+    }
+
+
+def status_view(request_id: str, outcome: dict | None) -> dict:
+    """The API answer for a request, from its outcome event (None while pending)."""
+    if outcome is None:
+        return {"request_id": request_id, "status": "pending", "error": None, "summary": None}
+    summary = outcome["summary"]
+    if summary is not None:
+        summary = {**summary, "document": {"content_type": CONTENT_TYPES[summary["format"]],
+                                           "content": summary["document"].decode("utf-8", errors="replace")}}
+    return {"request_id": request_id, "status": outcome["status"].lower(), "error": outcome["error"],
+            "summary": summary}

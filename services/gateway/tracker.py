@@ -1,0 +1,73 @@
+"""Which requests exist, who made them and how they ended: rebuilt from the topics.
+
+Every gateway instance reads the request and outcome topics whole (no consumer group), so any
+instance can answer for any request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import structlog
+
+from passerelle import kafka
+from passerelle.serde import AvroSerde, DecodeError
+from passerelle.settings import Settings
+from passerelle.topics import Topics
+
+log = structlog.get_logger()
+
+
+@dataclass
+class Tracked:
+    rpps: str
+    outcome: dict | None = None
+
+
+class RequestTracker:
+    def __init__(self, max_requests: int):
+        self.requests: OrderedDict[str, Tracked] = OrderedDict()
+        self.max_requests = max_requests
+        self.ready = asyncio.Event()
+
+    def requested(self, request_id: str, rpps: str) -> None:
+        self.requests.setdefault(request_id, Tracked(rpps))
+        while len(self.requests) > self.max_requests:
+            self.requests.popitem(last=False)
+
+    def ended(self, outcome: dict) -> None:
+        request_id = outcome["envelope"]["correlation_id"]
+        self.requested(request_id, outcome["hp"]["rpps"])
+        self.requests[request_id].outcome = outcome
+
+    def lookup(self, request_id: str, rpps: str) -> Tracked | None:
+        """The request, if it exists and was made by this professional."""
+        tracked = self.requests.get(request_id)
+        return tracked if tracked is not None and tracked.rpps == rpps else None
+
+    async def follow(self, settings: Settings, serde: AvroSerde, stop: asyncio.Event) -> None:
+        topics = Topics(settings.topic_prefix)
+        consumer = kafka.consumer(settings.kafka, None, topics.ps_requested, topics.ps_outcomes)
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=200)
+                if consumer.assignment():
+                    self.ready.set()
+                for records in batch.values():
+                    for rec in records:
+                        self._apply(serde, rec)
+        finally:
+            await consumer.stop()
+
+    def _apply(self, serde: AvroSerde, rec) -> None:
+        try:
+            event_type, event = serde.decode(rec.value)
+        except DecodeError:
+            return  # the processors dead-letter it; the gateway only reads
+        if event_type == "fr.passerelle.ps.PatientSummaryRequested":
+            self.requested(event["envelope"]["correlation_id"], event["hp"]["rpps"])
+        elif event_type == "fr.passerelle.ps.PatientSummaryOutcome":
+            self.ended(event)
