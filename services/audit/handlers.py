@@ -50,7 +50,8 @@ def audit_record(incoming: Incoming) -> dict:
     return {"envelope": caused_by(e, PRODUCER), "action": action, "outcome": outcome, "reason_code": reason,
             "hp": e.get("hp"), "patient": e.get("patient"), "purpose": e.get("purpose"),
             "source_topic": incoming.topic, "source_event_id": e["envelope"]["event_id"],
-            "source_event_type": incoming.event_type, "request_origin": e.get("request_origin")}
+            "source_event_type": incoming.event_type,
+            "source_occurred_at": e["envelope"]["occurred_at"], "request_origin": e.get("request_origin")}
 
 
 def record_step(incoming: Incoming, topics: Topics) -> Iterable[Emit]:

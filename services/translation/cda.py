@@ -18,7 +18,7 @@ CODED = (".//hl7:entry//*[@code and @codeSystem and local-name() != 'translation
 
 
 def _narrative_ids(section: etree._Element) -> dict[str, str]:
-    return {el.get("ID"): display.clean_text("".join(el.itertext()))
+    return {el.get("ID"): display.clean_text(" ".join(el.itertext()))
             for el in section.xpath("hl7:text//*[@ID]", namespaces=NSMAP)}
 
 
@@ -28,7 +28,7 @@ def _original_text(el: etree._Element, ids: dict[str, str]) -> str | None:
         return ids[ref[0].lstrip("#")]
     original = el.find(f"{{{NS}}}originalText")
     if original is not None:
-        return display.clean_text("".join(original.itertext()))
+        return display.clean_text(" ".join(original.itertext()))
     return None
 
 
@@ -63,7 +63,7 @@ def translate_cda(content: bytes, catalogue: Catalogue) -> tuple[dict, bytes]:
         ids = _narrative_ids(sec)
         entries = [_entry(el, ids, catalogue) for el in sec.xpath(CODED, namespaces=NSMAP)]
         section = display.section(catalogue, code, display.clean_text(title_el.text if title_el is not None else None),
-                                  display.clean_text("".join(text_el.itertext())) if text_el is not None else None,
+                                  display.clean_text(" ".join(text_el.itertext())) if text_el is not None else None,
                                   entries)
         if section["title_translated"] and code_el is not None and code_el.get("codeSystem") == LOINC:
             _add_translation(code_el, section["title"])
