@@ -1,0 +1,30 @@
+# The two commands of the README. Everything the project needs is installed from here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+## make run: the whole system on the embedded broker, gateway on http://127.0.0.1:8080 (Ctrl-C stops it)
+run: $(STAMP)
+	$(BIN)/passerelle up
+
+## make test: the whole suite (unit, contract, integration, end-to-end) on its own broker
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## make bench: the cost of one hop, faust agent vs batched aiokafka relay (docs/adr/0003)
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.hop_cost
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis test-artifacts
