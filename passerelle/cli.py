@@ -54,6 +54,30 @@ def worker(
 
 
 @app.command()
+def topics() -> None:
+    """Create the topics that do not exist yet (idempotent), on the configured broker."""
+    import asyncio
+
+    from passerelle.supervisor import ensure_topics
+
+    created = asyncio.run(ensure_topics(Settings()))
+    typer.echo(f"{len(created)} topic(s) created" + "".join(f"\n  {t}" for t in created))
+
+
+@app.command("register-schemas")
+def register_schemas() -> None:
+    """Deployment step: register every event schema in the configured schema registry."""
+    from passerelle.registry import register_schemas as register
+    from passerelle.serde import SchemaSet
+
+    settings = Settings()
+    if not settings.schema_registry.url:
+        raise typer.BadParameter("set PASSERELLE_SCHEMA_REGISTRY__URL")
+    for name, schema_id in register(SchemaSet(settings.schemas_dir), settings.schema_registry.url).items():
+        typer.echo(f"{schema_id:>6}  {name}")
+
+
+@app.command()
 def token(
     rpps: Annotated[str, typer.Option(help="RPPS number of the health professional.")],
     profession: Annotated[str, typer.Option(help="French profession code (10 physician, 21 pharmacist, 60 nurse...).")],

@@ -27,3 +27,14 @@ def registry_serde(schemas: SchemaSet, url: str) -> AvroSerde:
         return json.loads(resp.json()["schema"])
 
     return AvroSerde(schemas, registry_ids=ids, registry_lookup=lookup)
+
+
+def register_schemas(schemas: SchemaSet, url: str) -> dict[str, int]:
+    """The deployment step: register every event schema under its record name; return the ids."""
+    client = httpx.Client(base_url=url.rstrip("/"), timeout=10)
+    ids = {}
+    for name, schema in schemas.by_name.items():
+        resp = client.post(f"/subjects/{name}/versions", json={"schema": json.dumps(schema.source)})
+        resp.raise_for_status()
+        ids[name] = resp.json()["id"]
+    return ids
