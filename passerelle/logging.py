@@ -44,5 +44,3 @@ def configure_logging(fmt: str = "console", level: str = "INFO", service: str | 
     # Library loggers (aiokafka, uvicorn) go through the standard library at WARNING.
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
 
-
-log = structlog.get_logger

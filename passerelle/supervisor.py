@@ -59,7 +59,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 def spawn(name: str, env: dict[str, str]) -> Child:
-    return Child(name, subprocess.Popen([sys.executable, "-m", WORKERS[name]], env=env))
+    # Own session: Ctrl-C reaches the supervisor alone, which stops the services before the broker.
+    return Child(name, subprocess.Popen([sys.executable, "-m", WORKERS[name]], env=env, start_new_session=True))
 
 
 def up(settings: Settings, embedded: bool) -> int:

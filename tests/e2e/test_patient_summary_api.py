@@ -114,6 +114,10 @@ def test_reference_and_operations_endpoints(system):
     assert "/v1/patient-summaries" in httpx.get(f"{system.url}/openapi.json").json()["paths"]
 
 
-def test_ctrl_c_stops_every_process_it_started(system):
+def test_ctrl_c_stops_every_process_it_started_and_the_logs_hold_no_patient_data(system):
     code, survivors = system.stop()
     assert code == 0 and survivors == []
+    log = system.log.read_text(encoding="utf-8")
+    assert "processor started" in log  # the services did log
+    for personal in (PT_PATIENT, "000000000", "Rodrigues", "Pinto", "Metformina"):
+        assert personal not in log
