@@ -11,6 +11,11 @@ MESSAGES: dict[str, str] = {
     # request validation (gateway, 4xx)
     "REQUEST_INVALID": "La demande est incomplète ou mal formée.",
     "REQUEST_NOT_FOUND": "Aucune demande ne correspond à cet identifiant.",
+    "REQUEST_UNREADABLE": "Le corps de la demande n'est pas un JSON lisible (UTF-8).",
+    "ROUTE_NOT_FOUND": "Cette adresse n'existe pas dans l'API Passerelle.",
+    "METHOD_NOT_ALLOWED": "Cette opération n'est pas permise sur cette adresse.",
+    "REQUEST_TOO_LARGE": "La demande dépasse la taille autorisée.",
+    "GATEWAY_UNAVAILABLE": "Passerelle ne peut pas transmettre votre demande pour le moment. Réessayez dans quelques instants.",
     # consent (denied)
     "CONSENT_NOT_CONFIRMED": "Le consentement du patient n'a pas été confirmé.",
     "INFORMATION_NOTICE_NOT_GIVEN": "La remise de la note d'information au patient n'a pas été confirmée.",

@@ -77,7 +77,6 @@ class Processor:
         self.topics = topics or []
         self.pattern = pattern
         self.dead_letter_topic = Topics(settings.topic_prefix).dead_letters
-        self.ready = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         k = self.settings.kafka
@@ -92,8 +91,6 @@ class Processor:
         try:
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=500, max_records=k.max_batch)
-                if consumer.assignment():
-                    self.ready.set()
                 if batch:
                     await self._process(producer, [r for records in batch.values() for r in records])
                     await consumer.commit()

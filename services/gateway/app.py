@@ -6,11 +6,13 @@ import asyncio
 from contextlib import asynccontextmanager
 
 import structlog
+from aiokafka.errors import KafkaError
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import Counter, make_asgi_app
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from passerelle import kafka
 from passerelle.countries import CountryRegistry
@@ -21,12 +23,16 @@ from passerelle.tokens import HealthProfessionalClaims, TokenError, TokenVerifie
 from passerelle.topics import Topics
 from services.gateway import handlers
 from services.gateway.models import Accepted, CountryView, PatientSummaryRequest, RequestStatus
-from services.gateway.settings import MAX_TRACKED_REQUESTS
+from services.gateway.settings import MAX_BODY_BYTES, MAX_TRACKED_REQUESTS
 from services.gateway.tracker import RequestTracker
 
 log = structlog.get_logger()
 REQUESTS = Counter("passerelle_gateway_requests", "Patient Summary requests accepted", ["country"])
 AUTH_FAILURES = Counter("passerelle_gateway_auth_failures", "Refused tokens", ["code"])
+
+
+#: Errors raised by the framework itself (routing, body parsing), in our error format.
+HTTP_ERROR_CODES = {400: "REQUEST_UNREADABLE", 404: "ROUTE_NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
 class ApiError(Exception):
@@ -69,9 +75,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="France's National Contact Point for eHealth: foreign patients' summaries in French.")
     app.mount("/metrics", make_asgi_app())
 
+    @app.middleware("http")
+    async def limit_body_size(request: Request, call_next):
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+            return error_response(413, "REQUEST_TOO_LARGE")
+        if declared is None and request.method in ("POST", "PUT", "PATCH"):
+            body = b""
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_BODY_BYTES:
+                    return error_response(413, "REQUEST_TOO_LARGE")
+            request._body = body  # Starlette reads the buffered body from here
+        return await call_next(request)
+
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError):
         return error_response(exc.status, exc.code, exc.details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException):
+        code = HTTP_ERROR_CODES.get(exc.status_code, "REQUEST_INVALID")
+        return error_response(exc.status_code, code)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError):
@@ -95,9 +120,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Ask for a foreign patient's Patient Summary, in French. Poll the answer with the request id."""
         event = handlers.patient_summary_requested(body.model_dump(), hp, request.client.host if request.client else None)
         request_id = event["envelope"]["correlation_id"]
+        try:
+            await app.state.producer.send_and_wait(topics.ps_requested, serde.encode(
+                "fr.passerelle.ps.PatientSummaryRequested", event), key=request_id.encode())
+        except KafkaError as exc:
+            log.error("request not published", correlation_id=request_id, error_class=type(exc).__name__)
+            raise ApiError(503, "GATEWAY_UNAVAILABLE") from exc
         tracker.requested(request_id, hp.rpps)
-        await app.state.producer.send_and_wait(topics.ps_requested, serde.encode(
-            "fr.passerelle.ps.PatientSummaryRequested", event), key=request_id.encode())
         REQUESTS.labels(event["patient"]["country"]).inc()
         log.info("patient summary requested", correlation_id=request_id, country=event["patient"]["country"])
         return {"request_id": request_id}

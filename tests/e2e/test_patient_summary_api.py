@@ -9,6 +9,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from passerelle import PROJECT_ROOT
+from services.translation.catalogue import LOINC, Catalogue
+
 pytestmark = pytest.mark.e2e
 PT_PATIENT = "193857264"  # data/ncp/PT/193857264: a full Patient Summary written in Portuguese
 
@@ -43,10 +46,12 @@ def test_a_portuguese_patient_summary_comes_back_in_french(system):
     assert answer["status"] == "completed" and answer["error"] is None
     summary = answer["summary"]
     assert summary["language"] == "fr-FR" and summary["source_language"] == "pt-PT"
-    titles = {s["code"]: s["title"] for s in summary["sections"]}
-    assert titles["48765-2"] == "Allergies et réactions indésirables" or "Allergies" in titles["48765-2"]
-    assert titles["10160-0"] != next(s["original_title"] for s in summary["sections"] if s["code"] == "10160-0")
-    assert all(s["title_translated"] for s in summary["sections"])
+    loinc = Catalogue.load(PROJECT_ROOT / "data" / "catalogue").systems[LOINC]
+    assert [s["code"] for s in summary["sections"]] == ["48765-2", "10160-0", "11450-4", "47519-4", "46264-8",
+                                                         "11369-6", "11348-0"]
+    for section in summary["sections"]:
+        assert section["title"] == loinc[section["code"]].fr != section["original_title"]
+    assert next(s["original_title"] for s in summary["sections"]) == "Alergias e reações adversas"
     entries = [e for s in summary["sections"] for e in s["entries"]]
     assert any(e["translated"] for e in entries) and any(not e["translated"] for e in entries)
     assert all(e["original"] is not None or e["flag"] == "NULL_FLAVOR" for e in entries)
@@ -93,6 +98,17 @@ def test_bad_tokens_get_401_with_a_stable_code(system, make_token, code):
     assert resp.status_code == 401
     assert resp.json()["error"]["code"] == code and resp.json()["error"]["message"]
     assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_an_oversized_or_non_utf8_body_is_refused_with_a_stable_code(system):
+    headers = {"Authorization": f"Bearer {system.token()}", "Content-Type": "application/json"}
+    big = httpx.post(f"{system.url}/v1/patient-summaries", content=b"{" + b" " * 100_000 + b"}", headers=headers)
+    assert big.status_code == 413 and big.json()["error"]["code"] == "REQUEST_TOO_LARGE"
+    garbled = httpx.post(f"{system.url}/v1/patient-summaries", content=b'{"country": "\xff\xfe"}', headers=headers)
+    assert garbled.status_code == 400 and garbled.json()["error"]["code"] == "REQUEST_UNREADABLE"
+    assert garbled.json()["error"]["message"].startswith("Le corps")
+    nowhere = httpx.get(f"{system.url}/v1/nowhere")
+    assert nowhere.status_code == 404 and nowhere.json()["error"]["code"] == "ROUTE_NOT_FOUND"
 
 
 def test_invalid_body_gets_422_naming_the_fields_without_echoing_them(system):
