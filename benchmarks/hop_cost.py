@@ -13,8 +13,10 @@ of the table, a fresh pair of one-partition topics A → B and three kinds of pr
     the acks → commit, with fetch_max_wait_ms=20;
   - ``faust``: a faust-streaming agent on A doing ``await topic_b.send(value=value)``, raw bytes,
     ``store="memory://"``, ``web_enabled=False``, acks=all, at-least-once (the default guarantee:
-    Tansu has no idempotent producer, so no exactly-once), *as shipped*: its aiokafka driver
-    hard-codes ``fetch_max_wait_ms=1500``;
+    Tansu has no idempotent producer, so no exactly-once), broker_session_timeout=10 s like the
+    aiokafka relay (Tansu holds a group join for half the session timeout: faust's default 60 s
+    means a 30 s start), otherwise *as shipped*: its aiokafka driver hard-codes
+    ``fetch_max_wait_ms=1500``;
   - ``faust-20ms``: the same agent with that constant patched to 20 ms, in the relay process only;
 
 * a feeder subprocess producing 1 KiB messages to A (acks=all); each payload starts with
@@ -74,6 +76,7 @@ RELAYS = ("direct", "aiokafka", "faust", "faust-20ms")
 AIOKAFKA_FETCH_WAIT_MS = 20
 AIOKAFKA_MAX_RECORDS = 500
 FAUST_PATCHED_FETCH_WAIT_MS = 20
+FAUST_SESSION_TIMEOUT_S = 10.0  # the project's aiokafka value; faust's 60 s default = a 30 s join on Tansu
 OBSERVER_FETCH_WAIT_MS = 5
 WARMUP_MESSAGES, WARMUP_RATE = 20, 50
 MAX_MESSAGES = 200_000
@@ -222,7 +225,8 @@ def relay_faust(bootstrap: str, src: str, dst: str, fetch_wait_ms: int | None) -
         patch_faust_fetch_wait(fetch_wait_ms)
     app = faust.App(f"hop-{src}", broker=f"kafka://{bootstrap}", store="memory://",
                     web_enabled=False, processing_guarantee="at_least_once", producer_acks=-1,
-                    topic_partitions=1, topic_replication_factor=1)
+                    topic_partitions=1, topic_replication_factor=1,
+                    broker_session_timeout=FAUST_SESSION_TIMEOUT_S)
     source = app.topic(src, value_type=bytes, value_serializer="raw")
     sink = app.topic(dst, value_type=bytes, value_serializer="raw")
 
@@ -539,6 +543,7 @@ async def run_benchmark(args: argparse.Namespace) -> dict:
             "latency_seconds": args.latency_seconds, "acks": "all",
             "aiokafka_fetch_max_wait_ms": AIOKAFKA_FETCH_WAIT_MS, "aiokafka_max_records": AIOKAFKA_MAX_RECORDS,
             "faust_patched_fetch_max_wait_ms": FAUST_PATCHED_FETCH_WAIT_MS,
+            "faust_broker_session_timeout_s": FAUST_SESSION_TIMEOUT_S,
             "observer_fetch_max_wait_ms": OBSERVER_FETCH_WAIT_MS,
         },
         "rows": [asdict(r) for r in rows],
@@ -587,7 +592,9 @@ def render(report: dict) -> str:
         f"{s['observer_fetch_max_wait_ms']} (the 'direct' row is that floor, no relay).",
         f"aiokafka: getmany(max_records={s['aiokafka_max_records']}) → send all → gather acks → commit, "
         f"fetch_max_wait_ms={s['aiokafka_fetch_max_wait_ms']}.",
-        f"faust: as shipped, {env['faust_fetch_wait_site']} (hard-coded, not a setting).",
+        f"faust: as shipped, {env['faust_fetch_wait_site']} (hard-coded, not a setting); "
+        f"broker_session_timeout={s['faust_broker_session_timeout_s']:g} s (Tansu holds a group join "
+        "for half the session timeout: faust's default 60 s = 30 s to start).",
         f"faust-20ms: that value monkeypatched to {s['faust_patched_fetch_max_wait_ms']} ms in the relay process "
         "only (wrapping AIOKafkaConsumerThread._create_worker_consumer); at-least-once, no exactly-once on Tansu.",
         f"broker resident memory at the end: {report['broker_rss_mib_at_end']} MiB; run took {report['elapsed_s']} s.",
@@ -613,7 +620,7 @@ def message_count(text: str) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.hop_cost", description=__doc__.split("\n\n")[0])
-    p.add_argument("--messages", type=message_count, default=20_000, help="throughput phase (default 20000)")
+    p.add_argument("--messages", type=message_count, default=20_000, help="throughput phase (default 20000; with many more, raise --phase-timeout and --max-seconds)")
     p.add_argument("--size", type=int, default=1024, help="message bytes (default 1024)")
     p.add_argument("--rate", type=float, default=500.0, help="latency phase msg/s (default 500)")
     p.add_argument("--latency-seconds", type=float, default=5.0, help="latency phase length (default 5)")
