@@ -22,9 +22,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-## make bench: the cost of one hop, faust agent vs batched aiokafka relay (docs/adr/0003)
+## make bench: cost of one hop (faust agent vs aiokafka relay, docs/adr/0003) and whole-flow latency
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.hop_cost
+	$(BIN)/python -m benchmarks.flow_latency
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis test-artifacts

@@ -11,13 +11,19 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from passerelle.broker import EmbeddedBroker
+import httpx
+
+from passerelle import kafka
+from passerelle.broker import EmbeddedBroker, free_port
 from passerelle.settings import KafkaSettings, Settings
 
 
@@ -82,8 +88,6 @@ async def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):
 
 async def consume(settings: Settings, topic: str, count: int, timeout: float = 20.0) -> list:
     """Read ``count`` records of ``topic`` from the beginning (no consumer group)."""
-    from passerelle import kafka
-
     consumer = kafka.consumer(settings.kafka, None, topic)
     await consumer.start()
     records: list = []
@@ -97,3 +101,41 @@ async def consume(settings: Settings, topic: str, count: int, timeout: float = 2
     finally:
         await consumer.stop()
     return records
+
+
+class RunningSystem:
+    """``passerelle up`` (embedded broker, free HTTP port) as a child process, for e2e tests and
+    benchmarks; stdout and stderr go to ``log``."""
+
+    def __init__(self, workdir: Path, **env: str):
+        self.bin = Path(sys.executable).parent
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "PASSERELLE_STATE_DIR": str(workdir / "state"),
+                    "PASSERELLE_KAFKA__SESSION_TIMEOUT_MS": "2000", "PASSERELLE_KAFKA__HEARTBEAT_INTERVAL_MS": "300",
+                    **env}
+        self.log = workdir / "passerelle-up.log"
+        self.process = subprocess.Popen([self.bin / "passerelle", "up", "--http", f"127.0.0.1:{self.port}"],
+                                        env=self.env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 60) -> "RunningSystem":
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"passerelle up exited:\n{self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(self.log.read_text()[-3000:])
+
+    def token(self, rpps: str = "10001234567", profession: str = "10", *extra: str) -> str:
+        return subprocess.run([self.bin / "passerelle", "token", "--rpps", rpps, "--profession", profession, *extra],
+                              env=self.env, capture_output=True, text=True, check=True).stdout.strip()
+
+    def interrupt(self, timeout: float = 30) -> int:
+        """Ctrl-C; returns the exit code."""
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
+from pathlib import Path
 
 import httpx
 import jwt
@@ -11,6 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from passerelle import PROJECT_ROOT
 from services.translation.catalogue import LOINC, Catalogue
+
+from tests.e2e.conftest import child_pids, stop
 
 pytestmark = pytest.mark.e2e
 PT_PATIENT = "193857264"  # data/ncp/PT/193857264: a full Patient Summary written in Portuguese
@@ -130,8 +135,18 @@ def test_reference_and_operations_endpoints(system):
     assert "/v1/patient-summaries" in httpx.get(f"{system.url}/openapi.json").json()["paths"]
 
 
+def test_a_killed_service_is_restarted_and_requests_still_complete(system):
+    [consent] = [pid for pid in child_pids(system.process.pid)
+                 if "services.consent" in Path(f"/proc/{pid}/cmdline").read_bytes().decode()]
+    os.kill(consent, signal.SIGKILL)
+    token = system.token()
+    answer = wait_for_answer(system, ask(system, request_body(), token).json()["request_id"], token, timeout=60)
+    assert answer["status"] == "completed"
+    assert consent not in child_pids(system.process.pid)
+
+
 def test_ctrl_c_stops_every_process_it_started_and_the_logs_hold_no_patient_data(system):
-    code, survivors = system.stop()
+    code, survivors = stop(system)
     assert code == 0 and survivors == []
     log = system.log.read_text(encoding="utf-8")
     assert "processor started" in log  # the services did log
