@@ -40,7 +40,7 @@ def real_broker() -> Iterator[str]:
     if external:
         yield external
     elif _container_engine_available():
-        from testcontainers.kafka import KafkaContainer
+        from testcontainers.community.kafka import KafkaContainer
         with KafkaContainer() as kafka:
             yield kafka.get_bootstrap_server()
     else:
@@ -104,10 +104,10 @@ async def consume(settings: Settings, topic: str, count: int, timeout: float = 2
 
 
 class RunningSystem:
-    """``passerelle up`` (embedded broker, free HTTP port) as a child process, for e2e tests and
-    benchmarks; stdout and stderr go to ``log``."""
+    """``passerelle up`` (embedded broker unless ``broker`` is given, free HTTP port) as a child
+    process, for e2e tests and benchmarks; stdout and stderr go to ``log``."""
 
-    def __init__(self, workdir: Path, **env: str):
+    def __init__(self, workdir: Path, broker: str | None = None, **env: str):
         self.bin = Path(sys.executable).parent
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -115,7 +115,10 @@ class RunningSystem:
                     "PASSERELLE_KAFKA__SESSION_TIMEOUT_MS": "2000", "PASSERELLE_KAFKA__HEARTBEAT_INTERVAL_MS": "300",
                     **env}
         self.log = workdir / "passerelle-up.log"
-        self.process = subprocess.Popen([self.bin / "passerelle", "up", "--http", f"127.0.0.1:{self.port}"],
+        if broker:  # an external broker: this run's own topics
+            self.env["PASSERELLE_TOPIC_PREFIX"] = f"e2e{uuid.uuid4().hex[:8]}"
+        command = [self.bin / "passerelle", "up", "--http", f"127.0.0.1:{self.port}"]
+        self.process = subprocess.Popen(command + (["--broker", broker] if broker else []),
                                         env=self.env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 60) -> "RunningSystem":

@@ -37,7 +37,8 @@ def stop(system: RunningSystem) -> tuple[int, list[int]]:
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory):
-    running = RunningSystem(tmp_path_factory.mktemp("system"), PASSERELLE_LOG_FORMAT="json")
+    running = RunningSystem(tmp_path_factory.mktemp("system"), os.environ.get("PASSERELLE_TEST_BOOTSTRAP"),
+                            PASSERELLE_LOG_FORMAT="json")
     try:
         yield running.wait_ready()
     finally:
