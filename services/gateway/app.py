@@ -11,7 +11,8 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import Counter, make_asgi_app
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from passerelle import kafka
@@ -73,7 +74,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Passerelle", version="0.1.0", lifespan=lifespan,
                   description="France's National Contact Point for eHealth: foreign patients' summaries in French.")
-    app.mount("/metrics", make_asgi_app())
 
     @app.middleware("http")
     async def limit_body_size(request: Request, call_next):
@@ -147,6 +147,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/healthz", tags=["operations"])
     async def healthz():
         return {"status": "ok"}
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    async def metrics():
+        """Prometheus metrics of this gateway process."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/readyz", tags=["operations"])
     async def readyz():

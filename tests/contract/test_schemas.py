@@ -34,9 +34,22 @@ def test_each_event_carries_the_envelope_and_a_version(name):
     assert event.version >= 1
 
 
-def test_envelope_fields_are_all_documented():
-    envelope = json.loads((PROJECT_ROOT / "schemas/fr.passerelle.common.Envelope.avsc").read_text())
-    assert all(f.get("doc") for f in envelope["fields"])
+def _undocumented_fields(schema, path: str):
+    if isinstance(schema, list):
+        for branch in schema:
+            yield from _undocumented_fields(branch, path)
+    elif isinstance(schema, dict) and schema.get("type") == "array":
+        yield from _undocumented_fields(schema["items"], path)
+    elif isinstance(schema, dict) and schema.get("type") == "record":
+        for field in schema["fields"]:
+            if not field.get("doc"):
+                yield f"{path}.{schema['name']}.{field['name']}"
+            yield from _undocumented_fields(field["type"], path)
+
+
+@pytest.mark.parametrize("path", SCHEMA_FILES, ids=lambda p: p.name)
+def test_every_field_is_documented(path):
+    assert list(_undocumented_fields(json.loads(path.read_text()), path.stem)) == []
 
 
 def test_schemas_can_be_read_by_the_reference_avro_implementation():

@@ -131,7 +131,7 @@ def test_reference_and_operations_endpoints(system):
     assert {"code": "PT", "name": "Portugal", "services": ["patient-summary", "eprescription"]} in countries
     assert httpx.get(f"{system.url}/healthz").json() == {"status": "ok"}
     assert httpx.get(f"{system.url}/readyz").status_code == 200
-    assert "passerelle_gateway_requests_total" in httpx.get(f"{system.url}/metrics/").text
+    assert "passerelle_gateway_requests_total" in httpx.get(f"{system.url}/metrics").text
     assert "/v1/patient-summaries" in httpx.get(f"{system.url}/openapi.json").json()["paths"]
 
 
