@@ -8,45 +8,25 @@ from contextlib import asynccontextmanager
 import structlog
 from aiokafka.errors import KafkaError
 from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from passerelle import kafka
 from passerelle.countries import CountryRegistry
-from passerelle.errors import MESSAGES
 from passerelle.runtime import make_serde
 from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims, TokenError, TokenVerifier
 from passerelle.topics import Topics
 from services.gateway import handlers
+from services.gateway.errors import ApiError, install_error_handling
 from services.gateway.models import Accepted, CountryView, PatientSummaryRequest, RequestStatus
-from services.gateway.settings import MAX_BODY_BYTES, MAX_TRACKED_REQUESTS
+from services.gateway.settings import MAX_TRACKED_REQUESTS
 from services.gateway.tracker import RequestTracker
 
 log = structlog.get_logger()
 REQUESTS = Counter("passerelle_gateway_requests", "Patient Summary requests accepted", ["country"])
 AUTH_FAILURES = Counter("passerelle_gateway_auth_failures", "Refused tokens", ["code"])
-
-
-#: Errors raised by the framework itself (routing, body parsing), in our error format.
-HTTP_ERROR_CODES = {400: "REQUEST_UNREADABLE", 404: "ROUTE_NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, details: list | None = None):
-        self.status, self.code, self.details = status, code, details
-
-
-def error_response(status: int, code: str, details: list | None = None) -> JSONResponse:
-    body = {"error": {"code": code, "message": MESSAGES[code]}}
-    if details:
-        body["error"]["details"] = details
-    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else None
-    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -75,34 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Passerelle", version="0.1.0", lifespan=lifespan,
                   description="France's National Contact Point for eHealth: foreign patients' summaries in French.")
 
-    @app.middleware("http")
-    async def limit_body_size(request: Request, call_next):
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-            return error_response(413, "REQUEST_TOO_LARGE")
-        if declared is None and request.method in ("POST", "PUT", "PATCH"):
-            body = b""
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > MAX_BODY_BYTES:
-                    return error_response(413, "REQUEST_TOO_LARGE")
-            request._body = body  # Starlette reads the buffered body from here
-        return await call_next(request)
-
-    @app.exception_handler(ApiError)
-    async def api_error(_request: Request, exc: ApiError):
-        return error_response(exc.status, exc.code, exc.details)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException):
-        code = HTTP_ERROR_CODES.get(exc.status_code, "REQUEST_INVALID")
-        return error_response(exc.status_code, code)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, exc: RequestValidationError):
-        # Field names and problems only: never echo the input (it may be a patient identifier).
-        details = [{"field": ".".join(str(p) for p in e["loc"][1:]), "problem": e["type"]} for e in exc.errors()]
-        return error_response(422, "REQUEST_INVALID", details)
+    install_error_handling(app)
 
     def professional(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> HealthProfessionalClaims:
         if credentials is None:
