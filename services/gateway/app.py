@@ -21,7 +21,7 @@ from passerelle.topics import Topics
 from services.gateway import handlers
 from services.gateway.errors import ApiError, install_error_handling
 from services.gateway.models import Accepted, CountryView, PatientSummaryRequest, RequestStatus
-from services.gateway.settings import MAX_TRACKED_REQUESTS
+from services.gateway.settings import MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS
 from services.gateway.tracker import RequestTracker
 
 log = structlog.get_logger()
@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     topics = Topics(settings.topic_prefix)
     verifier = TokenVerifier(settings.tokens, settings.state_dir)
     countries = CountryRegistry.load(settings.countries_file)
-    tracker = RequestTracker(MAX_TRACKED_REQUESTS)
+    tracker = RequestTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS)
     bearer = HTTPBearer(auto_error=False)
 
     @asynccontextmanager

@@ -1,6 +1,8 @@
 """What the gateway reads from configuration (besides the core settings)."""
 
-#: Requests whose status the gateway remembers (oldest forgotten first).
-MAX_TRACKED_REQUESTS = 100_000
+#: Requests whose status the gateway remembers (oldest forgotten first), and for how long: an HP
+#: reads a summary right away; health data should not stay in memory longer than that needs.
+MAX_TRACKED_REQUESTS = 10_000
+REQUEST_TTL_SECONDS = 3600
 #: Largest request body accepted, in bytes.
 MAX_BODY_BYTES = 16 * 1024

@@ -7,6 +7,7 @@ instance can answer for any request.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -23,29 +24,42 @@ log = structlog.get_logger()
 @dataclass
 class Tracked:
     rpps: str
+    requested_at: float  # epoch seconds
     outcome: dict | None = None
 
 
 class RequestTracker:
-    def __init__(self, max_requests: int):
+    """Requests in arrival order; the oldest are forgotten past ``max_requests`` or ``ttl_seconds``,
+    so summaries (health data) do not linger in the gateway's memory."""
+
+    def __init__(self, max_requests: int, ttl_seconds: float, clock=time.time):
         self.requests: OrderedDict[str, Tracked] = OrderedDict()
         self.max_requests = max_requests
+        self.ttl_seconds = ttl_seconds
+        self.clock = clock
         self.ready = asyncio.Event()
 
-    def requested(self, request_id: str, rpps: str) -> None:
-        self.requests.setdefault(request_id, Tracked(rpps))
-        while len(self.requests) > self.max_requests:
-            self.requests.popitem(last=False)
+    def requested(self, request_id: str, rpps: str, at: float | None = None) -> None:
+        self.requests.setdefault(request_id, Tracked(rpps, self.clock() if at is None else at))
+        self._forget_old()
 
     def ended(self, outcome: dict) -> None:
         request_id = outcome["envelope"]["correlation_id"]
-        self.requested(request_id, outcome["hp"]["rpps"])
-        self.requests[request_id].outcome = outcome
+        self.requested(request_id, outcome["hp"]["rpps"], outcome["envelope"]["occurred_at"].timestamp())
+        if request_id in self.requests:
+            self.requests[request_id].outcome = outcome
 
     def lookup(self, request_id: str, rpps: str) -> Tracked | None:
-        """The request, if it exists and was made by this professional."""
+        """The request, if it exists, is recent enough and was made by this professional."""
+        self._forget_old()
         tracked = self.requests.get(request_id)
         return tracked if tracked is not None and tracked.rpps == rpps else None
+
+    def _forget_old(self) -> None:
+        horizon = self.clock() - self.ttl_seconds
+        while self.requests and (len(self.requests) > self.max_requests
+                                 or next(iter(self.requests.values())).requested_at < horizon):
+            self.requests.popitem(last=False)
 
     async def follow(self, settings: Settings, serde: AvroSerde, stop: asyncio.Event) -> None:
         topics = Topics(settings.topic_prefix)
@@ -68,6 +82,7 @@ class RequestTracker:
         except DecodeError:
             return  # the processors dead-letter it; the gateway only reads
         if event_type == "fr.passerelle.ps.PatientSummaryRequested":
-            self.requested(event["envelope"]["correlation_id"], event["hp"]["rpps"])
+            self.requested(event["envelope"]["correlation_id"], event["hp"]["rpps"],
+                           event["envelope"]["occurred_at"].timestamp())
         elif event_type == "fr.passerelle.ps.PatientSummaryOutcome":
             self.ended(event)

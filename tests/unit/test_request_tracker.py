@@ -1,0 +1,52 @@
+"""The gateway's request state: only the requester sees a request; old ones are forgotten."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from services.gateway.tracker import RequestTracker
+
+
+class Clock:
+    now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def outcome(request_id: str, rpps: str, at: float) -> dict:
+    return {"envelope": {"correlation_id": request_id, "occurred_at": datetime.fromtimestamp(at, timezone.utc)},
+            "hp": {"rpps": rpps}, "status": "COMPLETED"}
+
+
+def test_only_the_requesting_professional_finds_the_request():
+    tracker = RequestTracker(10, 60, Clock())
+    tracker.requested("r1", "A")
+    assert tracker.lookup("r1", "A").outcome is None
+    assert tracker.lookup("r1", "B") is None and tracker.lookup("r2", "A") is None
+
+
+def test_an_outcome_completes_the_request_even_if_the_request_event_was_not_seen():
+    clock = Clock()
+    tracker = RequestTracker(10, 60, clock)
+    tracker.ended(outcome("r1", "A", clock.now))
+    assert tracker.lookup("r1", "A").outcome["status"] == "COMPLETED"
+
+
+def test_requests_are_forgotten_past_the_ttl_or_the_size_bound():
+    clock = Clock()
+    tracker = RequestTracker(2, 60, clock)
+    tracker.requested("r1", "A")
+    clock.now += 30
+    tracker.requested("r2", "A")
+    tracker.requested("r3", "A")
+    assert tracker.lookup("r1", "A") is None and tracker.lookup("r2", "A") is not None  # size
+    clock.now += 61  # r2 and r3 are now 61 s old
+    assert tracker.lookup("r2", "A") is None and tracker.lookup("r3", "A") is None  # age
+
+
+def test_an_outcome_older_than_the_ttl_replayed_at_start_is_not_kept():
+    clock = Clock()
+    tracker = RequestTracker(10, 60, clock)
+    tracker.ended(outcome("old", "A", clock.now - 3600))
+    assert tracker.lookup("old", "A") is None
