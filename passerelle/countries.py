@@ -8,7 +8,6 @@ import yaml
 from pydantic import BaseModel, Field
 
 PATIENT_SUMMARY = "patient-summary"
-EPRESCRIPTION = "eprescription"
 
 
 class Country(BaseModel):

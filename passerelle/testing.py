@@ -58,34 +58,6 @@ def settings_for_test(bootstrap: str, state_dir: Path, **overrides) -> Settings:
     return Settings(kafka=kafka, topic_prefix=f"t{uuid.uuid4().hex[:10]}", state_dir=state_dir, **overrides)
 
 
-def child_env(settings: Settings) -> dict[str, str]:
-    """Environment variables that give a child process the same settings."""
-    return {
-        "PASSERELLE_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "PASSERELLE_KAFKA__SESSION_TIMEOUT_MS": str(settings.kafka.session_timeout_ms),
-        "PASSERELLE_KAFKA__HEARTBEAT_INTERVAL_MS": str(settings.kafka.heartbeat_interval_ms),
-        "PASSERELLE_KAFKA__FETCH_MAX_WAIT_MS": str(settings.kafka.fetch_max_wait_ms),
-        "PASSERELLE_TOPIC_PREFIX": settings.topic_prefix,
-        "PASSERELLE_STATE_DIR": str(settings.state_dir),
-        "PASSERELLE_NCP_DATA": str(settings.ncp_data),
-        "PASSERELLE_CATALOGUE_DIR": str(settings.catalogue_dir),
-    }
-
-
-async def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):
-    """Poll ``predicate`` (sync or async) until it returns something truthy; fail after ``timeout``."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"condition not met within {timeout}s")
-        await asyncio.sleep(interval)
-
-
 async def consume(settings: Settings, topic: str, count: int, timeout: float = 20.0) -> list:
     """Read ``count`` records of ``topic`` from the beginning (no consumer group)."""
     consumer = kafka.consumer(settings.kafka, None, topic)
