@@ -108,8 +108,10 @@ class Processor:
                 emits = list(self.handler(Incoming(rec.topic, event_type, event)))
             except (DecodeError, RejectedEvent) as exc:
                 DEAD_LETTERS.labels(self.service, type(exc).__name__).inc()
+                # The reason text may quote the payload: it goes to the dead-letter headers, beside
+                # the original bytes, never to the logs.
                 log.warning("dead-lettered", topic=rec.topic, partition=rec.partition, offset=rec.offset,
-                            error_class=type(exc).__name__, reason=str(exc)[:200])
+                            error_class=type(exc).__name__)
                 acks.append(await producer.send(self.dead_letter_topic, rec.value, key=rec.key,
                                                 headers=dead_letter_headers(rec, self.service, exc)))
                 continue
