@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from passerelle.envelope import caused_by
+from passerelle.events import (AUDIT_RECORD, CONSENT_DECISION, PS_OUTCOME, PS_QUERY, PS_REQUESTED, PS_RETRIEVED,
+                               request_key)
 from passerelle.processor import Emit, Incoming, RejectedEvent
 from passerelle.topics import Topics
 
@@ -33,11 +35,11 @@ def _outcome(e: dict) -> tuple[str, str, str | None]:
 
 
 ACTIONS = {
-    "fr.passerelle.ps.PatientSummaryRequested": _requested,
-    "fr.passerelle.consent.ConsentDecision": _decided,
-    "fr.passerelle.ncp.PatientSummaryQuery": _routed,
-    "fr.passerelle.ncp.PatientSummaryRetrieved": _retrieved,
-    "fr.passerelle.ps.PatientSummaryOutcome": _outcome,
+    PS_REQUESTED: _requested,
+    CONSENT_DECISION: _decided,
+    PS_QUERY: _routed,
+    PS_RETRIEVED: _retrieved,
+    PS_OUTCOME: _outcome,
 }
 
 
@@ -56,5 +58,4 @@ def audit_record(incoming: Incoming) -> dict:
 
 def record_step(incoming: Incoming, topics: Topics) -> Iterable[Emit]:
     record = audit_record(incoming)
-    yield Emit(topics.audit_records, "fr.passerelle.audit.AuditRecord", record,
-               record["envelope"]["correlation_id"].encode())
+    yield Emit(topics.audit_records, AUDIT_RECORD, record, request_key(record))

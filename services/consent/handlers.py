@@ -12,13 +12,13 @@ from typing import Iterable
 from passerelle.countries import PATIENT_SUMMARY
 from passerelle.envelope import caused_by
 from passerelle.errors import error
-from passerelle.processor import Emit, Incoming, RejectedEvent
+from passerelle.events import CONSENT_DECISION, PS_REQUESTED, ps_outcome, request_key
+from passerelle.processor import Emit, Incoming, handles
 from passerelle.topics import Topics
 from services.consent.settings import MAX_ASSERTION_AGE_SECONDS, STRONG_AUTH_METHODS, Profession
 
 PRODUCER = "consent"
 AUTHORISED = "AUTHORISED"
-REQUESTED = "fr.passerelle.ps.PatientSummaryRequested"
 
 
 def first_refusal(request: dict, professions: dict[str, Profession], service: str, now_ms: int) -> str | None:
@@ -42,19 +42,14 @@ def _ms(value) -> int:
     return value if isinstance(value, int) else int(value.timestamp() * 1000)
 
 
+@handles(PS_REQUESTED)
 def decide_patient_summary(incoming: Incoming, topics: Topics, professions: dict[str, Profession],
                            now_ms: int) -> Iterable[Emit]:
-    if incoming.event_type != REQUESTED:
-        raise RejectedEvent(f"{incoming.event_type} is not a {REQUESTED}")
     request = incoming.event
     refusal = first_refusal(request, professions, PATIENT_SUMMARY, now_ms)
-    key = request["envelope"]["correlation_id"].encode()
-    common = {"hp": request["hp"], "patient": request["patient"]}
-    decision = {"envelope": caused_by(request, PRODUCER), **common, "purpose": request["purpose"],
-                "service": PATIENT_SUMMARY, "authorised": refusal is None,
+    decision = {"envelope": caused_by(request, PRODUCER), "hp": request["hp"], "patient": request["patient"],
+                "purpose": request["purpose"], "service": PATIENT_SUMMARY, "authorised": refusal is None,
                 "reason_code": refusal or AUTHORISED}
-    yield Emit(topics.consent_decisions, "fr.passerelle.consent.ConsentDecision", decision, key)
+    yield Emit(topics.consent_decisions, CONSENT_DECISION, decision, request_key(request))
     if refusal:
-        outcome = {"envelope": caused_by(decision, PRODUCER), **common, "status": "DENIED",
-                   "error": error(refusal), "summary": None}
-        yield Emit(topics.ps_outcomes, "fr.passerelle.ps.PatientSummaryOutcome", outcome, key)
+        yield ps_outcome(topics, decision, PRODUCER, "DENIED", error(refusal))

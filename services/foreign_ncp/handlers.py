@@ -9,12 +9,12 @@ from lxml import etree
 
 from passerelle.envelope import caused_by
 from passerelle.errors import error
-from passerelle.processor import Emit, Incoming, RejectedEvent
+from passerelle.events import PS_QUERY, PS_RETRIEVED, request_key
+from passerelle.processor import Emit, Incoming, handles
 from passerelle.topics import Topics
 from services.foreign_ncp.directory import CDA_NS, SAFE_PARSER, CountryFolder
 
 PRODUCER = "foreign-ncp"
-QUERY = "fr.passerelle.ncp.PatientSummaryQuery"
 
 
 def document_language(fmt: str, content: bytes) -> str | None:
@@ -46,13 +46,11 @@ def answer(query: dict, directory: dict[str, CountryFolder]) -> tuple[dict | Non
     return None, {"format": fmt, "language": document_language(fmt, content), "content": content}
 
 
+@handles(PS_QUERY)
 def answer_patient_summary_query(incoming: Incoming, topics: Topics,
                                  directory: dict[str, CountryFolder]) -> Iterable[Emit]:
-    if incoming.event_type != QUERY:
-        raise RejectedEvent(f"{incoming.event_type} is not a {QUERY}")
     query = incoming.event
     err, document = answer(query, directory)
     retrieved = {"envelope": caused_by(query, PRODUCER), "hp": query["hp"], "patient": query["patient"],
                  "purpose": query["purpose"], "error": err, "document": document}
-    yield Emit(topics.ncp_inbound, "fr.passerelle.ncp.PatientSummaryRetrieved", retrieved,
-               query["envelope"]["correlation_id"].encode())
+    yield Emit(topics.ncp_inbound, PS_RETRIEVED, retrieved, request_key(query))

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from passerelle import kafka
 from passerelle.countries import CountryRegistry
+from passerelle.events import PS_REQUESTED, request_key
 from passerelle.runtime import make_serde
 from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims, TokenError, TokenVerifier
@@ -74,8 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         event = handlers.patient_summary_requested(body.model_dump(), hp, request.client.host if request.client else None)
         request_id = event["envelope"]["correlation_id"]
         try:
-            await app.state.producer.send_and_wait(topics.ps_requested, serde.encode(
-                "fr.passerelle.ps.PatientSummaryRequested", event), key=request_id.encode())
+            await app.state.producer.send_and_wait(topics.ps_requested, serde.encode(PS_REQUESTED, event),
+                                                   key=request_key(event))
         except KafkaError as exc:
             log.error("request not published", correlation_id=request_id, error_class=type(exc).__name__)
             raise ApiError(503, "GATEWAY_UNAVAILABLE") from exc

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import structlog
 
 from passerelle import kafka
+from passerelle.events import PS_OUTCOME, PS_REQUESTED
 from passerelle.serde import AvroSerde, DecodeError
 from passerelle.settings import Settings
 from passerelle.topics import Topics
@@ -81,8 +82,8 @@ class RequestTracker:
             event_type, event = serde.decode(rec.value)
         except DecodeError:
             return  # the processors dead-letter it; the gateway only reads
-        if event_type == "fr.passerelle.ps.PatientSummaryRequested":
+        if event_type == PS_REQUESTED:
             self.requested(event["envelope"]["correlation_id"], event["hp"]["rpps"],
                            event["envelope"]["occurred_at"].timestamp())
-        elif event_type == "fr.passerelle.ps.PatientSummaryOutcome":
+        elif event_type == PS_OUTCOME:
             self.ended(event)

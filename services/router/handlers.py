@@ -7,11 +7,11 @@ from typing import Iterable
 from passerelle.countries import PATIENT_SUMMARY, CountryRegistry
 from passerelle.envelope import caused_by
 from passerelle.errors import error
-from passerelle.processor import Emit, Incoming, RejectedEvent
+from passerelle.events import CONSENT_DECISION, PS_QUERY, ps_outcome, request_key
+from passerelle.processor import Emit, Incoming, handles
 from passerelle.topics import Topics
 
 PRODUCER = "router"
-DECISION = "fr.passerelle.consent.ConsentDecision"
 
 
 def route_refusal(country_code: str, service: str, registry: CountryRegistry) -> str | None:
@@ -24,20 +24,15 @@ def route_refusal(country_code: str, service: str, registry: CountryRegistry) ->
     return None
 
 
+@handles(CONSENT_DECISION)
 def route_to_affiliation_country(incoming: Incoming, topics: Topics, registry: CountryRegistry) -> Iterable[Emit]:
-    if incoming.event_type != DECISION:
-        raise RejectedEvent(f"{incoming.event_type} is not a {DECISION}")
     decision = incoming.event
     if not decision["authorised"] or decision["service"] != PATIENT_SUMMARY:
         return  # denied requests end at the consent service; other services route elsewhere
-    key = decision["envelope"]["correlation_id"].encode()
-    common = {"hp": decision["hp"], "patient": decision["patient"]}
     refusal = route_refusal(decision["patient"]["country"], decision["service"], registry)
     if refusal:
-        outcome = {"envelope": caused_by(decision, PRODUCER), **common, "status": "FAILED",
-                   "error": error(refusal), "summary": None}
-        yield Emit(topics.ps_outcomes, "fr.passerelle.ps.PatientSummaryOutcome", outcome, key)
+        yield ps_outcome(topics, decision, PRODUCER, "FAILED", error(refusal))
         return
-    query = {"envelope": caused_by(decision, PRODUCER), **common, "purpose": decision["purpose"],
-             "target_language": "fr-FR"}
-    yield Emit(topics.ncp_outbound(decision["patient"]["country"]), "fr.passerelle.ncp.PatientSummaryQuery", query, key)
+    query = {"envelope": caused_by(decision, PRODUCER), "hp": decision["hp"], "patient": decision["patient"],
+             "purpose": decision["purpose"], "target_language": "fr-FR"}
+    yield Emit(topics.ncp_outbound(decision["patient"]["country"]), PS_QUERY, query, request_key(decision))

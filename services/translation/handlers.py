@@ -8,9 +8,9 @@ from typing import Iterable
 import structlog
 from lxml import etree
 
-from passerelle.envelope import caused_by
 from passerelle.errors import error
-from passerelle.processor import Emit, Incoming, RejectedEvent
+from passerelle.events import PS_RETRIEVED, ps_outcome
+from passerelle.processor import Emit, Incoming, handles
 from passerelle.topics import Topics
 from services.translation.catalogue import Catalogue
 from services.translation.cda import translate_cda
@@ -18,7 +18,6 @@ from services.translation.fhir import NotAnIpsBundle, translate_fhir
 from services.translation.settings import TARGET_LANGUAGE
 
 PRODUCER = "translation"
-RETRIEVED = "fr.passerelle.ncp.PatientSummaryRetrieved"
 TRANSLATORS = {"CDA": translate_cda, "FHIR": translate_fhir}
 
 
@@ -40,15 +39,11 @@ def _untranslated(base: dict, document: dict) -> tuple[dict, dict]:
     return {**base, "translated": False, "sections": [], "document": document["content"]}, error("TRANSLATION_FAILED")
 
 
+@handles(PS_RETRIEVED)
 def translate_patient_summary(incoming: Incoming, topics: Topics, catalogue: Catalogue) -> Iterable[Emit]:
-    if incoming.event_type != RETRIEVED:
-        raise RejectedEvent(f"{incoming.event_type} is not a {RETRIEVED}")
     retrieved = incoming.event
-    outcome = {"envelope": caused_by(retrieved, PRODUCER), "hp": retrieved["hp"], "patient": retrieved["patient"]}
     if retrieved["document"] is None:
-        outcome.update(status="FAILED", error=retrieved["error"] or error("DOCUMENT_NOT_FOUND"), summary=None)
-    else:
-        summary, err = translate_document(retrieved["document"], catalogue)
-        outcome.update(status="COMPLETED", error=err, summary=summary)
-    yield Emit(topics.ps_outcomes, "fr.passerelle.ps.PatientSummaryOutcome", outcome,
-               retrieved["envelope"]["correlation_id"].encode())
+        yield ps_outcome(topics, retrieved, PRODUCER, "FAILED", retrieved["error"] or error("DOCUMENT_NOT_FOUND"))
+        return
+    summary, err = translate_document(retrieved["document"], catalogue)
+    yield ps_outcome(topics, retrieved, PRODUCER, "COMPLETED", err, summary)

@@ -52,6 +52,11 @@ def test_every_field_is_documented(path):
     assert list(_undocumented_fields(json.loads(path.read_text()), path.stem)) == []
 
 
+def test_the_event_names_the_code_uses_are_the_schemas():
+    from passerelle import events
+    assert events.ALL == set(SCHEMAS.by_name)
+
+
 def test_schemas_can_be_read_by_the_reference_avro_implementation():
     avro_schema = pytest.importorskip("avro.schema")
     for event in SCHEMAS.by_name.values():

@@ -1,0 +1,32 @@
+"""The events' names (their Avro full names in ``schemas/``) and what several services build alike.
+
+``tests/contract/test_schemas.py`` checks that these names and the schema files agree.
+"""
+
+from __future__ import annotations
+
+from passerelle.envelope import caused_by
+from passerelle.processor import Emit
+from passerelle.topics import Topics
+
+PS_REQUESTED = "fr.passerelle.ps.PatientSummaryRequested"
+CONSENT_DECISION = "fr.passerelle.consent.ConsentDecision"
+PS_QUERY = "fr.passerelle.ncp.PatientSummaryQuery"
+PS_RETRIEVED = "fr.passerelle.ncp.PatientSummaryRetrieved"
+PS_OUTCOME = "fr.passerelle.ps.PatientSummaryOutcome"
+AUDIT_RECORD = "fr.passerelle.audit.AuditRecord"
+
+ALL = frozenset({PS_REQUESTED, CONSENT_DECISION, PS_QUERY, PS_RETRIEVED, PS_OUTCOME, AUDIT_RECORD})
+
+
+def request_key(event: dict) -> bytes:
+    """Every event of a request is keyed by the request id, so they stay in order on one partition."""
+    return event["envelope"]["correlation_id"].encode()
+
+
+def ps_outcome(topics: Topics, cause: dict, producer: str, status: str, error: dict | None = None,
+               summary: dict | None = None) -> Emit:
+    """The event that ends a Patient Summary request (COMPLETED, DENIED or FAILED)."""
+    outcome = {"envelope": caused_by(cause, producer), "hp": cause["hp"], "patient": cause["patient"],
+               "status": status, "error": error, "summary": summary}
+    return Emit(topics.ps_outcomes, PS_OUTCOME, outcome, request_key(cause))
