@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -26,7 +27,7 @@ class Topics:
 
     @property
     def ncp_outbound_pattern(self) -> str:
-        return rf"^{self.prefix}\.ncp\.[a-z]{{2}}\.outbound\.v1$"
+        return rf"^{re.escape(self.prefix)}\.ncp\.[a-z]{{2}}\.outbound\.v1$"
 
     @property
     def ncp_inbound(self) -> str:

@@ -1,9 +1,12 @@
 """What the audit service reads from configuration: which topics it audits."""
 
+import re
+
 from passerelle.topics import Topics
 
 
 def audited_pattern(topics: Topics) -> str:
-    """Every topic of the request flow (not the audit topic itself, not dead letters)."""
-    p = topics.prefix.replace(".", r"\.")
-    return rf"^{p}\.(ps\.requested|consent\.decisions|ncp\.[a-z]{{2}}\.outbound|ncp\.inbound|ps\.outcomes)\.v1$"
+    """Every topic of the request flow (not the audit topic itself, not dead letters), spelled by
+    ``Topics`` so that a renamed topic cannot silently fall out of the audit."""
+    fixed = [topics.ps_requested, topics.consent_decisions, topics.ncp_inbound, topics.ps_outcomes]
+    return rf"^(?:{'|'.join(map(re.escape, fixed))})$|{topics.ncp_outbound_pattern}"

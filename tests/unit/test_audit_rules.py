@@ -33,3 +33,18 @@ def test_outcomes_map_to_audit_outcomes(status, outcome):
 def test_an_event_without_an_audit_rule_is_rejected():
     with pytest.raises(RejectedEvent):
         audit_record(Incoming("t", "fr.passerelle.audit.AuditRecord", {"envelope": {}}))
+
+
+def test_the_audit_follows_every_flow_topic_and_nothing_else():
+    import re
+
+    from passerelle.topics import Topics
+    from services.audit.settings import audited_pattern
+
+    topics = Topics("p.x")
+    pattern = re.compile(audited_pattern(topics))
+    flow = [topics.ps_requested, topics.consent_decisions, topics.ncp_outbound("pt"), topics.ncp_inbound,
+            topics.ps_outcomes]
+    assert all(pattern.match(t) for t in flow)
+    assert not any(pattern.match(t) for t in (topics.audit_records, topics.dead_letters, "pYx.ps.requested.v1",
+                                              "p.x.ps.requested.v1.extra"))
