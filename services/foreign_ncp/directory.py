@@ -1,4 +1,8 @@
-"""Reads the simulator's data directory into an index of patients by country and identifier."""
+"""Reads the simulator's data directory, once, into an index of patients by country and identifier.
+
+Each document is parsed once here (for its language and, without ``patient.json``, the patient
+identifiers in its header); answering a query then only reads its bytes.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +16,18 @@ CDA_NS = {"hl7": "urn:hl7-org:v3"}
 SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
+@dataclass(frozen=True)
+class StoredDocument:
+    format: str  # CDA or FHIR
+    path: Path
+    language: str | None
+
+
 @dataclass
 class PatientFolder:
     path: Path
+    document: StoredDocument | None
     consent: bool = True  # patient.json may say {"consent": false}: country A answers 4701
-
-    def document(self) -> tuple[str, Path] | None:
-        for name, fmt in (("ps.xml", "CDA"), ("ps.json", "FHIR")):
-            if (self.path / name).is_file():
-                return fmt, self.path / name
-        return None
 
 
 @dataclass
@@ -30,18 +36,23 @@ class CountryFolder:
     patients: dict[str, PatientFolder] = field(default_factory=dict)  # identifier -> folder
 
 
-def header_identifiers(folder: Path) -> list[str]:
-    """Patient identifiers from the document header when there is no patient.json."""
-    if (folder / "ps.xml").is_file():
-        tree = etree.parse(str(folder / "ps.xml"), SAFE_PARSER)
-        return tree.xpath("/hl7:ClinicalDocument/hl7:recordTarget/hl7:patientRole/hl7:id/@extension",
-                          namespaces=CDA_NS)
-    if (folder / "ps.json").is_file():
-        bundle = json.loads((folder / "ps.json").read_text(encoding="utf-8"))
-        return [ident["value"] for entry in bundle.get("entry", [])
-                if entry.get("resource", {}).get("resourceType") == "Patient"
-                for ident in entry["resource"].get("identifier", []) if "value" in ident]
-    return []
+def read_document(folder: Path) -> tuple[StoredDocument | None, list[str]]:
+    """The folder's Patient Summary and the patient identifiers its header names."""
+    cda, fhir = folder / "ps.xml", folder / "ps.json"
+    if cda.is_file():
+        root = etree.parse(str(cda), SAFE_PARSER).getroot()
+        language = root.xpath("hl7:languageCode/@code", namespaces=CDA_NS)
+        ids = root.xpath("hl7:recordTarget/hl7:patientRole/hl7:id/@extension", namespaces=CDA_NS)
+        return StoredDocument("CDA", cda, language[0] if language else None), ids
+    if fhir.is_file():
+        bundle = json.loads(fhir.read_text(encoding="utf-8"))
+        resources = [e.get("resource", {}) for e in bundle.get("entry", [])]
+        ids = [i["value"] for r in resources if r.get("resourceType") == "Patient"
+               for i in r.get("identifier", []) if "value" in i]
+        language = bundle.get("language") or next(
+            (r.get("language") for r in resources if r.get("resourceType") == "Composition"), None)
+        return StoredDocument("FHIR", fhir, language), ids
+    return None, []
 
 
 def load_directory(root: Path) -> dict[str, CountryFolder]:
@@ -51,13 +62,12 @@ def load_directory(root: Path) -> dict[str, CountryFolder]:
         info = json.loads(info_file.read_text()) if info_file.is_file() else {}
         country = CountryFolder(available=info.get("available", True))
         for folder in sorted(p for p in country_dir.iterdir() if p.is_dir()):
+            document, ids = read_document(folder)
             patient_file = folder / "patient.json"
-            if patient_file.is_file():
-                meta = json.loads(patient_file.read_text(encoding="utf-8"))
+            meta = json.loads(patient_file.read_text(encoding="utf-8")) if patient_file.is_file() else None
+            if meta is not None:  # patient.json, when present, says who the patient is
                 ids = [i["value"] for i in meta.get("identifiers", [])]
-                patient = PatientFolder(folder, consent=meta.get("consent", True))
-            else:
-                ids, patient = header_identifiers(folder), PatientFolder(folder)
+            patient = PatientFolder(folder, document, consent=(meta or {}).get("consent", True))
             for ident in {folder.name, *ids}:
                 country.patients[ident] = patient
         countries[country_dir.name.upper()] = country

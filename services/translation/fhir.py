@@ -23,7 +23,7 @@ def _narrative(div: str | None) -> str | None:
     return display.clean_text(html.unescape(_TAGS.sub(" ", div))) if div else None
 
 
-def _codings(node, concept_text: str | None = None):
+def _codings(node):
     """Yield ``(coding, text of its CodeableConcept)`` for every coding under ``node``."""
     if isinstance(node, dict):
         if isinstance(node.get("coding"), list):
