@@ -53,15 +53,33 @@ def worker(
     run_service(name, importlib.import_module(f"{WORKERS[name]}.app").build, metrics_port=metrics_port)
 
 
-@app.command()
-def topics() -> None:
-    """Create the topics that do not exist yet (idempotent), on the configured broker."""
+topics_app = typer.Typer(help="Topics as code: data/topics.yaml is the declaration of every topic.")
+app.add_typer(topics_app, name="topics")
+
+
+@topics_app.callback(invoke_without_command=True)
+def topics(ctx: typer.Context) -> None:
+    """`passerelle topics` alone is `passerelle topics apply`."""
+    if ctx.invoked_subcommand is None:
+        apply()
+
+
+@topics_app.command()
+def apply(dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change; change nothing.")] = False) -> None:
+    """Create or update the declared topics on the configured broker (idempotent); print what changed."""
     import asyncio
 
-    from passerelle.supervisor import ensure_topics
+    from passerelle.topic_admin import TopicApplyError, apply_topics
 
-    created = asyncio.run(ensure_topics(Settings()))
-    typer.echo(f"{len(created)} topic(s) created" + "".join(f"\n  {t}" for t in created))
+    try:
+        result = asyncio.run(apply_topics(Settings(), dry_run=dry_run))
+    except TopicApplyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
+    verb = "would change" if dry_run else "changed"
+    typer.echo(f"{len(result.changes)} {verb}" + "".join(f"\n  {c}" for c in result.changes))
 
 
 @app.command("register-schemas")

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     state_dir: Path = PROJECT_ROOT / ".passerelle"
     schemas_dir: Path = PROJECT_ROOT / "schemas"
     countries_file: Path = PROJECT_ROOT / "data" / "countries.yaml"
+    #: Every topic: partitions, replication, retention, compaction (``passerelle topics apply``).
+    topics_file: Path = PROJECT_ROOT / "data" / "topics.yaml"
     professions_file: Path = PROJECT_ROOT / "data" / "professions.yaml"
     catalogue_dir: Path = PROJECT_ROOT / "data" / "catalogue"
     ncp_data: Path = PROJECT_ROOT / "data" / "ncp"
