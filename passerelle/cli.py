@@ -95,6 +95,23 @@ def register_schemas() -> None:
         typer.echo(f"{schema_id:>6}  {name}")
 
 
+@app.command("snapshot-schemas")
+def snapshot_schemas() -> None:
+    """Release step: record each event schema's current version in schemas-released/ (after the
+    compatibility check of `make test` passed); commit what it writes."""
+    from passerelle.schema_history import check, snapshot
+    from passerelle.serde import SchemaSet
+
+    settings = Settings()
+    schemas = SchemaSet(settings.schemas_dir)
+    problems = check(schemas, settings.released_schemas_dir)
+    if problems:
+        typer.echo("\n".join(problems), err=True)
+        raise typer.Exit(1)
+    for path in snapshot(schemas, settings.released_schemas_dir):
+        typer.echo(f"released {path.parent.name} {path.stem}")
+
+
 @app.command()
 def token(
     rpps: Annotated[str, typer.Option(help="RPPS number of the health professional.")],

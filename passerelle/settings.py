@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     #: Where generated local state lives (development signing key).
     state_dir: Path = PROJECT_ROOT / ".passerelle"
     schemas_dir: Path = PROJECT_ROOT / "schemas"
+    #: Every released version of each event schema (docs/adr/0030-schema-compatibility.md).
+    released_schemas_dir: Path = PROJECT_ROOT / "schemas-released"
     countries_file: Path = PROJECT_ROOT / "data" / "countries.yaml"
     #: Every topic: partitions, replication, retention, compaction (``passerelle topics apply``).
     topics_file: Path = PROJECT_ROOT / "data" / "topics.yaml"
