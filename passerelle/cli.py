@@ -50,6 +50,8 @@ def worker(
         from services.gateway.__main__ import main
         main()
         return
+    if metrics_port is None:
+        metrics_port = Settings().metrics_port  # PASSERELLE_METRICS_PORT
     run_service(name, importlib.import_module(f"{WORKERS[name]}.app").build, metrics_port=metrics_port)
 
 

@@ -86,4 +86,6 @@ class Settings(BaseSettings):
     http_tls_certfile: Path | None = None
     http_tls_keyfile: Path | None = None
     http_tls_key_password: SecretStr | None = None
+    #: A worker serves Prometheus metrics on this port (loopback) when set; containers probe it.
+    metrics_port: int | None = None
 
