@@ -71,8 +71,8 @@ class Topics:
         return fixed + [self.ncp_outbound(c) for c in countries]
 
 
-#: Where the declaration lives; ``PASSERELLE_TOPICS_FILE`` overrides it (the image sets it).
 def topics_file() -> Path:
+    """Where the declaration lives; ``PASSERELLE_TOPICS_FILE`` overrides it (the image sets it)."""
     return Path(os.environ.get("PASSERELLE_TOPICS_FILE", PROJECT_ROOT / "data" / "topics.yaml"))
 
 
