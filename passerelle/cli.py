@@ -50,18 +50,38 @@ def worker(
         from services.gateway.__main__ import main
         main()
         return
+    if metrics_port is None:
+        metrics_port = Settings().metrics_port  # PASSERELLE_METRICS_PORT
     run_service(name, importlib.import_module(f"{WORKERS[name]}.app").build, metrics_port=metrics_port)
 
 
-@app.command()
-def topics() -> None:
-    """Create the topics that do not exist yet (idempotent), on the configured broker."""
+topics_app = typer.Typer(help="Topics as code: data/topics.yaml is the declaration of every topic.")
+app.add_typer(topics_app, name="topics")
+
+
+@topics_app.callback(invoke_without_command=True)
+def topics(ctx: typer.Context) -> None:
+    """`passerelle topics` alone is `passerelle topics apply`."""
+    if ctx.invoked_subcommand is None:
+        apply()
+
+
+@topics_app.command()
+def apply(dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change; change nothing.")] = False) -> None:
+    """Create or update the declared topics on the configured broker (idempotent); print what changed."""
     import asyncio
 
-    from passerelle.supervisor import ensure_topics
+    from passerelle.topic_admin import TopicApplyError, apply_topics
 
-    created = asyncio.run(ensure_topics(Settings()))
-    typer.echo(f"{len(created)} topic(s) created" + "".join(f"\n  {t}" for t in created))
+    try:
+        result = asyncio.run(apply_topics(Settings(), dry_run=dry_run))
+    except TopicApplyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
+    verb = "would change" if dry_run else "changed"
+    typer.echo(f"{len(result.changes)} {verb}" + "".join(f"\n  {c}" for c in result.changes))
 
 
 @app.command("register-schemas")
@@ -75,6 +95,23 @@ def register_schemas() -> None:
         raise typer.BadParameter("set PASSERELLE_SCHEMA_REGISTRY__URL")
     for name, schema_id in register(SchemaSet(settings.schemas_dir), settings.schema_registry.url).items():
         typer.echo(f"{schema_id:>6}  {name}")
+
+
+@app.command("snapshot-schemas")
+def snapshot_schemas() -> None:
+    """Release step: record each event schema's current version in schemas-released/ (after the
+    compatibility check of `make test` passed); commit what it writes."""
+    from passerelle.schema_history import check, snapshot
+    from passerelle.serde import SchemaSet
+
+    settings = Settings()
+    schemas = SchemaSet(settings.schemas_dir)
+    problems = check(schemas, settings.released_schemas_dir)
+    if problems:
+        typer.echo("\n".join(problems), err=True)
+        raise typer.Exit(1)
+    for path in snapshot(schemas, settings.released_schemas_dir):
+        typer.echo(f"released {path.parent.name} {path.stem}")
 
 
 @app.command()

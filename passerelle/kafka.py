@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import ssl
+
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.helpers import create_ssl_context
 
 from passerelle.settings import KafkaSettings
+
+
+def ssl_context(k: KafkaSettings) -> ssl.SSLContext:
+    """Verifies the brokers against ``ssl_cafile`` (or the system's CAs), host name included;
+    presents ``ssl_certfile``/``ssl_keyfile`` when given (brokers that require client certificates)."""
+    return create_ssl_context(cafile=k.ssl_cafile, certfile=k.ssl_certfile, keyfile=k.ssl_keyfile,
+                              password=k.ssl_key_password.get_secret_value() if k.ssl_key_password else None)
 
 
 def _security(k: KafkaSettings) -> dict:
     opts: dict = {"security_protocol": k.security_protocol}
     if k.security_protocol in ("SSL", "SASL_SSL"):
-        from aiokafka.helpers import create_ssl_context
-        opts["ssl_context"] = create_ssl_context()
+        opts["ssl_context"] = ssl_context(k)
     if k.sasl_mechanism:
         opts.update(sasl_mechanism=k.sasl_mechanism, sasl_plain_username=k.sasl_username,
                     sasl_plain_password=k.sasl_password.get_secret_value() if k.sasl_password else None)

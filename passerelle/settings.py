@@ -7,8 +7,9 @@ Nested fields use ``__``: ``PASSERELLE_KAFKA__BOOTSTRAP_SERVERS=kafka:9092``. Se
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from passerelle import PROJECT_ROOT
@@ -24,10 +25,23 @@ class KafkaSettings(BaseModel):
     heartbeat_interval_ms: int = 3_000
     max_batch: int = 500
     max_message_bytes: int = 8 * 1024 * 1024
-    security_protocol: str = "PLAINTEXT"
-    sasl_mechanism: str | None = None
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    #: TLS (SSL, SASL_SSL): the CA that signed the brokers' certificates (empty: the system's CAs),
+    #: and this client's certificate and key when the brokers require client authentication (mTLS).
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_key_password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _sasl_is_complete(self) -> "KafkaSettings":
+        if self.security_protocol.startswith("SASL_") and not (
+                self.sasl_mechanism and self.sasl_username and self.sasl_password):
+            raise ValueError(f"{self.security_protocol} needs sasl_mechanism, sasl_username and sasl_password")
+        return self
 
 
 class SchemaRegistrySettings(BaseModel):
@@ -53,7 +67,11 @@ class Settings(BaseSettings):
     #: Where generated local state lives (development signing key).
     state_dir: Path = PROJECT_ROOT / ".passerelle"
     schemas_dir: Path = PROJECT_ROOT / "schemas"
+    #: Every released version of each event schema (docs/adr/0030-schema-compatibility.md).
+    released_schemas_dir: Path = PROJECT_ROOT / "schemas-released"
     countries_file: Path = PROJECT_ROOT / "data" / "countries.yaml"
+    #: Every topic: partitions, replication, retention, compaction (``passerelle topics apply``).
+    topics_file: Path = PROJECT_ROOT / "data" / "topics.yaml"
     professions_file: Path = PROJECT_ROOT / "data" / "professions.yaml"
     catalogue_dir: Path = PROJECT_ROOT / "data" / "catalogue"
     ncp_data: Path = PROJECT_ROOT / "data" / "ncp"
@@ -63,4 +81,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    #: HTTPS for the gateway: certificate chain and private key (PEM). Empty: plain HTTP, for
+    #: development or behind a TLS-terminating proxy.
+    http_tls_certfile: Path | None = None
+    http_tls_keyfile: Path | None = None
+    http_tls_key_password: SecretStr | None = None
+    #: A worker serves Prometheus metrics on this port (loopback) when set; containers probe it.
+    metrics_port: int | None = None
 

@@ -12,11 +12,9 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from passerelle import kafka
 from passerelle.broker import EmbeddedBroker
-from passerelle.countries import CountryRegistry
 from passerelle.settings import Settings
-from passerelle.topics import Topics, create_topics
+from passerelle.topic_admin import apply_topics
 
 log = structlog.get_logger()
 
@@ -32,13 +30,8 @@ WORKERS = {
 
 
 async def ensure_topics(settings: Settings) -> list[str]:
-    countries = CountryRegistry.load(settings.countries_file).connected_codes()
-    admin = kafka.admin(settings.kafka)
-    await admin.start()
-    try:
-        return await create_topics(admin, Topics(settings.topic_prefix).all(countries))
-    finally:
-        await admin.close()
+    """``passerelle topics apply``: the declared topics (data/topics.yaml); returns what changed."""
+    return (await apply_topics(settings)).changes
 
 
 @dataclass

@@ -1,12 +1,23 @@
-"""Topic names (versioned) and their creation. The README lists them all."""
+"""Topic names (versioned), from the one declaration of every topic: ``data/topics.yaml``.
+
+``Topics(prefix).<key>`` names the topic declared under ``<key>`` in that file; the properties
+below spell the names existing callers use (a contract test keeps them equal to the file).
+Creating and updating topics on a broker: ``passerelle.topic_admin``.
+"""
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+import yaml
+from pydantic import BaseModel, BeforeValidator, Field, PositiveInt
+
+from passerelle import PROJECT_ROOT
 
 
 @dataclass(frozen=True)
@@ -45,20 +56,82 @@ class Topics:
     def dead_letters(self) -> str:
         return f"{self.prefix}.deadletter.v1"
 
+    def __getattr__(self, key: str):
+        """A topic declared in data/topics.yaml without a property here: ``Topics(p).alerts``."""
+        spec = declared_topics().get(key) if not key.startswith("_") else None
+        if spec is None:
+            raise AttributeError(f"no topic {key!r} in {topics_file()}")
+        if spec.per_country:
+            return lambda country: f"{self.prefix}.{spec.topic_name(country)}"
+        return f"{self.prefix}.{spec.name}"
+
     def all(self, countries: list[str]) -> list[str]:
         fixed = [self.ps_requested, self.consent_decisions, self.ncp_inbound, self.ps_outcomes,
                  self.audit_records, self.dead_letters]
         return fixed + [self.ncp_outbound(c) for c in countries]
 
 
-async def create_topics(admin: AIOKafkaAdminClient, names: list[str], partitions: int = 3,
-                        replication: int = 1) -> list[str]:
-    """Create the topics that do not exist yet; return the ones created."""
-    existing = set(await admin.list_topics())
-    missing = [n for n in names if n not in existing]
-    if missing:
-        try:
-            await admin.create_topics([NewTopic(n, partitions, replication) for n in missing])
-        except TopicAlreadyExistsError:
-            pass  # another process created them first
-    return missing
+def topics_file() -> Path:
+    """Where the declaration lives; ``PASSERELLE_TOPICS_FILE`` overrides it (the image sets it)."""
+    return Path(os.environ.get("PASSERELLE_TOPICS_FILE", PROJECT_ROOT / "data" / "topics.yaml"))
+
+
+ConfigValue = Annotated[str, BeforeValidator(str)]
+
+
+class TopicDefaults(BaseModel, extra="forbid"):
+    partitions: PositiveInt
+    replication_factor: PositiveInt
+    config: dict[str, ConfigValue] = Field(default_factory=dict)
+
+
+class TopicEntry(BaseModel, extra="forbid"):
+    name: str = Field(pattern=r"^[a-z0-9.{}_-]+$")
+    partitions: PositiveInt | None = None
+    replication_factor: PositiveInt | None = None
+    config: dict[str, ConfigValue] = Field(default_factory=dict)
+
+
+class TopicsFile(BaseModel, extra="forbid"):
+    defaults: TopicDefaults
+    topics: dict[str, TopicEntry]
+
+    def specs(self) -> dict[str, "TopicSpec"]:
+        """Every declared topic by key, defaults applied."""
+        return {key: self.spec(key, e) for key, e in self.topics.items()}
+
+    def spec(self, key: str, entry: TopicEntry) -> "TopicSpec":
+        d = self.defaults
+        return TopicSpec(key, entry.name, entry.partitions or d.partitions,
+                         entry.replication_factor or d.replication_factor, {**d.config, **entry.config})
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One declared topic, defaults applied; ``name`` has no prefix and may hold ``{country}``."""
+    key: str
+    name: str
+    partitions: int
+    replication_factor: int
+    config: dict[str, str]
+
+    @property
+    def per_country(self) -> bool:
+        return "{country}" in self.name
+
+    def topic_name(self, country: str | None = None) -> str:
+        return self.name.format(country=country.lower()) if self.per_country else self.name
+
+
+def load_topics_file(path: Path) -> TopicsFile:
+    """The declaration; a malformed file raises pydantic's ValidationError naming the bad entry."""
+    return TopicsFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+@functools.cache
+def _cached(path: Path) -> dict[str, TopicSpec]:
+    return load_topics_file(path).specs()
+
+
+def declared_topics() -> dict[str, TopicSpec]:
+    return _cached(topics_file())

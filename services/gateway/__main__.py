@@ -9,7 +9,16 @@ def main(settings: Settings | None = None) -> None:
     settings = settings or Settings()
     configure_logging(settings.log_format, settings.log_level, service="gateway")
     uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
-                log_level="warning", access_log=False)
+                log_level="warning", access_log=False, **tls_options(settings))
+
+
+def tls_options(settings: Settings) -> dict:
+    """HTTPS when a certificate is configured (docs/production.md); uvicorn's own TLS options."""
+    if not settings.http_tls_certfile:
+        return {}
+    password = settings.http_tls_key_password
+    return {"ssl_certfile": str(settings.http_tls_certfile), "ssl_keyfile": str(settings.http_tls_keyfile),
+            "ssl_keyfile_password": password.get_secret_value() if password else None}
 
 
 if __name__ == "__main__":
