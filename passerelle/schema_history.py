@@ -18,13 +18,8 @@ from pathlib import Path
 
 import avro.schema
 from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
-from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
 
-from passerelle.serde import SchemaSet
-
-
-def _fingerprint(source: dict) -> str:
-    return fingerprint(to_parsing_canonical_form(parse_schema(source, _write_hint=False)), "CRC-64-AVRO")
+from passerelle.serde import SchemaSet, schema_fingerprint
 
 
 def released(directory: Path, name: str) -> dict[int, dict]:
@@ -52,7 +47,7 @@ def check(schemas: SchemaSet, directory: Path) -> list[str]:
         latest = max(history)
         if current.version < latest:
             problems.append(f"{name}: version {current.version} is lower than released version {latest}")
-        elif current.version in history and _fingerprint(history[current.version]) != _fingerprint(current.source):
+        elif current.version in history and schema_fingerprint(history[current.version]) != current.fingerprint:
             problems.append(f'{name}: changed since version {current.version} was released: bump its "version"')
         for version, writer in sorted(history.items()):
             problems += [f"{name} v{current.version} cannot read v{version}: {why}"

@@ -9,7 +9,9 @@ Two standard framings, chosen by configuration:
   schema id + the Avro binary body. Ids are looked up, never registered, at run time.
 
 Readers resolve whatever writer schema the message names against the reader schema they know, so
-an older or newer version of an event still decodes (Avro schema resolution).
+an older or newer version of an event still decodes (Avro schema resolution). Without a registry,
+the older versions a reader can name by fingerprint are the released ones committed in
+``schemas-released/`` (docs/adr/0030-schema-compatibility.md).
 """
 
 from __future__ import annotations
@@ -71,22 +73,36 @@ def _full_name(schema: dict) -> str:
     return f"{schema['namespace']}.{schema['name']}" if "namespace" in schema else schema["name"]
 
 
-class SchemaSet:
-    """Every schema of ``schemas/``, parsed once, addressable by name and by fingerprint."""
+def schema_fingerprint(source: dict) -> bytes:
+    """CRC-64-AVRO fingerprint of a self-contained schema's parsing canonical form (8 bytes)."""
+    return bytes.fromhex(fingerprint(to_parsing_canonical_form(parse_schema(source, _write_hint=False)), "CRC-64-AVRO"))
 
-    def __init__(self, directory: Path):
+
+class SchemaSet:
+    """Every schema of ``schemas/``, parsed once, addressable by name and by fingerprint.
+
+    ``released`` (default: ``schemas-released/`` next to ``directory``, when it exists) holds the
+    released versions of each event; their fingerprints decode too, resolved to the current version.
+    """
+
+    def __init__(self, directory: Path, released: Path | None = None):
         raw = {(_full_name(s := json.loads(p.read_text()))): s for p in sorted(directory.glob("*.avsc"))}
         self.by_name: dict[str, EventSchema] = {}
-        self.by_fingerprint: dict[bytes, EventSchema] = {}
         for name, schema in raw.items():
             if not (schema.get("type") == "record" and "version" in schema):
                 continue  # a shared named type, not an event
             source = _inline(schema, raw, set(), None)
-            canonical = to_parsing_canonical_form(parse_schema(source, _write_hint=False))
-            fp = bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
+            fp = schema_fingerprint(source)
             event = EventSchema(name, int(schema["version"]), source, parse_schema(source), fp)
             self.by_name[name] = event
-            self.by_fingerprint[fp] = event
+        #: writer fingerprint -> (writer schema, current version of the same event)
+        self.writers: dict[bytes, tuple[dict, EventSchema]] = {e.fingerprint: (e.parsed, e) for e in self.by_name.values()}
+        released = released if released is not None else directory.parent / "schemas-released"
+        for path in sorted(released.glob("*/v*.avsc")) if released.is_dir() else []:
+            current = self.by_name.get(path.parent.name)
+            if current is not None:
+                source = json.loads(path.read_text())
+                self.writers.setdefault(schema_fingerprint(source), (parse_schema(source), current))
 
     def __getitem__(self, name: str) -> EventSchema:
         return self.by_name[name]
@@ -127,11 +143,10 @@ class AvroSerde:
             raise DecodeError("message too short to carry an Avro header")
         try:
             if data[:2] == SINGLE_OBJECT_MAGIC and len(data) >= 10:
-                writer = self.schemas.by_fingerprint.get(data[2:10])
-                if writer is None:
+                found = self.schemas.writers.get(data[2:10])
+                if found is None:
                     raise DecodeError(f"unknown schema fingerprint {data[2:10].hex()}")
-                reader, body = writer, data[10:]
-                writer_parsed = writer.parsed
+                (writer_parsed, reader), body = found, data[10:]
             elif data[:1] == CONFLUENT_MAGIC and self.registry_lookup is not None:
                 writer_parsed, reader = self._registry_writer(struct.unpack(">I", data[1:5])[0])
                 body = data[5:]

@@ -81,3 +81,33 @@ def test_schema_set_lists_every_event_schema():
         "fr.passerelle.ps.PatientSummaryRequested", "fr.passerelle.consent.ConsentDecision",
         "fr.passerelle.ncp.PatientSummaryQuery", "fr.passerelle.ncp.PatientSummaryRetrieved",
         "fr.passerelle.ps.PatientSummaryOutcome", "fr.passerelle.audit.AuditRecord"}
+
+
+def test_an_event_written_with_a_released_older_version_still_decodes(tmp_path):
+    """Without a registry, the fingerprints of schemas-released/ name older writers (ADR 30)."""
+    import json
+    import shutil
+
+    from passerelle.schema_history import snapshot
+
+    name = "fr.passerelle.audit.AuditRecord"
+    schemas, released = tmp_path / "schemas", tmp_path / "released"
+    shutil.copytree(PROJECT_ROOT / "schemas", schemas)
+    old = AvroSerde(SchemaSet(schemas, released))
+    snapshot(old.schemas, released)
+    path = schemas / f"{name}.avsc"
+    schema = json.loads(path.read_text())
+    schema["fields"].append({"name": "note", "type": ["null", "string"], "default": None})
+    schema["version"] += 1
+    path.write_text(json.dumps(schema))
+    new = AvroSerde(SchemaSet(schemas, released))
+
+    record = {"envelope": dict(ENVELOPE), "action": "A", "outcome": "SUCCESS", "reason_code": None, "hp": None,
+              "patient": None, "purpose": None, "source_topic": "t", "source_event_id": "s",
+              "source_event_type": "x", "source_occurred_at": EPOCH, "request_origin": None}
+    data = old.encode(name, record)
+    assert data[2:10] != new.schemas[name].fingerprint
+    decoded_name, decoded = new.decode(data)
+    assert decoded_name == name and decoded["note"] is None and decoded["action"] == "A"
+    with pytest.raises(DecodeError, match="unknown schema fingerprint"):
+        AvroSerde(SchemaSet(schemas, tmp_path / "nothing-released")).decode(data)
