@@ -37,6 +37,6 @@ def run_service(name: str, build: Builder, settings: Settings | None = None, met
     settings = settings or Settings()
     configure_logging(settings.log_format, settings.log_level, service=name)
     if metrics_port:
-        start_http_server(metrics_port, addr="127.0.0.1")
+        start_http_server(metrics_port, addr=settings.metrics_host)
     structlog.get_logger().info("starting", bootstrap=settings.kafka.bootstrap_servers)
     asyncio.run(run_processor(build(settings, make_serde(settings))))

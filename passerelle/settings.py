@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     http_tls_certfile: Path | None = None
     http_tls_keyfile: Path | None = None
     http_tls_key_password: SecretStr | None = None
-    #: A worker serves Prometheus metrics on this port (loopback) when set; containers probe it.
+    #: A worker serves Prometheus metrics on this port when set; containers probe it.
     metrics_port: int | None = None
+    #: Address the metrics endpoint binds to: loopback by default, 0.0.0.0 where Prometheus scrapes pods.
+    metrics_host: str = "127.0.0.1"
 
