@@ -9,8 +9,10 @@ import typer
 
 from passerelle.logging import configure_logging
 from passerelle.settings import Settings
+from services.consent.cli import app as consent_registry
 
 app = typer.Typer(help="Passerelle, France's National Contact Point for eHealth.", no_args_is_help=True)
+app.add_typer(consent_registry, name="consent")
 
 
 @app.command()

@@ -36,7 +36,8 @@ async def ensure_topics(settings: Settings) -> list[str]:
     admin = kafka.admin(settings.kafka)
     await admin.start()
     try:
-        return await create_topics(admin, Topics(settings.topic_prefix).all(countries))
+        topics = Topics(settings.topic_prefix)
+        return await create_topics(admin, topics.all(countries), compacted=topics.compacted)
     finally:
         await admin.close()
 

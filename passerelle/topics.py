@@ -45,20 +45,40 @@ class Topics:
     def dead_letters(self) -> str:
         return f"{self.prefix}.deadletter.v1"
 
+    @property
+    def consent_registry(self) -> str:
+        """Patients' grants, revocations and oppositions. COMPACTED (cleanup.policy=compact), keyed
+        by what a directive is about (``consent.registry.directive_key``)."""
+        return f"{self.prefix}.consent.registry.v1"
+
+    @property
+    def security_events(self) -> str:
+        """Authentication failures at the gateway and security alerts (abuse, emergency access)."""
+        return f"{self.prefix}.security.events.v1"
+
+    #: Topics that must be compacted (every other one is cleanup.policy=delete).
+    @property
+    def compacted(self) -> frozenset[str]:
+        return frozenset({self.consent_registry})
+
     def all(self, countries: list[str]) -> list[str]:
         fixed = [self.ps_requested, self.consent_decisions, self.ncp_inbound, self.ps_outcomes,
                  self.audit_records, self.dead_letters]
+        fixed += [self.consent_registry, self.security_events]
         return fixed + [self.ncp_outbound(c) for c in countries]
 
 
 async def create_topics(admin: AIOKafkaAdminClient, names: list[str], partitions: int = 3,
-                        replication: int = 1) -> list[str]:
-    """Create the topics that do not exist yet; return the ones created."""
+                        replication: int = 1, compacted: frozenset[str] = frozenset()) -> list[str]:
+    """Create the topics that do not exist yet (those in ``compacted`` with cleanup.policy=compact);
+    return the ones created."""
     existing = set(await admin.list_topics())
     missing = [n for n in names if n not in existing]
     if missing:
         try:
-            await admin.create_topics([NewTopic(n, partitions, replication) for n in missing])
+            await admin.create_topics([NewTopic(n, partitions, replication,
+                                                topic_configs={"cleanup.policy": "compact"} if n in compacted else {})
+                                       for n in missing])
         except TopicAlreadyExistsError:
             pass  # another process created them first
     return missing
