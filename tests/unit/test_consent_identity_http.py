@@ -54,3 +54,40 @@ async def test_an_assertion_older_than_four_hours_must_be_renewed(gateway):
     resp = await ask(sign_with_dev_key(old, state, "dev-signing-key.pem"))
     assert resp.status_code == 401 and resp.json()["error"]["code"] == "ASSERTION_EXPIRED"
     assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_oversized_and_non_utf8_bodies_are_refused_before_any_event(gateway):
+    ask, state = gateway
+    token = mint(state, Settings().tokens, "10001234565", "10", "750000001")
+    app = create_app(Settings(state_dir=state))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        big = await client.post("/v1/patient-summaries", content=b'{"x": "' + b"a" * 20_000 + b'"}', headers=headers)
+        assert big.status_code == 413 and big.json()["error"]["code"] == "REQUEST_TOO_LARGE"
+        garbled = await client.post("/v1/patient-summaries", content=b'{"country": "\xff\xfe"}', headers=headers)
+        assert garbled.status_code == 400 and garbled.json()["error"]["code"] == "REQUEST_UNREADABLE"
+
+
+def test_in_production_the_key_set_is_fetched_from_the_identity_provider_with_pyjwkclient(tmp_path):
+    """The production path: PyJWKClient fetching a JWKS over HTTP (here a local server)."""
+    import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from passerelle.tokens import TokenError, TokenVerifier, dev_jwks_file
+    provider = tmp_path / "provider"
+    provider.mkdir()
+    (provider / "jwks.json").write_text(dev_jwks_file(provider).read_text())
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(provider)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = Settings().tokens.model_copy(update={"jwks_url": f"http://127.0.0.1:{server.server_port}/jwks.json"})
+        verifier = TokenVerifier(settings, tmp_path / "unused")
+        assert verifier.verify(mint(provider, settings, "10001234565", "10", "750000001")).rpps == "10001234565"
+        other_key = mint(tmp_path / "other", settings, "10001234565", "10", "750000001")
+        with pytest.raises(TokenError) as refused:
+            verifier.verify(other_key)
+        assert refused.value.code == "TOKEN_INVALID"
+        assert not (tmp_path / "unused").exists(), "with a JWKS URL no development key is made"
+    finally:
+        server.shutdown()
