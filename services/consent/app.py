@@ -28,8 +28,8 @@ class ConsentProcessor(Processor):
         self.view = view
 
     async def run(self, stop) -> None:
-        await self.view.start()
         try:
+            await self.view.start()
             await super().run(stop)
         finally:
             await self.view.stop()

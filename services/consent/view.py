@@ -27,10 +27,15 @@ class RegistryView:
     def __init__(self, settings: Settings, serde: AvroSerde, topic: str, registry: ConsentRegistry):
         self.settings, self.serde, self.topic, self.registry = settings, serde, topic, registry
         self._consumer = None
+        self._offsets = None
 
     async def start(self) -> None:
         self._consumer = kafka.consumer(self.settings.kafka, None)
         await self._consumer.start()
+        # A second client that never fetches, to ask for end offsets: on the reading client the
+        # question would queue behind its pending fetch (a whole fetch wait on Tansu).
+        self._offsets = kafka.consumer(self.settings.kafka, None)
+        await self._offsets.start()
         partitions = None
         for _ in range(100):  # metadata of a topic created a moment ago may lag
             await self._consumer.topics()  # refreshes the cluster metadata
@@ -47,13 +52,14 @@ class RegistryView:
         log.info("consent registry loaded", partitions=len(assigned))
 
     async def stop(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
+        for client in (self._consumer, self._offsets):
+            if client is not None:
+                await client.stop()
 
     async def catch_up(self) -> int:
         """Apply every directive up to the current end of the topic; how many were applied."""
         consumer = self._consumer
-        end = await consumer.end_offsets(list(consumer.assignment()))
+        end = await self._offsets.end_offsets(list(consumer.assignment()))
         applied = 0
         while [tp for tp, offset in end.items() if await consumer.position(tp) < offset]:
             for records in (await consumer.getmany(timeout_ms=200)).values():
