@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise await refuse(request, 401, "TOKEN_MISSING", None)
         token = credentials.credentials
         try:
-            hp = verifier.verify(token)
+            hp = await asyncio.to_thread(verifier.verify, token)  # may fetch the JWKS: not on the event loop
         except TokenError as exc:
             raise await refuse(request, 401, exc.code, token) from exc
         refusal = identity_refusal(hp.as_record(), directory, professions, int(time.time() * 1000))

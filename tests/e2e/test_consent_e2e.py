@@ -36,6 +36,7 @@ def consent_cli(system, *args: str) -> str:
     ("10001234567", "10", [], 403, "RPPS_INVALID"),
     ("10002000072", "21", [], 403, "PROFESSION_ACTIVITY_EXCLUDED"),
     ("10001234565", "10", ["--auth-method", "PASSWORD"], 403, "STRONG_AUTHENTICATION_REQUIRED"),
+    ("10001234565", "10", ["--issued-ago", str(4 * 3600 + 120)], 401, "ASSERTION_EXPIRED"),
 ])
 def test_identity_rules_refuse_at_the_gateway_in_french(system, rpps, profession, extra, status, code):
     resp = ask(system, request_body(patient_id=PT_PATIENT), system.token(rpps, profession, *extra))

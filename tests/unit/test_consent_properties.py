@@ -50,8 +50,9 @@ PROFESSIONALS = {"10001234565": ("10", True), "10009999995": ("10", True), "1000
                  "10002000080": ("31", False), "10002000114": ("10", False)}  # the last is not in the directory
 ORGANISATIONS = ["750000001", "750000002"]
 PATIENTS = [("PT", "PT-TEST-1"), ("PT", "PT-NO-CONSENT"), ("FI", "FI-1")]
-#: Simulated time runs in the past, so that real-time token checks (PyJWT's iat) always pass.
-START_MS = (int(time.time()) - 24 * 3600) * 1000
+#: Simulated time runs in the past (a script advances it by 25 x 90 minutes at most), so that PyJWT's
+#: real-time check that ``iat`` is not in the future always passes.
+START_MS = (int(time.time()) - 48 * 3600) * 1000
 
 
 def mostly(usual, *others):
