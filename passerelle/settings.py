@@ -49,6 +49,8 @@ class TokenSettings(BaseModel):
     confirmation_ttl_seconds: int = 7200
     #: Key set country A uses to verify our TRCs. Empty: the development key in ``state_dir``.
     confirmation_jwks_url: str | None = None
+    #: This NCP's TRC signing key (PEM, EC P-256). Empty: the development key in ``state_dir``.
+    confirmation_key_file: Path | None = None
 
 
 class ConsentSettings(BaseModel):

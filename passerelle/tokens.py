@@ -173,15 +173,33 @@ class TreatmentRelationship:
         return (self.rpps, self.patient_country, self.patient_id) == (rpps, country, patient_id)
 
 
+class ConfirmationSigner:
+    """Signs this NCP's treatment-relationship confirmations; the key is read once. Production:
+    ``PASSERELLE_TOKENS__CONFIRMATION_KEY_FILE`` (PEM); development: generated under ``state_dir``."""
+
+    def __init__(self, settings: TokenSettings, state_dir: Path):
+        self.settings = settings
+        if settings.confirmation_key_file:
+            self._key = serialization.load_pem_private_key(settings.confirmation_key_file.read_bytes(), password=None)
+        else:
+            self._key = dev_private_key(state_dir, CONFIRMATION_KEY_FILE)
+        self._kid = public_jwk(self._key)["kid"]
+
+    def sign(self, hp: dict, patient: dict, purpose: str, request_id: str, now: int | None = None) -> str:
+        """The confirmation that ``hp`` treats ``patient``, valid ``confirmation_ttl_seconds`` (≤ 2 h)."""
+        now = int(time.time()) if now is None else now
+        s = self.settings
+        claims = {"iss": s.confirmation_issuer, "aud": s.confirmation_audience, "sub": hp["rpps"],
+                  "organisation": hp["organisation"], "patient_country": patient["country"],
+                  "patient_id": patient["patient_id"], "purpose": purpose, "jti": request_id,
+                  "iat": now, "exp": now + min(s.confirmation_ttl_seconds, 7200)}
+        return jwt.encode(claims, self._key, algorithm="ES256", headers={"kid": self._kid})
+
+
 def confirm_treatment_relationship(state_dir: Path, settings: TokenSettings, hp: dict, patient: dict,
                                    purpose: str, request_id: str, now: int | None = None) -> str:
-    """This NCP's signed confirmation that ``hp`` treats ``patient`` (valid ``confirmation_ttl_seconds``)."""
-    now = int(time.time()) if now is None else now
-    claims = {"iss": settings.confirmation_issuer, "aud": settings.confirmation_audience, "sub": hp["rpps"],
-              "organisation": hp["organisation"], "patient_country": patient["country"],
-              "patient_id": patient["patient_id"], "purpose": purpose, "jti": request_id,
-              "iat": now, "exp": now + min(settings.confirmation_ttl_seconds, 7200)}
-    return sign_with_dev_key(claims, state_dir, CONFIRMATION_KEY_FILE)
+    """One confirmation, signed with a key read for the occasion (tests, tools)."""
+    return ConfirmationSigner(settings, state_dir).sign(hp, patient, purpose, request_id, now)
 
 
 class ConfirmationVerifier:
