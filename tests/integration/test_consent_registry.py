@@ -95,14 +95,21 @@ async def test_an_opposition_a_grant_and_a_revocation_each_decide_the_requests_t
         revoked = await ask(patient_summary_request())
         assert revoked["status"] == "DENIED" and revoked["error"]["code"] == "CONSENT_REVOKED"
 
-        # 3 directives; 2 completed requests x 5 records; 3 denied x 3 (requested, decided, outcome)
-        records = await audited(settings, serde, 3 + 2 * 5 + 3 * 3)
+        # our registry allows, country A still refuses (4701): the HP gets exactly that answer
+        await record(settings, directive("GRANT", "PT", "PT-NO-CONSENT", HP, None, None, None, "test"))
+        refused = await ask(patient_summary_request(patient_id="PT-NO-CONSENT"))
+        assert refused["status"] == "FAILED" and refused["error"]["code"] == "NO_CONSENT"
+        assert "(4701)" in refused["error"]["message"]
+
+        # 4 directives; 3 requests answered by country A x 5 records; 3 denied x 3 (requested, decided, outcome)
+        records = await audited(settings, serde, 4 + 3 * 5 + 3 * 3)
     actions = [(r["action"], r["outcome"], r["reason_code"]) for r in records]
+    assert ("PS_RETRIEVED", "FAILURE", "NO_CONSENT") in actions
     for registry_change in ("PATIENT_OPPOSED", "CONSENT_GRANTED", "CONSENT_REVOKED"):
         assert (registry_change, "SUCCESS", None) in actions
     assert actions.count(("CONSENT_DECIDED", "DENIED", "PATIENT_OPPOSED")) == 2
     assert actions.count(("CONSENT_DECIDED", "DENIED", "CONSENT_REVOKED")) == 1
-    assert actions.count(("PS_QUERY_ROUTED", "SUCCESS", None)) == 2, "only authorised requests reach country A"
+    assert actions.count(("PS_QUERY_ROUTED", "SUCCESS", None)) == 3, "only authorised requests reach country A"
 
 
 async def test_emergency_is_flagged_where_allowed_refused_elsewhere_and_abuse_raises_alerts(topics_ready, serde):
