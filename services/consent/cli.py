@@ -8,10 +8,12 @@ after that takes it into account. The audit service records every directive.
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Optional
 
 import typer
+from aiokafka.errors import KafkaError
 
 from passerelle.envelope import new_envelope
 from passerelle.events import CONSENT_DIRECTIVE
@@ -49,8 +51,8 @@ async def record(settings: Settings, event: dict) -> None:
     from passerelle.runtime import make_serde
 
     producer = kafka.producer(settings.kafka)
-    await producer.start()
     try:
+        await producer.start()
         await producer.send_and_wait(Topics(settings.topic_prefix).consent_registry,
                                      make_serde(settings).encode(CONSENT_DIRECTIVE, event), key=directive_key(event))
     finally:
@@ -58,14 +60,18 @@ async def record(settings: Settings, event: dict) -> None:
 
 
 def _record(kind: str, country: str, patient_id: str, professional, organisation, service, until, recorded_by):
-    import re
     if not re.fullmatch(r"[A-Za-z]{2}", country) or not re.fullmatch(PATIENT_ID_PATTERN, patient_id):
         raise typer.BadParameter("country: 2 letters; patient id: letters, digits, . - / _")
     try:
         event = directive(kind, country, patient_id, professional, organisation, service, until, recorded_by)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    asyncio.run(record(Settings(), event))
+    settings = Settings()
+    try:
+        asyncio.run(record(settings, event))
+    except KafkaError as exc:
+        typer.echo(f"not recorded: broker {settings.kafka.bootstrap_servers} unavailable ({type(exc).__name__})", err=True)
+        raise typer.Exit(1) from exc
     typer.echo(f"{kind} recorded ({event['envelope']['event_id']})")
 
 
