@@ -56,9 +56,9 @@ class Topics:
         """Authentication failures at the gateway and security alerts (abuse, emergency access)."""
         return f"{self.prefix}.security.events.v1"
 
-    #: Topics that must be compacted (every other one is cleanup.policy=delete).
     @property
     def compacted(self) -> frozenset[str]:
+        """Topics that must be compacted (every other one is cleanup.policy=delete)."""
         return frozenset({self.consent_registry})
 
     def all(self, countries: list[str]) -> list[str]:
