@@ -22,6 +22,7 @@ MESSAGES: dict[str, str] = {
     "PROFESSION_NOT_ELIGIBLE": "Votre profession ne permet pas d'accéder à ce service transfrontalier.",
     "ASSERTION_EXPIRED": "Votre authentification date de plus de 4 heures : authentifiez-vous à nouveau.",
     "STRONG_AUTHENTICATION_REQUIRED": "Une authentification forte (carte CPS ou e-CPS) est requise.",
+    "IDENTITY_PROVIDER_UNAVAILABLE": "Votre authentification ne peut pas être vérifiée pour le moment (Pro Santé Connect injoignable). Réessayez dans quelques instants.",
     # identity of the professional (gateway 403 / consent, denied)
     "RPPS_INVALID": "Votre numéro RPPS est mal formé (11 chiffres, clé de contrôle) : vérifiez votre carte CPS.",
     "RPPS_UNKNOWN": "Votre numéro RPPS n'est pas connu du répertoire des professionnels de santé.",

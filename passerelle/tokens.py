@@ -1,4 +1,5 @@
-"""Signed JWTs (ES256), always verified against a JSON Web Key Set (JWKS) with PyJWT's PyJWKClient.
+"""Signed JWTs (ES256), always verified against a JSON Web Key Set (JWKS): PyJWT's ``PyJWKClient``
+for a configured URL, PyJWT's ``PyJWKSet`` for the development file. No hand-written cryptography.
 
 * Health-professional tokens. Production: the identity provider's JWKS URL
   (``PASSERELLE_TOKENS__JWKS_URL``, Pro Santé Connect). Development: ``passerelle token`` signs with
@@ -150,6 +151,8 @@ class TokenVerifier:
             raise TokenError("TOKEN_EXPIRED") from exc
         except jwt.MissingRequiredClaimError as exc:
             raise TokenError("TOKEN_CLAIMS_MISSING") from exc
+        except jwt.PyJWKClientConnectionError as exc:
+            raise TokenError("IDENTITY_PROVIDER_UNAVAILABLE") from exc
         except (jwt.InvalidTokenError, jwt.PyJWKClientError) as exc:
             raise TokenError("TOKEN_INVALID") from exc
         if not all(isinstance(claims.get(k), str) and claims[k] for k in ("sub", "profession", "organisation", "amr")):

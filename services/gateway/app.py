@@ -86,7 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             hp = await asyncio.to_thread(verifier.verify, token)  # may fetch the JWKS: not on the event loop
         except TokenError as exc:
-            raise await refuse(request, 401, exc.code, token) from exc
+            status = 503 if exc.code == "IDENTITY_PROVIDER_UNAVAILABLE" else 401
+            raise await refuse(request, status, exc.code, token) from exc
         refusal = identity_refusal(hp.as_record(), directory, professions, int(time.time() * 1000))
         if refusal:
             raise await refuse(request, 401 if refusal == "ASSERTION_EXPIRED" else 403, refusal, token, hp)

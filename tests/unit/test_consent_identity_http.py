@@ -91,3 +91,9 @@ def test_in_production_the_key_set_is_fetched_from_the_identity_provider_with_py
         assert not (tmp_path / "unused").exists(), "with a JWKS URL no development key is made"
     finally:
         server.shutdown()
+        server.server_close()
+    unreachable = TokenVerifier(settings.model_copy(update={"jwks_url": f"http://127.0.0.1:{server.server_port}/x"}),
+                                tmp_path / "unused")
+    with pytest.raises(TokenError) as refused:
+        unreachable.verify(mint(provider, settings, "10001234565", "10", "750000001"))
+    assert refused.value.code == "IDENTITY_PROVIDER_UNAVAILABLE"
