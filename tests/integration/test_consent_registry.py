@@ -15,6 +15,7 @@ from passerelle.topics import Topics
 from services.audit.app import build as audit
 from services.consent.app import build as consent
 from services.consent.cli import directive, record
+from services.consent.registry import directive_key
 from services.foreign_ncp.app import build as foreign_ncp
 from services.router.app import build as router
 from services.translation.app import build as translation
@@ -132,3 +133,22 @@ async def test_emergency_is_flagged_where_allowed_refused_elsewhere_and_abuse_ra
     assert (abuse["observed"], abuse["threshold"], abuse["window_seconds"]) == (3, 2, 3600)
     assert sum(r["action"] == "SECURITY_ALERT" for r in records) == 4
     assert all(r["purpose"] == "EMERGENCY" for r in records if r["action"] == "SECURITY_ALERT")
+
+
+async def test_an_unreadable_directive_refuses_its_patient_until_a_readable_one_replaces_it(topics_ready, serde):
+    settings = topics_ready
+    topics = Topics(settings.topic_prefix)
+    opposition = directive("OPPOSITION", "PT", "PT-TEST-1", None, None, None, None, "test")
+    producer = kafka.producer(settings.kafka)
+    await producer.start()
+    await producer.send_and_wait(topics.consent_registry, b"\xc3\x01 not a directive", key=directive_key(opposition))
+    await producer.stop()
+    async with running(settings, serde) as ask:
+        refused = await ask(patient_summary_request())
+        assert refused["status"] == "DENIED" and refused["error"]["code"] == "CONSENT_REGISTRY_UNREADABLE"
+        assert (await ask(patient_summary_request(patient_id="PT-NO-CONSENT")))["error"]["code"] == "NO_CONSENT"
+        await record(settings, directive("GRANT", "PT", "PT-TEST-1", None, None, None, None, "test"))
+        assert (await ask(patient_summary_request()))["error"]["code"] == "CONSENT_REGISTRY_UNREADABLE"  # other key
+        # under the same key, readable: the patient's word is known again
+        await record(settings, directive("OPPOSITION", "PT", "PT-TEST-1", None, None, None, None, "test"))
+        assert (await ask(patient_summary_request()))["error"]["code"] == "PATIENT_OPPOSED"
