@@ -9,8 +9,10 @@ import typer
 
 from passerelle.logging import configure_logging
 from passerelle.settings import Settings
+from services.consent.cli import app as consent_registry
 
 app = typer.Typer(help="Passerelle, France's National Contact Point for eHealth.", no_args_is_help=True)
+app.add_typer(consent_registry, name="consent")
 
 
 @app.command()
@@ -121,9 +123,14 @@ def token(
     organisation: Annotated[str, typer.Option(help="Organisation (e.g. FINESS number).")] = "750000001",
     auth_method: Annotated[str, typer.Option(help="CPS, E_CPS, or another method.")] = "CPS",
     ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 3600,
+    issued_ago: Annotated[int, typer.Option(help="Authentication this many seconds ago (over 14400: refused, older than 4 h).")] = 0,
 ) -> None:
     """Print a development token signed by this installation's development key."""
+    import time
+
     from passerelle.tokens import mint
 
     settings = Settings()
-    typer.echo(mint(settings.state_dir, settings.tokens, rpps, profession, organisation, auth_method, ttl))
+    now = int(time.time()) - issued_ago
+    typer.echo(mint(settings.state_dir, settings.tokens, rpps, profession, organisation, auth_method,
+                    ttl + issued_ago, now))

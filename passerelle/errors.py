@@ -22,6 +22,22 @@ MESSAGES: dict[str, str] = {
     "PROFESSION_NOT_ELIGIBLE": "Votre profession ne permet pas d'accéder à ce service transfrontalier.",
     "ASSERTION_EXPIRED": "Votre authentification date de plus de 4 heures : authentifiez-vous à nouveau.",
     "STRONG_AUTHENTICATION_REQUIRED": "Une authentification forte (carte CPS ou e-CPS) est requise.",
+    "IDENTITY_PROVIDER_UNAVAILABLE": "Votre authentification ne peut pas être vérifiée pour le moment (Pro Santé Connect injoignable). Réessayez dans quelques instants.",
+    # identity of the professional (gateway 403 / consent, denied)
+    "RPPS_INVALID": "Votre numéro RPPS est mal formé (11 chiffres, clé de contrôle) : vérifiez votre carte CPS.",
+    "RPPS_UNKNOWN": "Votre numéro RPPS n'est pas connu du répertoire des professionnels de santé.",
+    "PROFESSION_MISMATCH": "La profession indiquée par votre authentification ne correspond pas à celle du répertoire RPPS.",
+    "PROFESSION_ACTIVITY_EXCLUDED": "Votre activité (médecine du travail, assurance privée, industrie) ne permet pas d'accéder aux données de santé transfrontalières.",
+    "ORGANISATION_MISSING": "Votre authentification ne précise pas la structure pour laquelle vous exercez.",
+    "SERVICE_NOT_ALLOWED_FOR_PROFESSION": "Votre profession ne permet pas d'utiliser ce service transfrontalier.",
+    # consent registry, purpose of use (denied)
+    "PATIENT_OPPOSED": "Le patient s'est opposé à cet accès.",
+    "CONSENT_REVOKED": "Le patient a retiré son autorisation d'accès.",
+    "CONSENT_REGISTRY_UNREADABLE": "Le registre des consentements de ce patient est illisible : accès refusé par précaution.",
+    "EMERGENCY_NOT_ALLOWED": "Le pays du patient n'accepte pas l'accès en urgence : demandez l'accès pour traitement.",
+    # treatment relationship (country A refuses)
+    "TREATMENT_RELATIONSHIP_INVALID": "Le pays du patient refuse la demande : la confirmation de relation de soins est invalide ou ne concerne pas ce patient.",
+    "TREATMENT_RELATIONSHIP_EXPIRED": "Le pays du patient refuse la demande : la confirmation de relation de soins date de plus de 2 heures.",
     # routing (failed)
     "COUNTRY_UNKNOWN": "Ce pays n'est pas connu du réseau MyHealth@EU.",
     "SERVICE_NOT_AVAILABLE_FOR_COUNTRY": "Ce pays ne propose pas encore ce service via MyHealth@EU.",

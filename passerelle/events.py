@@ -15,8 +15,12 @@ PS_QUERY = "fr.passerelle.ncp.PatientSummaryQuery"
 PS_RETRIEVED = "fr.passerelle.ncp.PatientSummaryRetrieved"
 PS_OUTCOME = "fr.passerelle.ps.PatientSummaryOutcome"
 AUDIT_RECORD = "fr.passerelle.audit.AuditRecord"
+CONSENT_DIRECTIVE = "fr.passerelle.consent.ConsentDirective"
+AUTHENTICATION_FAILED = "fr.passerelle.security.AuthenticationFailed"
+SECURITY_ALERT = "fr.passerelle.security.SecurityAlert"
 
 ALL = frozenset({PS_REQUESTED, CONSENT_DECISION, PS_QUERY, PS_RETRIEVED, PS_OUTCOME, AUDIT_RECORD})
+ALL |= {CONSENT_DIRECTIVE, AUTHENTICATION_FAILED, SECURITY_ALERT}
 
 
 def request_key(event: dict) -> bytes:

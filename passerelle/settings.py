@@ -56,6 +56,23 @@ class TokenSettings(BaseModel):
     audience: str = "passerelle"
     algorithm: str = "ES256"
     leeway_seconds: int = 30
+    #: Treatment-relationship confirmations (TRC) this NCP signs (consent) and country A checks.
+    confirmation_issuer: str = "passerelle-ncp-fr"
+    confirmation_audience: str = "myhealth-eu-ncp"
+    #: A TRC is valid at most 2 hours (MyHealth@EU).
+    confirmation_ttl_seconds: int = 7200
+    #: Key set country A uses to verify our TRCs. Empty: the development key in ``state_dir``.
+    confirmation_jwks_url: str | None = None
+    #: This NCP's TRC signing key (PEM, EC P-256). Empty: the development key in ``state_dir``.
+    confirmation_key_file: Path | None = None
+
+
+class ConsentSettings(BaseModel):
+    #: Abuse detection: more requests than this per professional / per patient within the sliding
+    #: window raises an alert (the request is still decided on the rules).
+    abuse_window_seconds: int = 3600
+    abuse_max_per_professional: int = 50
+    abuse_max_per_patient: int = 10
 
 
 class Settings(BaseSettings):
@@ -64,6 +81,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     schema_registry: SchemaRegistrySettings = Field(default_factory=SchemaRegistrySettings)
     tokens: TokenSettings = Field(default_factory=TokenSettings)
+    consent: ConsentSettings = Field(default_factory=ConsentSettings)
     #: Where generated local state lives (development signing key).
     state_dir: Path = PROJECT_ROOT / ".passerelle"
     schemas_dir: Path = PROJECT_ROOT / "schemas"
@@ -73,6 +91,8 @@ class Settings(BaseSettings):
     #: Every topic: partitions, replication, retention, compaction (``passerelle topics apply``).
     topics_file: Path = PROJECT_ROOT / "data" / "topics.yaml"
     professions_file: Path = PROJECT_ROOT / "data" / "professions.yaml"
+    #: Known health professionals (RPPS directory). Development: fictional professionals.
+    rpps_directory_file: Path = PROJECT_ROOT / "data" / "rpps-dev.yaml"
     catalogue_dir: Path = PROJECT_ROOT / "data" / "catalogue"
     ncp_data: Path = PROJECT_ROOT / "data" / "ncp"
     #: Prefix of every topic name, so several deployments can share a cluster.

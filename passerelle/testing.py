@@ -106,7 +106,7 @@ class RunningSystem:
             time.sleep(0.2)
         raise TimeoutError(self.log.read_text()[-3000:])
 
-    def token(self, rpps: str = "10001234567", profession: str = "10", *extra: str) -> str:
+    def token(self, rpps: str = "10001234565", profession: str = "10", *extra: str) -> str:
         return subprocess.run([self.bin / "passerelle", "token", "--rpps", rpps, "--profession", profession, *extra],
                               env=self.env, capture_output=True, text=True, check=True).stdout.strip()
 

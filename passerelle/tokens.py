@@ -1,12 +1,26 @@
-"""Health-professional tokens: signed JWTs (asymmetric), verified against a key set.
+"""Signed JWTs (ES256), always verified against a JSON Web Key Set (JWKS): PyJWT's ``PyJWKClient``
+for a configured URL, PyJWT's ``PyJWKSet`` for the development file. No hand-written cryptography.
 
-Development: ``passerelle token`` signs with a P-256 key generated on first use under
-``state_dir``. Production: the identity provider's JWKS URL (``PASSERELLE_TOKENS__JWKS_URL``).
+* Health-professional tokens. Production: the identity provider's JWKS URL
+  (``PASSERELLE_TOKENS__JWKS_URL``, Pro Santé Connect). Development: ``passerelle token`` signs with
+  a P-256 key generated on first use under ``state_dir``, published there as a JWKS file that the
+  verifier loads as a key set too (same lookup by ``kid``, same checks).
+* Treatment-relationship confirmations (TRC): signed by this NCP (consent service) for one HP and one
+  patient, valid at most 2 hours; country A verifies them with this NCP's JWKS
+  (``PASSERELLE_TOKENS__CONFIRMATION_JWKS_URL``; development: the file beside the key).
+
+Only ES256 is accepted: ``alg: none``, HMAC (including the public key used as an HMAC secret) and
+any other algorithm are refused before any signature is computed.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import os
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +32,9 @@ from passerelle.settings import TokenSettings
 
 REQUIRED_CLAIMS = ("sub", "profession", "organisation", "amr", "iat", "exp")
 DEV_KEY_FILE = "dev-signing-key.pem"
+#: This NCP's key for treatment-relationship confirmations (a different key from the HPs' tokens).
+CONFIRMATION_KEY_FILE = "ncp-confirmation-key.pem"
+CONFIRMATION_CLAIMS = ("sub", "organisation", "patient_country", "patient_id", "purpose", "jti", "iat", "exp")
 
 
 class TokenError(Exception):
@@ -41,19 +58,50 @@ class HealthProfessionalClaims:
                 "auth_method": self.auth_method, "assertion_issued_at": self.issued_at * 1000}
 
 
-def dev_private_key(state_dir: Path) -> ec.EllipticCurvePrivateKey:
-    """The development signing key, generated (0600) on first use."""
-    path = state_dir / DEV_KEY_FILE
+def dev_private_key(state_dir: Path, name: str = DEV_KEY_FILE) -> ec.EllipticCurvePrivateKey:
+    """A development signing key, generated (0600) on first use. Several processes may start at
+    once: the key is written aside and hard-linked into place, so the first writer wins and every
+    process reads the same key."""
+    path = state_dir / name
     if not path.exists():
         state_dir.mkdir(parents=True, exist_ok=True)
         key = ec.generate_private_key(ec.SECP256R1())
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_name(f"{name}.{uuid.uuid4().hex}.tmp")
         tmp.write_bytes(pem)
         tmp.chmod(0o600)
-        tmp.replace(path)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process was first: use its key
+        finally:
+            tmp.unlink()
     return serialization.load_pem_private_key(path.read_bytes(), password=None)
+
+
+def public_jwk(key: ec.EllipticCurvePrivateKey) -> dict:
+    """The public half as a JWK whose ``kid`` is its RFC 7638 thumbprint."""
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    canonical = json.dumps({k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"), sort_keys=True)
+    kid = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+    return {**jwk, "kid": kid, "use": "sig", "alg": "ES256"}
+
+
+def dev_jwks_file(state_dir: Path, name: str = DEV_KEY_FILE) -> Path:
+    """Publish a development key's public half as a JWKS file."""
+    path = state_dir / f"{Path(name).stem}.jwks.json"
+    body = json.dumps({"keys": [public_jwk(dev_private_key(state_dir, name))]})
+    if not path.exists() or path.read_text() != body:
+        tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
+        tmp.write_text(body)
+        tmp.replace(path)
+    return path
+
+
+def sign_with_dev_key(claims: dict, state_dir: Path, key_file: str) -> str:
+    key = dev_private_key(state_dir, key_file)
+    return jwt.encode(claims, key, algorithm="ES256", headers={"kid": public_jwk(key)["kid"]})
 
 
 def mint(state_dir: Path, settings: TokenSettings, rpps: str, profession: str,
@@ -62,22 +110,38 @@ def mint(state_dir: Path, settings: TokenSettings, rpps: str, profession: str,
     now = int(time.time()) if now is None else now
     claims = {"iss": settings.issuer, "aud": settings.audience, "sub": rpps, "profession": profession,
               "organisation": organisation, "amr": auth_method, "iat": now, "exp": now + ttl_seconds}
-    return jwt.encode(claims, dev_private_key(state_dir), algorithm=settings.algorithm, headers={"kid": "dev"})
+    return sign_with_dev_key(claims, state_dir, DEV_KEY_FILE)
+
+
+class LocalKeySet:
+    """A JWKS read from a file, answering like ``PyJWKClient`` (which fetches over HTTP(S) only)."""
+
+    def __init__(self, path: Path):
+        self._keys = jwt.PyJWKSet.from_json(path.read_text(encoding="utf-8"))
+
+    def get_signing_key_from_jwt(self, token: str) -> jwt.PyJWK:
+        kid = jwt.get_unverified_header(token).get("kid")
+        for key in self._keys.keys:
+            if key.key_id == kid:
+                return key
+        raise jwt.PyJWKClientError("no key of the set matches the token's kid")
+
+
+def _key_set(url: str | None, state_dir: Path, key_file: str) -> jwt.PyJWKClient | LocalKeySet:
+    """The configured JWKS URL (fetched and cached by PyJWKClient), else the development JWKS file."""
+    if url:
+        return jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
+    return LocalKeySet(dev_jwks_file(state_dir, key_file))
 
 
 class TokenVerifier:
     def __init__(self, settings: TokenSettings, state_dir: Path):
         self.settings = settings
-        if settings.jwks_url:
-            self._jwks = jwt.PyJWKClient(settings.jwks_url)
-            self._static_key = None
-        else:
-            self._jwks = None
-            self._static_key = dev_private_key(state_dir).public_key()
+        self._jwks = _key_set(settings.jwks_url, state_dir, DEV_KEY_FILE)
 
     def verify(self, token: str) -> HealthProfessionalClaims:
         try:
-            key = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._static_key
+            key = self._jwks.get_signing_key_from_jwt(token).key
             claims = jwt.decode(
                 token, key, algorithms=[self.settings.algorithm], audience=self.settings.audience,
                 issuer=self.settings.issuer, leeway=self.settings.leeway_seconds,
@@ -87,9 +151,81 @@ class TokenVerifier:
             raise TokenError("TOKEN_EXPIRED") from exc
         except jwt.MissingRequiredClaimError as exc:
             raise TokenError("TOKEN_CLAIMS_MISSING") from exc
+        except jwt.PyJWKClientConnectionError as exc:
+            raise TokenError("IDENTITY_PROVIDER_UNAVAILABLE") from exc
         except (jwt.InvalidTokenError, jwt.PyJWKClientError) as exc:
             raise TokenError("TOKEN_INVALID") from exc
         if not all(isinstance(claims.get(k), str) and claims[k] for k in ("sub", "profession", "organisation", "amr")):
             raise TokenError("TOKEN_CLAIMS_MISSING")
         return HealthProfessionalClaims(claims["sub"], claims["profession"], claims["organisation"],
                                         claims["amr"], int(claims["iat"]))
+
+
+@dataclass(frozen=True)
+class TreatmentRelationship:
+    """A verified treatment-relationship confirmation: this HP treats this patient, until ``expires_at``."""
+    rpps: str
+    organisation: str
+    patient_country: str
+    patient_id: str
+    purpose: str
+    request_id: str
+    expires_at: int  # seconds since the epoch
+
+    def binds(self, rpps: str, country: str, patient_id: str) -> bool:
+        return (self.rpps, self.patient_country, self.patient_id) == (rpps, country, patient_id)
+
+
+class ConfirmationSigner:
+    """Signs this NCP's treatment-relationship confirmations; the key is read once. Production:
+    ``PASSERELLE_TOKENS__CONFIRMATION_KEY_FILE`` (PEM); development: generated under ``state_dir``."""
+
+    def __init__(self, settings: TokenSettings, state_dir: Path):
+        self.settings = settings
+        if settings.confirmation_key_file:
+            self._key = serialization.load_pem_private_key(settings.confirmation_key_file.read_bytes(), password=None)
+        else:
+            self._key = dev_private_key(state_dir, CONFIRMATION_KEY_FILE)
+        self._kid = public_jwk(self._key)["kid"]
+
+    def sign(self, hp: dict, patient: dict, purpose: str, request_id: str, now: int | None = None) -> str:
+        """The confirmation that ``hp`` treats ``patient``, valid ``confirmation_ttl_seconds`` (≤ 2 h)."""
+        now = int(time.time()) if now is None else now
+        s = self.settings
+        claims = {"iss": s.confirmation_issuer, "aud": s.confirmation_audience, "sub": hp["rpps"],
+                  "organisation": hp["organisation"], "patient_country": patient["country"],
+                  "patient_id": patient["patient_id"], "purpose": purpose, "jti": request_id,
+                  "iat": now, "exp": now + min(s.confirmation_ttl_seconds, 7200)}
+        return jwt.encode(claims, self._key, algorithm="ES256", headers={"kid": self._kid})
+
+
+def confirm_treatment_relationship(state_dir: Path, settings: TokenSettings, hp: dict, patient: dict,
+                                   purpose: str, request_id: str, now: int | None = None) -> str:
+    """One confirmation, signed with a key read for the occasion (tests, tools)."""
+    return ConfirmationSigner(settings, state_dir).sign(hp, patient, purpose, request_id, now)
+
+
+class ConfirmationVerifier:
+    """Country A's check of a treatment-relationship confirmation (signature, issuer, age ≤ 2 h)."""
+
+    def __init__(self, settings: TokenSettings, state_dir: Path):
+        self.settings = settings
+        self._jwks = _key_set(settings.confirmation_jwks_url, state_dir, CONFIRMATION_KEY_FILE)
+
+    def verify(self, token: str, now: int | None = None) -> TreatmentRelationship:
+        try:
+            key = self._jwks.get_signing_key_from_jwt(token).key
+            claims = jwt.decode(
+                token, key, algorithms=["ES256"], audience=self.settings.confirmation_audience,
+                issuer=self.settings.confirmation_issuer, leeway=self.settings.leeway_seconds,
+                options={"require": list(CONFIRMATION_CLAIMS), "verify_exp": False, "verify_iat": False},
+            )
+        except (jwt.InvalidTokenError, jwt.PyJWKClientError) as exc:
+            raise TokenError("TREATMENT_RELATIONSHIP_INVALID") from exc
+        now = int(time.time()) if now is None else now
+        if not all(isinstance(claims[k], int) for k in ("iat", "exp")) or claims["exp"] - claims["iat"] > 7200:
+            raise TokenError("TREATMENT_RELATIONSHIP_INVALID")
+        if now >= claims["exp"] + self.settings.leeway_seconds:
+            raise TokenError("TREATMENT_RELATIONSHIP_EXPIRED")
+        return TreatmentRelationship(claims["sub"], claims["organisation"], claims["patient_country"],
+                                     claims["patient_id"], claims["purpose"], claims["jti"], claims["exp"])

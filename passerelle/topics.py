@@ -66,9 +66,9 @@ class Topics:
         return f"{self.prefix}.{spec.name}"
 
     def all(self, countries: list[str]) -> list[str]:
-        fixed = [self.ps_requested, self.consent_decisions, self.ncp_inbound, self.ps_outcomes,
-                 self.audit_records, self.dead_letters]
-        return fixed + [self.ncp_outbound(c) for c in countries]
+        """Every declared topic's name, per-country ones once per country."""
+        return [f"{self.prefix}.{spec.topic_name(c)}" for spec in declared_topics().values()
+                for c in (countries if spec.per_country else [None])]
 
 
 def topics_file() -> Path:

@@ -7,6 +7,7 @@ from typing import Iterable
 from passerelle.envelope import caused_by
 from passerelle.events import (AUDIT_RECORD, CONSENT_DECISION, PS_OUTCOME, PS_QUERY, PS_REQUESTED, PS_RETRIEVED,
                                request_key)
+from passerelle.events import AUTHENTICATION_FAILED, CONSENT_DIRECTIVE, SECURITY_ALERT
 from passerelle.processor import Emit, Incoming, RejectedEvent
 from passerelle.topics import Topics
 
@@ -34,12 +35,28 @@ def _outcome(e: dict) -> tuple[str, str, str | None]:
     return "PS_OUTCOME", outcome, e["error"]["code"] if e["error"] else None
 
 
+def _authentication_failed(e: dict) -> tuple[str, str, str | None]:
+    return "HP_AUTHENTICATION_FAILED", "DENIED", e["reason_code"]
+
+
+def _consent_directive(e: dict) -> tuple[str, str, str | None]:
+    action = {"GRANT": "CONSENT_GRANTED", "REVOCATION": "CONSENT_REVOKED", "OPPOSITION": "PATIENT_OPPOSED"}[e["kind"]]
+    return action, "SUCCESS", None
+
+
+def _security_alert(e: dict) -> tuple[str, str, str | None]:
+    return "SECURITY_ALERT", "SUCCESS", e["kind"]  # EMERGENCY_ACCESS, ABUSE_PROFESSIONAL, ABUSE_PATIENT
+
+
 ACTIONS = {
     PS_REQUESTED: _requested,
     CONSENT_DECISION: _decided,
     PS_QUERY: _routed,
     PS_RETRIEVED: _retrieved,
     PS_OUTCOME: _outcome,
+    AUTHENTICATION_FAILED: _authentication_failed,  # issue 3
+    CONSENT_DIRECTIVE: _consent_directive,  # issue 3
+    SECURITY_ALERT: _security_alert,  # issue 3
 }
 
 

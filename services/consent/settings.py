@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import yaml
-from pydantic import BaseModel
-
-#: An HP's identity assertion may not be older than this (MyHealth@EU: 4 hours).
-MAX_ASSERTION_AGE_SECONDS = 4 * 3600
-#: Authentication methods that are two-factor (CPS smart card, e-CPS mobile app).
-STRONG_AUTH_METHODS = frozenset({"CPS", "E_CPS"})
+from passerelle.countries import CountryRegistry
+from passerelle.professionals import load_directory, load_professions
+from passerelle.settings import Settings
+from passerelle.tokens import ConfirmationSigner
+from services.consent.abuse import SlidingWindow
+from services.consent.handlers import ConsentRules
+from services.consent.registry import ConsentRegistry
 
 
-class Profession(BaseModel):
-    label: str
-    services: list[str]
-
-
-def load_professions(path: Path) -> dict[str, Profession]:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))["professions"]
-    return {str(code): Profession.model_validate(p) for code, p in raw.items()}
+def consent_rules(settings: Settings, registry: ConsentRegistry | None = None) -> ConsentRules:
+    """Reference data (professions, RPPS directory, countries), the TRC signer, the abuse windows."""
+    c = settings.consent
+    window_ms = c.abuse_window_seconds * 1000
+    return ConsentRules(
+        professions=load_professions(settings.professions_file),
+        directory=load_directory(settings.rpps_directory_file),
+        countries=CountryRegistry.load(settings.countries_file),
+        registry=registry if registry is not None else ConsentRegistry(),
+        confirm=ConfirmationSigner(settings.tokens, settings.state_dir).sign,
+        per_professional=SlidingWindow(window_ms, c.abuse_max_per_professional),
+        per_patient=SlidingWindow(window_ms, c.abuse_max_per_patient),
+    )

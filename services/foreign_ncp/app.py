@@ -5,6 +5,7 @@ from __future__ import annotations
 from passerelle.processor import Processor
 from passerelle.serde import AvroSerde
 from passerelle.settings import Settings
+from passerelle.tokens import ConfirmationVerifier
 from passerelle.topics import Topics
 from services.foreign_ncp.directory import load_directory
 from services.foreign_ncp.handlers import answer_patient_summary_query
@@ -14,6 +15,7 @@ from services.foreign_ncp.settings import data_directory
 def build(settings: Settings, serde: AvroSerde) -> Processor:
     topics = Topics(settings.topic_prefix)
     directory = load_directory(data_directory(settings))
+    verifier = ConfirmationVerifier(settings.tokens, settings.state_dir)
     return Processor("foreign-ncp", settings, serde,
-                     lambda e: answer_patient_summary_query(e, topics, directory),
+                     lambda e: answer_patient_summary_query(e, topics, directory, verifier),
                      pattern=topics.ncp_outbound_pattern)

@@ -1,4 +1,9 @@
-"""Country A's answers: the patient's pivot document, or the error its NCP would send."""
+"""Country A's answers: the patient's pivot document, or the error its NCP would send.
+
+Before anything else, country A checks the treatment-relationship confirmation (TRC) that France's
+NCP signed: valid signature, at most 2 hours old, and naming the very professional and patient of
+the query. Then its own consent (4701 when the patient has not consented there).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from passerelle.envelope import caused_by
 from passerelle.errors import error
 from passerelle.events import PS_QUERY, PS_RETRIEVED, request_key
 from passerelle.processor import Emit, Incoming, handles
+from passerelle.tokens import ConfirmationVerifier, TokenError
 from passerelle.topics import Topics
 from services.foreign_ncp.directory import CountryFolder
 
@@ -30,11 +36,27 @@ def answer(query: dict, directory: dict[str, CountryFolder]) -> tuple[dict | Non
     return None, {"format": document.format, "language": document.language, "content": document.path.read_bytes()}
 
 
+def confirmation_refusal(query: dict, verifier: ConfirmationVerifier, now: int | None = None) -> str | None:
+    """Why country A refuses the query's treatment-relationship confirmation, or None."""
+    token = query.get("treatment_relationship")
+    if not token:
+        return "TREATMENT_RELATIONSHIP_INVALID"
+    try:
+        confirmed = verifier.verify(token, now)
+    except TokenError as exc:
+        return exc.code
+    patient = query["patient"]
+    if not confirmed.binds(query["hp"]["rpps"], patient["country"], patient["patient_id"]):
+        return "TREATMENT_RELATIONSHIP_INVALID"
+    return None
+
+
 @handles(PS_QUERY)
-def answer_patient_summary_query(incoming: Incoming, topics: Topics,
-                                 directory: dict[str, CountryFolder]) -> Iterable[Emit]:
+def answer_patient_summary_query(incoming: Incoming, topics: Topics, directory: dict[str, CountryFolder],
+                                 verifier: ConfirmationVerifier, now: int | None = None) -> Iterable[Emit]:
     query = incoming.event
-    err, document = answer(query, directory)
+    refusal = confirmation_refusal(query, verifier, now)
+    err, document = (error(refusal), None) if refusal else answer(query, directory)
     retrieved = {"envelope": caused_by(query, PRODUCER), "hp": query["hp"], "patient": query["patient"],
                  "purpose": query["purpose"], "error": err, "document": document}
     yield Emit(topics.ncp_inbound, PS_RETRIEVED, retrieved, request_key(query))

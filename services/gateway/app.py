@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from contextlib import asynccontextmanager
 
 import structlog
@@ -14,7 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from passerelle import kafka
 from passerelle.countries import CountryRegistry
-from passerelle.events import PS_REQUESTED, request_key
+from passerelle.events import AUTHENTICATION_FAILED, PS_REQUESTED, request_key
+from passerelle.professionals import identity_refusal, load_directory, load_professions
 from passerelle.runtime import make_serde
 from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims, TokenError, TokenVerifier
@@ -37,6 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     verifier = TokenVerifier(settings.tokens, settings.state_dir)
     countries = CountryRegistry.load(settings.countries_file)
     tracker = RequestTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS)
+    directory = load_directory(settings.rpps_directory_file)
+    professions = load_professions(settings.professions_file)
     bearer = HTTPBearer(auto_error=False)
 
     @asynccontextmanager
@@ -58,15 +62,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handling(app)
 
-    def professional(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> HealthProfessionalClaims:
-        if credentials is None:
-            AUTH_FAILURES.labels("TOKEN_MISSING").inc()
-            raise ApiError(401, "TOKEN_MISSING")
+    async def refuse(request: Request, status: int, code: str, token: str | None,
+                     hp: HealthProfessionalClaims | None = None) -> ApiError:
+        """Count, publish (for the audit trail) and return the refusal of a caller's identity."""
+        AUTH_FAILURES.labels(code).inc()
+        event = handlers.authentication_failed(code, token, hp, request.method, request.url.path,
+                                               request.client.host if request.client else None)
+        producer = getattr(app.state, "producer", None)
         try:
-            return verifier.verify(credentials.credentials)
+            if producer is None:
+                raise RuntimeError("gateway not started")
+            await producer.send_and_wait(topics.security_events, serde.encode(AUTHENTICATION_FAILED, event),
+                                         key=request_key(event))
+        except (KafkaError, RuntimeError) as exc:
+            log.error("authentication failure not published", code=code, error_class=type(exc).__name__)
+        return ApiError(status, code)
+
+    async def professional(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+                           ) -> HealthProfessionalClaims:
+        if credentials is None:
+            raise await refuse(request, 401, "TOKEN_MISSING", None)
+        token = credentials.credentials
+        try:
+            hp = await asyncio.to_thread(verifier.verify, token)  # may fetch the JWKS: not on the event loop
         except TokenError as exc:
-            AUTH_FAILURES.labels(exc.code).inc()
-            raise ApiError(401, exc.code) from exc
+            status = 503 if exc.code == "IDENTITY_PROVIDER_UNAVAILABLE" else 401
+            raise await refuse(request, status, exc.code, token) from exc
+        refusal = identity_refusal(hp.as_record(), directory, professions, int(time.time() * 1000))
+        if refusal:
+            raise await refuse(request, 401 if refusal == "ASSERTION_EXPIRED" else 403, refusal, token, hp)
+        return hp
 
     @app.post("/v1/patient-summaries", status_code=202, response_model=Accepted, tags=["patient summary"])
     async def request_patient_summary(body: PatientSummaryRequest, request: Request,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from passerelle.envelope import new_envelope
 from passerelle.tokens import HealthProfessionalClaims
 
@@ -19,6 +21,15 @@ def patient_summary_requested(body: dict, hp: HealthProfessionalClaims, origin: 
         "information_notice_given": body["consent"]["information_notice_given"],
         "request_origin": origin,
     }
+
+
+def authentication_failed(code: str, token: str | None, hp: HealthProfessionalClaims | None, method: str,
+                          path: str, origin: str | None) -> dict:
+    """The audit event of a refused identity: never the token, only a fingerprint of it, and the
+    professional only when the token's signature was verified (``hp`` is then set)."""
+    fingerprint = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:16] if token else None
+    return {"envelope": new_envelope(PRODUCER), "reason_code": code, "hp": hp.as_record() if hp else None,
+            "token_fingerprint": fingerprint, "http_method": method, "http_path": path, "request_origin": origin}
 
 
 def status_view(request_id: str, outcome: dict | None) -> dict:

@@ -34,5 +34,6 @@ def route_to_affiliation_country(incoming: Incoming, topics: Topics, registry: C
         yield ps_outcome(topics, decision, PRODUCER, "FAILED", error(refusal))
         return
     query = {"envelope": caused_by(decision, PRODUCER), "hp": decision["hp"], "patient": decision["patient"],
-             "purpose": decision["purpose"], "target_language": "fr-FR"}
+             "purpose": decision["purpose"], "target_language": "fr-FR",
+             "treatment_relationship": decision.get("treatment_relationship")}
     yield Emit(topics.ncp_outbound(decision["patient"]["country"]), PS_QUERY, query, request_key(decision))

@@ -63,11 +63,14 @@ def test_schemas_can_be_read_by_the_reference_avro_implementation():
         avro_schema.parse(json.dumps(event.source))
 
 
-def _events_produced_by_each_service(serde):
+def _events_produced_by_each_service(serde, state_dir):
     """One real run of each handler on representative input (no broker)."""
+    from passerelle.tokens import ConfirmationVerifier, mint, TokenVerifier
     from services.audit.handlers import record_step
+    from services.consent.cli import directive
     from services.consent.handlers import decide_patient_summary
-    from services.consent.settings import load_professions
+    from services.consent.settings import consent_rules
+    from services.gateway.handlers import authentication_failed
     from services.foreign_ncp.directory import load_directory
     from services.foreign_ncp.handlers import answer_patient_summary_query
     from services.router.handlers import route_to_affiliation_country
@@ -77,21 +80,28 @@ def _events_produced_by_each_service(serde):
     from passerelle.settings import Settings
     from tests.integration.conftest import patient_summary_request
 
-    settings, topics = Settings(), Topics("p")
-    request = patient_summary_request(patient_id="193857264")
-    [decision] = decide_patient_summary(Incoming("t", "fr.passerelle.ps.PatientSummaryRequested", request), topics,
-                                        load_professions(settings.professions_file), request["hp"]["assertion_issued_at"])
+    settings, topics = Settings(state_dir=state_dir), Topics("p")
+    request = patient_summary_request(patient_id="193857264", purpose="EMERGENCY")
+    [decision, alert] = decide_patient_summary(Incoming("t", "fr.passerelle.ps.PatientSummaryRequested", request), topics,
+                                               consent_rules(settings), request["hp"]["assertion_issued_at"])
     [query] = route_to_affiliation_country(Incoming("t", decision.event_type, decision.record), topics, country_registry(settings))
-    [retrieved] = answer_patient_summary_query(Incoming("t", query.event_type, query.record), topics, load_directory(settings.ncp_data))
+    [retrieved] = answer_patient_summary_query(Incoming("t", query.event_type, query.record), topics, load_directory(settings.ncp_data),
+                                               ConfirmationVerifier(settings.tokens, state_dir))
+    assert retrieved.record["error"] is None
     [outcome] = translate_patient_summary(Incoming("t", retrieved.event_type, retrieved.record), topics, Catalogue.load(settings.catalogue_dir))
-    emits = [decision, query, retrieved, outcome]
+    hp = TokenVerifier(settings.tokens, state_dir).verify(mint(state_dir, settings.tokens, "10001234565", "10", "o"))
+    refused = authentication_failed("RPPS_UNKNOWN", "t.o.ken", hp, "POST", "/v1/patient-summaries", "127.0.0.1")
+    opposition = directive("OPPOSITION", "PT", "193857264", None, None, None, None, "test")
+    emits = [decision, alert, query, retrieved, outcome]
+    emits += [type(decision)("t", "fr.passerelle.security.AuthenticationFailed", refused),
+              type(decision)("t", "fr.passerelle.consent.ConsentDirective", opposition)]
     emits += [a for e in [Incoming("t", "fr.passerelle.ps.PatientSummaryRequested", request)] + [Incoming("t", x.event_type, x.record) for x in emits]
               for a in record_step(e, topics)]
     return [( "fr.passerelle.ps.PatientSummaryRequested", request)] + [(e.event_type, e.record) for e in emits]
 
 
-def test_every_event_the_services_produce_is_valid_against_its_schema_and_round_trips(serde):
-    produced = _events_produced_by_each_service(serde)
+def test_every_event_the_services_produce_is_valid_against_its_schema_and_round_trips(serde, tmp_path):
+    produced = _events_produced_by_each_service(serde, tmp_path)
     assert {name for name, _ in produced} == set(SCHEMAS.by_name)
     for name, record in produced:
         data = serde.encode(name, record)

@@ -66,7 +66,7 @@ def test_a_portuguese_patient_summary_comes_back_in_french(system):
 
 def test_another_professional_cannot_read_the_answer(system):
     accepted = ask(system, request_body(), system.token())
-    other = system.token(rpps="10009999999")
+    other = system.token(rpps="10009999995")
     resp = httpx.get(f"{system.url}/v1/patient-summaries/{accepted.json()['request_id']}",
                      headers={"Authorization": f"Bearer {other}"}, timeout=10)
     assert resp.status_code == 404 and resp.json()["error"]["code"] == "REQUEST_NOT_FOUND"
@@ -86,7 +86,7 @@ def test_refusals_reach_the_professional_in_french(system, body, code):
 
 def foreign_token(claims_override: dict | None = None) -> str:
     now = int(time.time())
-    claims = {"iss": "passerelle-dev", "aud": "passerelle", "sub": "10001234567", "profession": "10",
+    claims = {"iss": "passerelle-dev", "aud": "passerelle", "sub": "10001234565", "profession": "10",
               "organisation": "750000001", "amr": "CPS", "iat": now, "exp": now + 600, **(claims_override or {})}
     return jwt.encode(claims, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256")
 
@@ -96,7 +96,7 @@ def foreign_token(claims_override: dict | None = None) -> str:
     (lambda s: "not-a-jwt", "TOKEN_INVALID"),
     (lambda s: foreign_token(), "TOKEN_INVALID"),  # signed by a key we do not trust
     (lambda s: jwt.encode({"sub": "1", "exp": int(time.time()) + 60}, key="", algorithm="none"), "TOKEN_INVALID"),
-    (lambda s: s.token("10001234567", "10", "--ttl", "-120"), "TOKEN_EXPIRED"),
+    (lambda s: s.token("10001234565", "10", "--ttl", "-120"), "TOKEN_EXPIRED"),
 ])
 def test_bad_tokens_get_401_with_a_stable_code(system, make_token, code):
     resp = ask(system, request_body(), make_token(system))

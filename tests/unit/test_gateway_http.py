@@ -14,7 +14,7 @@ from services.gateway.app import create_app
 async def client(tmp_path):
     app = create_app(Settings(state_dir=tmp_path))  # lifespan not started: no broker involved
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as c:
-        yield c, mint(tmp_path, Settings().tokens, "10001234567", "10", "750000001")
+        yield c, mint(tmp_path, Settings().tokens, "10001234565", "10", "750000001")
 
 
 async def test_a_chunked_body_over_the_limit_is_refused_without_content_length(client):

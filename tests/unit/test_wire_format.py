@@ -80,7 +80,9 @@ def test_schema_set_lists_every_event_schema():
     assert names == {
         "fr.passerelle.ps.PatientSummaryRequested", "fr.passerelle.consent.ConsentDecision",
         "fr.passerelle.ncp.PatientSummaryQuery", "fr.passerelle.ncp.PatientSummaryRetrieved",
-        "fr.passerelle.ps.PatientSummaryOutcome", "fr.passerelle.audit.AuditRecord"}
+        "fr.passerelle.ps.PatientSummaryOutcome", "fr.passerelle.audit.AuditRecord",
+        "fr.passerelle.consent.ConsentDirective", "fr.passerelle.security.AuthenticationFailed",
+        "fr.passerelle.security.SecurityAlert"}  # issue 3
 
 
 def test_an_event_written_with_a_released_older_version_still_decodes(tmp_path):

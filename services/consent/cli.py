@@ -1,0 +1,98 @@
+"""``passerelle consent grant | revoke | oppose``: record a patient's word in the consent registry.
+
+Each command writes one ``ConsentDirective`` to the compacted registry topic (key: what it is about,
+``registry.directive_key``) and returns once the broker acknowledged it: every request decided
+after that takes it into account. The audit service records every directive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Optional
+
+import typer
+from aiokafka.errors import KafkaError
+
+from passerelle.envelope import new_envelope
+from passerelle.events import CONSENT_DIRECTIVE
+from passerelle.settings import Settings
+from passerelle.topics import Topics
+from services.consent.registry import directive_key
+
+app = typer.Typer(help="The patient consent registry: grants, revocations, oppositions.", no_args_is_help=True)
+
+PATIENT_ID_PATTERN = r"^[\w.\-/]+$"
+Country = Annotated[str, typer.Option(help="Patient's country of affiliation (FR for France's own patients).")]
+PatientId = Annotated[str, typer.Option(help="The patient's identifier in that country.")]
+Professional = Annotated[Optional[str], typer.Option(help="RPPS number of the professional concerned.")]
+Organisation = Annotated[Optional[str], typer.Option(help="Organisation concerned (e.g. FINESS number).")]
+Service = Annotated[Optional[str], typer.Option(help="patient-summary, eprescription or edispensation (default: all).")]
+RecordedBy = Annotated[str, typer.Option(help="Channel or operator recording it (never the patient's name).")]
+
+
+def directive(kind: str, country: str, patient_id: str, professional: str | None, organisation: str | None,
+              service: str | None, valid_until: datetime | None, recorded_by: str,
+              valid_from: datetime | None = None) -> dict:
+    """A ConsentDirective event. Grantee: a professional, an organisation, or (neither) everyone."""
+    if professional and organisation:
+        raise ValueError("a directive concerns a professional or an organisation, not both")
+    grantee = ({"kind": "PROFESSIONAL", "id": professional} if professional else
+               {"kind": "ORGANISATION", "id": organisation} if organisation else None)
+    envelope = new_envelope("consent-registry")
+    return {"envelope": envelope, "kind": kind, "patient": {"country": country.upper(), "patient_id": patient_id},
+            "grantee": grantee, "service": service, "valid_from": valid_from or envelope["occurred_at"],
+            "valid_until": valid_until, "recorded_by": recorded_by}
+
+
+async def record(settings: Settings, event: dict) -> None:
+    from passerelle import kafka
+    from passerelle.runtime import make_serde
+
+    producer = kafka.producer(settings.kafka)
+    try:
+        await producer.start()
+        await producer.send_and_wait(Topics(settings.topic_prefix).consent_registry,
+                                     make_serde(settings).encode(CONSENT_DIRECTIVE, event), key=directive_key(event))
+    finally:
+        await producer.stop()
+
+
+def _record(kind: str, country: str, patient_id: str, professional, organisation, service, until, recorded_by):
+    if not re.fullmatch(r"[A-Za-z]{2}", country) or not re.fullmatch(PATIENT_ID_PATTERN, patient_id):
+        raise typer.BadParameter("country: 2 letters; patient id: letters, digits, . - / _")
+    try:
+        event = directive(kind, country, patient_id, professional, organisation, service, until, recorded_by)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    settings = Settings()
+    try:
+        asyncio.run(record(settings, event))
+    except KafkaError as exc:
+        typer.echo(f"not recorded: broker {settings.kafka.bootstrap_servers} unavailable ({type(exc).__name__})", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"{kind} recorded ({event['envelope']['event_id']})")
+
+
+@app.command()
+def grant(country: Country, patient_id: PatientId, professional: Professional = None,
+          organisation: Organisation = None, service: Service = None,
+          days: Annotated[Optional[int], typer.Option(help="Valid for this many days (default: until revoked).")] = None,
+          recorded_by: RecordedBy = "cli") -> None:
+    """The patient allows access (to a professional, an organisation or everyone; a service or all)."""
+    until = datetime.now(timezone.utc) + timedelta(days=days) if days else None
+    _record("GRANT", country, patient_id, professional, organisation, service, until, recorded_by)
+
+
+@app.command()
+def revoke(country: Country, patient_id: PatientId, professional: Professional = None,
+           organisation: Organisation = None, service: Service = None, recorded_by: RecordedBy = "cli") -> None:
+    """The patient withdraws a grant: requests decided from now on are refused."""
+    _record("REVOCATION", country, patient_id, professional, organisation, service, None, recorded_by)
+
+
+@app.command()
+def oppose(country: Country, patient_id: PatientId, service: Service = None, recorded_by: RecordedBy = "cli") -> None:
+    """The patient opposes every cross-border access (to a service or all) until a later grant."""
+    _record("OPPOSITION", country, patient_id, None, None, service, None, recorded_by)

@@ -1,0 +1,100 @@
+"""The patient consent registry as the consent service holds it: grants, revocations, oppositions.
+
+Pure state, no I/O. Directives arrive from the compacted registry topic (``view.py`` reads it); each
+is stored under the same key as on the topic, so this view holds exactly what a compacted topic
+keeps, whether or not the broker has compacted yet (Tansu never does).
+
+The rule: among the directives about this patient that apply to this professional (by RPPS number,
+by organisation, or to everyone) and to this service (or to every service), and that are in force
+at decision time, the most recently recorded one decides — a grant allows, a revocation or an
+opposition refuses. With none, the professional's confirmation of consent at the point of care is
+the patient's word (MyHealth@EU), and country A may still refuse on its side (4701).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+GRANT, REVOCATION, OPPOSITION = "GRANT", "REVOCATION", "OPPOSITION"
+UNREADABLE = "UNREADABLE"
+REFUSALS = {REVOCATION: "CONSENT_REVOKED", OPPOSITION: "PATIENT_OPPOSED", UNREADABLE: "CONSENT_REGISTRY_UNREADABLE"}
+#: On a tie in recording time the refusal wins (the safe side).
+_SAFER_FIRST = {UNREADABLE: 3, OPPOSITION: 2, REVOCATION: 1, GRANT: 0}
+
+
+def directive_key(directive: dict) -> bytes:
+    """The compaction key: a revocation replaces the grant it withdraws (same key); an opposition
+    replaces an earlier opposition about the same service."""
+    patient, grantee = directive["patient"], directive.get("grantee")
+    about = "opposition" if directive["kind"] == OPPOSITION else "grant"
+    who = f"{grantee['kind']}:{grantee['id']}" if grantee else "*"
+    return json.dumps([patient["country"], patient["patient_id"], about, who, directive.get("service") or "*"],
+                      separators=(",", ":")).encode()
+
+
+def _ms(value) -> int:
+    return value if isinstance(value, int) else int(value.timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class Directive:
+    kind: str
+    grantee_kind: str | None
+    grantee_id: str | None
+    service: str | None
+    valid_from: int
+    valid_until: int | None
+    recorded_at: int
+
+    @classmethod
+    def of(cls, event: dict) -> "Directive":
+        grantee = event.get("grantee")
+        until = event.get("valid_until")
+        return cls(event["kind"], grantee["kind"] if grantee else None, grantee["id"] if grantee else None,
+                   event.get("service"), _ms(event["valid_from"]), None if until is None else _ms(until),
+                   _ms(event["envelope"]["occurred_at"]))
+
+    def applies_to(self, hp: dict, service: str) -> bool:
+        if self.service is not None and self.service != service:
+            return False
+        return (self.grantee_kind is None
+                or (self.grantee_kind == "PROFESSIONAL" and self.grantee_id == hp["rpps"])
+                or (self.grantee_kind == "ORGANISATION" and self.grantee_id == hp["organisation"]))
+
+    def in_force(self, now_ms: int) -> bool:
+        if now_ms < self.valid_from:
+            return False
+        return self.kind != GRANT or self.valid_until is None or now_ms < self.valid_until
+
+
+class ConsentRegistry:
+    def __init__(self) -> None:
+        self._by_patient: dict[tuple[str, str], dict[bytes, Directive]] = {}
+
+    def apply(self, key: bytes, event: dict | None) -> None:
+        """One record of the registry topic; ``None`` (a tombstone) erases that key."""
+        if event is None:
+            for directives in self._by_patient.values():
+                directives.pop(key, None)
+            return
+        patient = (event["patient"]["country"], event["patient"]["patient_id"])
+        self._by_patient.setdefault(patient, {})[key] = Directive.of(event)
+
+    def mark_unreadable(self, key: bytes) -> None:
+        """A record under ``key`` could not be read: refuse its patient, whatever else they said,
+        until a readable directive replaces it. Raises ValueError when the key names no patient."""
+        country, patient_id = json.loads(key)[:2]
+        if not (isinstance(country, str) and isinstance(patient_id, str)):
+            raise ValueError("registry key names no patient")
+        self._by_patient.setdefault((country, patient_id), {})[key] = Directive(
+            UNREADABLE, None, None, None, 0, None, 2**62)
+
+    def refusal(self, patient: dict, hp: dict, service: str, now_ms: int) -> str | None:
+        """PATIENT_OPPOSED or CONSENT_REVOKED when the latest word in force refuses, else None."""
+        directives = self._by_patient.get((patient["country"], patient["patient_id"]), {}).values()
+        in_force = [d for d in directives if d.applies_to(hp, service) and d.in_force(now_ms)]
+        if not in_force:
+            return None
+        latest = max(in_force, key=lambda d: (d.recorded_at, _SAFER_FIRST[d.kind]))
+        return REFUSALS.get(latest.kind)
