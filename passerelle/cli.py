@@ -9,8 +9,10 @@ import typer
 
 from passerelle.logging import configure_logging
 from passerelle.settings import Settings
+from services.audit.cli import app as audit_app
 
 app = typer.Typer(help="Passerelle, France's National Contact Point for eHealth.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 
 @app.command()
@@ -84,9 +86,10 @@ def token(
     organisation: Annotated[str, typer.Option(help="Organisation (e.g. FINESS number).")] = "750000001",
     auth_method: Annotated[str, typer.Option(help="CPS, E_CPS, or another method.")] = "CPS",
     ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 3600,
+    scope: Annotated[Optional[str], typer.Option(help="Space-separated scopes, e.g. audit:read.")] = None,
 ) -> None:
     """Print a development token signed by this installation's development key."""
     from passerelle.tokens import mint
 
     settings = Settings()
-    typer.echo(mint(settings.state_dir, settings.tokens, rpps, profession, organisation, auth_method, ttl))
+    typer.echo(mint(settings.state_dir, settings.tokens, rpps, profession, organisation, auth_method, ttl, scope=scope))

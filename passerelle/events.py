@@ -15,8 +15,10 @@ PS_QUERY = "fr.passerelle.ncp.PatientSummaryQuery"
 PS_RETRIEVED = "fr.passerelle.ncp.PatientSummaryRetrieved"
 PS_OUTCOME = "fr.passerelle.ps.PatientSummaryOutcome"
 AUDIT_RECORD = "fr.passerelle.audit.AuditRecord"
+PATIENT_ACCESS_NOTIFIED = "fr.passerelle.audit.PatientAccessNotified"
 
-ALL = frozenset({PS_REQUESTED, CONSENT_DECISION, PS_QUERY, PS_RETRIEVED, PS_OUTCOME, AUDIT_RECORD})
+ALL = frozenset({PS_REQUESTED, CONSENT_DECISION, PS_QUERY, PS_RETRIEVED, PS_OUTCOME, AUDIT_RECORD,
+                 PATIENT_ACCESS_NOTIFIED})
 
 
 def request_key(event: dict) -> bytes:

@@ -44,12 +44,24 @@ class TokenSettings(BaseModel):
     leeway_seconds: int = 30
 
 
+class AuditSettings(BaseModel):
+    #: SQLAlchemy URL of the audit store, e.g. ``postgresql+psycopg://user@host:5432/db``.
+    #: Empty: the embedded SQLite file ``<state_dir>/audit.sqlite3``.
+    database_url: str | None = None
+    #: Prefix of the store's table names (several stores can share one database).
+    table_prefix: str = "audit_"
+    #: Records older than this are purged from the store; 0 keeps them forever. Legal basis and
+    #: default: docs/audit.md.
+    retention_days: int = 183
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PASSERELLE_", env_nested_delimiter="__")
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     schema_registry: SchemaRegistrySettings = Field(default_factory=SchemaRegistrySettings)
     tokens: TokenSettings = Field(default_factory=TokenSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     #: Where generated local state lives (development signing key).
     state_dir: Path = PROJECT_ROOT / ".passerelle"
     schemas_dir: Path = PROJECT_ROOT / "schemas"

@@ -20,6 +20,7 @@ from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims, TokenError, TokenVerifier
 from passerelle.topics import Topics
 from services.gateway import handlers
+from services.gateway.audit_api import audit_router
 from services.gateway.errors import ApiError, install_error_handling
 from services.gateway.models import Accepted, CountryView, PatientSummaryRequest, RequestStatus
 from services.gateway.settings import MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS
@@ -92,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if tracked is None:
             raise ApiError(404, "REQUEST_NOT_FOUND")
         return handlers.status_view(request_id, tracked.outcome)
+
+    app.include_router(audit_router(settings, professional))
 
     @app.get("/v1/countries", response_model=list[CountryView], tags=["reference"])
     async def list_countries():
