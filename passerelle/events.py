@@ -16,9 +16,10 @@ PS_RETRIEVED = "fr.passerelle.ncp.PatientSummaryRetrieved"
 PS_OUTCOME = "fr.passerelle.ps.PatientSummaryOutcome"
 AUDIT_RECORD = "fr.passerelle.audit.AuditRecord"
 PATIENT_ACCESS_NOTIFIED = "fr.passerelle.audit.PatientAccessNotified"
+AUDIT_TRAIL_READ = "fr.passerelle.audit.AuditTrailRead"
 
 ALL = frozenset({PS_REQUESTED, CONSENT_DECISION, PS_QUERY, PS_RETRIEVED, PS_OUTCOME, AUDIT_RECORD,
-                 PATIENT_ACCESS_NOTIFIED})
+                 PATIENT_ACCESS_NOTIFIED, AUDIT_TRAIL_READ})
 
 
 def request_key(event: dict) -> bytes:

@@ -47,12 +47,18 @@ class Topics:
         return f"{self.prefix}.audit.access-notifications.v1"
 
     @property
+    def audit_reads(self) -> str:
+        """Reads of the audit trail (GET /v1/audit/accesses), themselves audited (issue 5)."""
+        return f"{self.prefix}.audit.reads.v1"
+
+    @property
     def dead_letters(self) -> str:
         return f"{self.prefix}.deadletter.v1"
 
     def all(self, countries: list[str]) -> list[str]:
         fixed = [self.ps_requested, self.consent_decisions, self.ncp_inbound, self.ps_outcomes,
-                 self.audit_records, self.dead_letters, self.audit_access_notifications]
+                 self.audit_records, self.dead_letters, self.audit_access_notifications,
+                 self.audit_reads]
         return fixed + [self.ncp_outbound(c) for c in countries]
 
 

@@ -23,6 +23,7 @@ EVENT_TYPES = {
     "PS_QUERY_ROUTED": ("110112", "Query", "E"),
     "PS_RETRIEVED": ("110107", "Import", "C"),
     "PS_OUTCOME": ("110106", "Export", "R"),
+    "AUDIT_TRAIL_READ": ("110101", "Audit Log Used", "R"),
 }
 DEFAULT_TYPE = ("110110", "Patient Record", "E")
 OUTCOMES = {"SUCCESS": "0", "DENIED": "4", "FAILURE": "8"}  # FHIR audit-event-outcome

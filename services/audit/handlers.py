@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 from passerelle.envelope import caused_by
-from passerelle.events import (AUDIT_RECORD, CONSENT_DECISION, PATIENT_ACCESS_NOTIFIED, PS_OUTCOME, PS_QUERY,
+from passerelle.events import (AUDIT_RECORD, AUDIT_TRAIL_READ, CONSENT_DECISION, PATIENT_ACCESS_NOTIFIED, PS_OUTCOME, PS_QUERY,
                                PS_REQUESTED, PS_RETRIEVED, request_key)
 from passerelle.processor import Emit, Incoming, RejectedEvent
 from passerelle.topics import Topics
@@ -41,12 +41,17 @@ def _outcome(e: dict) -> Step:
     return "PS_OUTCOME", outcome, e["error"]["code"] if e["error"] else None
 
 
+def _trail_read(e: dict) -> Step:
+    return "AUDIT_TRAIL_READ", "SUCCESS" if e["authorised"] else "DENIED", e["reason_code"]
+
+
 ACTIONS: dict[str, Callable[[dict], Step]] = {
     PS_REQUESTED: _requested,
     CONSENT_DECISION: _decided,
     PS_QUERY: _routed,
     PS_RETRIEVED: _retrieved,
     PS_OUTCOME: _outcome,
+    AUDIT_TRAIL_READ: _trail_read,
 }
 
 #: Event types whose successful step hands the patient's health data to the HP: the patient is

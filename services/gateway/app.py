@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from passerelle import kafka
 from passerelle.countries import CountryRegistry
-from passerelle.events import PS_REQUESTED, request_key
+from passerelle.events import AUDIT_TRAIL_READ, PS_REQUESTED, request_key
 from passerelle.runtime import make_serde
 from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims, TokenError, TokenVerifier
@@ -94,7 +94,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise ApiError(404, "REQUEST_NOT_FOUND")
         return handlers.status_view(request_id, tracked.outcome)
 
-    app.include_router(audit_router(settings, professional))
+    async def publish_audit_read(event: dict) -> None:
+        await app.state.producer.send_and_wait(topics.audit_reads, serde.encode(AUDIT_TRAIL_READ, event),
+                                               key=request_key(event))
+
+    app.include_router(audit_router(settings, professional, publish_audit_read))
 
     @app.get("/v1/countries", response_model=list[CountryView], tags=["reference"])
     async def list_countries():

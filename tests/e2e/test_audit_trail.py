@@ -114,6 +114,8 @@ def test_the_audit_trail_of_every_demo_patient_from_request_to_patient_side_list
     assert {a["request_id"] for a in answers.values()} | {refused["request_id"]} <= requests_audited
     outcomes = {e["outcome"] for e in events}
     assert {"0", "4"} <= outcomes  # successes and the denial
+    reads = [e for e in events if e["subtype"][0]["code"] == "AUDIT_TRAIL_READ"]
+    assert {e["outcome"] for e in reads} == {"0", "4"}  # the officer's lists and the HP's refusal
 
 
 def test_no_log_holds_a_demo_patients_name_or_identifier(system):

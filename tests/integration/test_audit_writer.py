@@ -127,6 +127,7 @@ async def test_a_writer_killed_repeatedly_on_the_real_broker_loses_nothing(topic
     prefix = f"t{uuid.uuid4().hex[:10]}_"
     store = AuditStore(url, prefix)
     sent: list[dict] = []
+    mid_stream: list[bool] = []
     log = (tmp_path / "writer.log").open("wb")
     writer = spawn_writer(settings, url, prefix, log)
     try:
@@ -139,9 +140,11 @@ async def test_a_writer_killed_repeatedly_on_the_real_broker_loses_nothing(topic
                 await asyncio.sleep(0.02)  # wait until it is writing this burst, then kill it
             writer.send_signal(signal.SIGKILL)
             writer.wait(10)
+            mid_stream.append(store.count() < len(sent))  # killed while records were still to write
             writer = spawn_writer(settings, url, prefix, log)
         await wait_for_count(store, len(sent), timeout=60)
         await asyncio.sleep(1.0)  # any redelivery after the last restart is absorbed, not added
+        assert any(mid_stream), "the writer was never killed mid-stream"
         assert store.count() == len(sent) == 450
         assert {r.source_event_id for r in store.rows()} == {r["source_event_id"] for r in sent}
         assert store.verify() == []

@@ -1,11 +1,15 @@
-"""GET /v1/audit/accesses, in process on an SQLite store: only for the audit:read scope."""
+"""GET /v1/audit/accesses, in process on an SQLite store: only for the audit:read scope, and every
+answer or refusal audited (the producer is replaced by a recorder: no broker in unit tests)."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
+from aiokafka.errors import KafkaConnectionError
 
+from passerelle import PROJECT_ROOT
 from passerelle.processor import Incoming
+from passerelle.serde import AvroSerde, SchemaSet
 from passerelle.settings import Settings
 from passerelle.tokens import TokenVerifier, mint
 from services.audit.handlers import audit_record
@@ -33,8 +37,19 @@ async def gateway(tmp_path):
     store.append([(audit_record(Incoming("t", "fr.passerelle.ps.PatientSummaryOutcome", {**e, "envelope": {
         **e["envelope"], "event_id": e["envelope"]["event_id"] + "-outcome"}})), None) for e in events])
     app = create_app(settings)  # lifespan not started: no broker involved
+    app.state.producer = RecordingProducer()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as c:
-        yield c, settings, events
+        yield c, settings, events, app.state.producer
+
+
+class RecordingProducer:
+    def __init__(self):
+        self.sent, self.broken = [], False
+
+    async def send_and_wait(self, topic, value, key=None):
+        if self.broken:
+            raise KafkaConnectionError("broker down")
+        self.sent.append((topic, AvroSerde(SchemaSet(PROJECT_ROOT / "schemas")).decode(value)))
 
 
 def token(settings, scope=None):
@@ -42,7 +57,7 @@ def token(settings, scope=None):
 
 
 async def test_an_authorised_caller_sees_who_accessed_the_patient_when_and_why(gateway):
-    c, settings, events = gateway
+    c, settings, events, producer = gateway
     resp = await c.get("/v1/audit/accesses", params={"country": "pt", "patient_id": "PT-A"},
                        headers={"Authorization": f"Bearer {token(settings, 'audit:read')}"})
     assert resp.status_code == 200, resp.text
@@ -53,19 +68,37 @@ async def test_an_authorised_caller_sees_who_accessed_the_patient_when_and_why(g
     first = body["accesses"][0]
     assert first["rpps"] == "10001234567" and first["purpose"] == "TREATMENT" and first["action"] == "PS_OUTCOME"
     assert body["accesses"][0]["accessed_at"] >= body["accesses"][1]["accessed_at"]  # newest first
+    [(topic, (event_type, read))] = producer.sent  # the reading of the trail is itself audited
+    assert topic.endswith(".audit.reads.v1") and event_type == "fr.passerelle.audit.AuditTrailRead"
+    assert read["authorised"] and read["accesses_listed"] == 2 and read["hp"]["rpps"] == "10009990001"
+    assert read["patient"] == {"country": "PT", "patient_id": "PT-A"}
 
 
 @pytest.mark.parametrize("scope", [None, "audit:write", "openid profile"])
 async def test_a_token_without_the_audit_scope_is_refused(gateway, scope):
-    c, settings, _ = gateway
+    c, settings, _, producer = gateway
     resp = await c.get("/v1/audit/accesses", params={"country": "PT", "patient_id": "PT-A"},
                        headers={"Authorization": f"Bearer {token(settings, scope)}"})
     assert resp.status_code == 403 and resp.json()["error"]["code"] == "AUDIT_SCOPE_REQUIRED"
     assert "PT-A" not in resp.text
+    [(_, (_, refusal))] = producer.sent
+    assert refusal["authorised"] is False and refusal["reason_code"] == "AUDIT_SCOPE_REQUIRED"
+
+
+async def test_a_list_whose_reading_cannot_be_audited_is_withheld_but_a_refusal_stands(gateway):
+    c, settings, _, producer = gateway
+    producer.broken = True
+    params = {"country": "PT", "patient_id": "PT-A"}
+    resp = await c.get("/v1/audit/accesses", params=params,
+                       headers={"Authorization": f"Bearer {token(settings, 'audit:read')}"})
+    assert resp.status_code == 503 and resp.json()["error"]["code"] == "GATEWAY_UNAVAILABLE"
+    assert "PT-A" not in resp.text
+    resp = await c.get("/v1/audit/accesses", params=params, headers={"Authorization": f"Bearer {token(settings)}"})
+    assert resp.status_code == 403
 
 
 async def test_no_token_or_a_bad_query_gets_a_stable_error(gateway):
-    c, settings, _ = gateway
+    c, settings, _, producer = gateway
     assert (await c.get("/v1/audit/accesses", params={"country": "PT", "patient_id": "PT-A"})).status_code == 401
     resp = await c.get("/v1/audit/accesses", params={"country": "Portugal", "patient_id": "x"},
                        headers={"Authorization": f"Bearer {token(settings, 'audit:read')}"})

@@ -44,9 +44,10 @@ def test_the_audit_follows_every_flow_topic_and_nothing_else():
     topics = Topics("p.x")
     pattern = re.compile(audited_pattern(topics))
     flow = [topics.ps_requested, topics.consent_decisions, topics.ncp_outbound("pt"), topics.ncp_inbound,
-            topics.ps_outcomes]
+            topics.ps_outcomes, topics.audit_reads]
     assert all(pattern.match(t) for t in flow)
-    assert not any(pattern.match(t) for t in (topics.audit_records, topics.dead_letters, "pYx.ps.requested.v1",
+    assert not any(pattern.match(t) for t in (topics.audit_records, topics.dead_letters,
+                                              topics.audit_access_notifications, "pYx.ps.requested.v1",
                                               "p.x.ps.requested.v1.extra"))
 
 
@@ -109,3 +110,15 @@ def test_every_audited_event_type_has_an_fhir_export_type():
     request = patient_summary_request()
     sample = {**request, "authorised": True, "reason_code": None, "error": None, "status": "COMPLETED"}
     assert {ACTIONS[t](sample)[0] for t in ACTIONS} <= set(EVENT_TYPES)
+
+
+@pytest.mark.parametrize("authorised, outcome", [(True, "SUCCESS"), (False, "DENIED")])
+def test_reading_the_audit_trail_is_audited_and_is_no_access_to_health_data(authorised, outcome):
+    request = patient_summary_request()
+    read = {"envelope": request["envelope"], "hp": request["hp"], "patient": request["patient"],
+            "authorised": authorised, "reason_code": None if authorised else "AUDIT_SCOPE_REQUIRED",
+            "accesses_listed": 2 if authorised else 0, "request_origin": "10.0.0.1"}
+    record = audit_record(Incoming("p.audit.reads.v1", "fr.passerelle.audit.AuditTrailRead", read))
+    assert (record["action"], record["outcome"]) == ("AUDIT_TRAIL_READ", outcome)
+    assert record["hp"] == request["hp"] and record["patient"] == request["patient"]
+    assert record["request_origin"] == "10.0.0.1" and record["patient_access"] is False

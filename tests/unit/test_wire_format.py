@@ -84,4 +84,4 @@ def test_schema_set_lists_every_event_schema():
         "fr.passerelle.ps.PatientSummaryRequested", "fr.passerelle.consent.ConsentDecision",
         "fr.passerelle.ncp.PatientSummaryQuery", "fr.passerelle.ncp.PatientSummaryRetrieved",
         "fr.passerelle.ps.PatientSummaryOutcome", "fr.passerelle.audit.AuditRecord",
-        "fr.passerelle.audit.PatientAccessNotified"}
+        "fr.passerelle.audit.PatientAccessNotified", "fr.passerelle.audit.AuditTrailRead"}
