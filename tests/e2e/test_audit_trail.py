@@ -1,14 +1,13 @@
-"""End to end, as ``make run`` starts it (audit store on the embedded SQLite default): every demo
+"""End to end, as ``make run`` starts it (audit store on the embedded SQLite default; this module's
+own system, from the module-scoped ``system`` fixture of conftest.py): every demo
 patient's summary is read, the patient-side list shows who accessed it, the chain verifies, the
 FHIR export validates — and no log line holds any demo patient's name or identifier."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,7 +15,6 @@ from fhir.resources.R4B.auditevent import AuditEvent
 from lxml import etree
 
 from passerelle import PROJECT_ROOT
-from passerelle.testing import RunningSystem
 
 from tests.e2e.conftest import stop
 
@@ -48,17 +46,6 @@ def personal_data(country: str, patient_id: str) -> set[str]:
             found |= {doc["family"], *doc["given"].split(), doc["family"].split()[0], doc.get("birth_date")}
             found |= {i["value"] for i in doc.get("identifiers", [])}
     return {f for f in found if f and len(f) >= 4}
-
-
-@pytest.fixture(scope="module")
-def system(tmp_path_factory):
-    running = RunningSystem(tmp_path_factory.mktemp("audit-system"), os.environ.get("PASSERELLE_TEST_BOOTSTRAP"),
-                            PASSERELLE_LOG_FORMAT="json")
-    try:
-        yield running.wait_ready()
-    finally:
-        if running.process.poll() is None:
-            running.interrupt()
 
 
 def cli(system, *args: str) -> subprocess.CompletedProcess:
