@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -184,3 +185,25 @@ async def test_replay_rebuilds_a_store_and_checks_one_against_the_topic(topics_r
     since = await replay(settings, serde, other, since_ms=middle, write=True)
     assert since.written == 20 and {r.source_event_id for r in other.rows()} == {r["source_event_id"] for r in late}
     other.drop()
+
+
+async def test_the_replay_command_shows_progress_rebuilds_then_checks(topics_ready, serde, tmp_path):
+    settings = topics_ready
+    await publish(settings, serde, new_records(30))
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    env = {**os.environ, "PASSERELLE_TOPIC_PREFIX": settings.topic_prefix, "PASSERELLE_STATE_DIR": str(tmp_path)}
+    command = [str(Path(sys.executable).parent / "passerelle"), "audit", "replay", "--database", url,
+               "--broker", settings.kafka.bootstrap_servers]
+
+    def run(*extra):
+        return subprocess.run(command + list(extra), env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+
+    rebuilt = await asyncio.to_thread(run)
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert "replayed 30 of 30 (100%)" in rebuilt.stderr and "written 30" in rebuilt.stdout
+    assert "hash chain verified (30 record(s))" in rebuilt.stderr
+    checked = await asyncio.to_thread(run, "--check")
+    assert checked.returncode == 0 and "store consistent with the topic" in checked.stderr
+    await publish(settings, serde, new_records(1))  # on the topic, not in the store
+    stale = await asyncio.to_thread(run, "--check")
+    assert stale.returncode == 1 and "missing from the store: event" in stale.stdout

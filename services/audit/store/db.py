@@ -15,6 +15,7 @@ from typing import Iterable, Iterator
 
 from sqlalchemy import (BigInteger, Boolean, Column, Engine, Index, Integer, MetaData, String, Table, Text,
                         create_engine, event, func, insert, select, text, true)
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from passerelle.settings import Settings
 from services.audit.chain import GENESIS, StoredRow, canonical_body, link_hash, verify
@@ -91,7 +92,10 @@ class AuditStore:
             Column("purged", Integer, nullable=False),
             Column("purged_at", BigInteger, nullable=False),
         )
-        md.create_all(self.engine)
+        try:
+            md.create_all(self.engine)
+        except (OperationalError, ProgrammingError, IntegrityError):
+            md.create_all(self.engine)  # another process (writer, gateway) created them meanwhile
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "AuditStore":
@@ -104,6 +108,7 @@ class AuditStore:
         def _connect(dbapi_connection, _record):
             dbapi_connection.isolation_level = None
             dbapi_connection.execute("PRAGMA busy_timeout = 30000")
+            dbapi_connection.execute("PRAGMA journal_mode = WAL")  # the gateway reads while the writer writes
 
         @event.listens_for(self.engine, "begin")
         def _begin(conn):
