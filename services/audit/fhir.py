@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
 ACTION_SYSTEM = "urn:passerelle:audit-action"
-#: ANS OID of the national identifier of French health professionals (RPPS-based idNatPs).
+#: The OID under which the CI-SIS publishes national HP identifiers (idNatPs, RPPS-based), as we know
+#: it; not checked against the ANS OID registry from here: confirm before production use.
 RPPS_SYSTEM = "urn:oid:1.2.250.1.71.4.2.1"
 PROFESSION_SYSTEM = "urn:passerelle:fr-profession-code"
 ORGANISATION_SYSTEM = "urn:passerelle:organisation"
