@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Iterable
 
@@ -58,12 +58,14 @@ class Problem:
 def verify(rows: Iterable[StoredRow], anchor: str = GENESIS, anchor_seq: int = 0,
            derive_columns=None) -> list[Problem]:
     """Every break of the chain, naming the record concerned. ``anchor`` is the hash the first row
-    must follow (GENESIS, or the last purged record's hash after a retention purge)."""
-    rows = list(rows)
-    by_hash = {r.hash: r for r in rows}
+    must follow (GENESIS, or the last purged record's hash after a retention purge). Streams the
+    rows: only each row's hash, seq and event id are kept, to classify broken links at the end."""
+    where: dict[str, tuple[int, str]] = {}  # hash → (seq, source_event_id)
     problems: list[Problem] = []
+    broken: list[tuple[StoredRow, int]] = []  # rows whose link breaks, with the seq before them
     prev_hash, prev_seq = anchor, anchor_seq
     for row in rows:
+        where[row.hash] = (row.seq, row.source_event_id)
         if link_hash(row.prev_hash, row.body) != row.hash:
             problems.append(Problem(row.seq, row.source_event_id, "MODIFIED",
                                     "its content no longer matches its hash"))
@@ -71,17 +73,17 @@ def verify(rows: Iterable[StoredRow], anchor: str = GENESIS, anchor_seq: int = 0
             problems.append(Problem(row.seq, row.source_event_id, "MODIFIED",
                                     "its query columns no longer match its content"))
         if row.prev_hash != prev_hash:
-            problems.append(_link_problem(row, prev_seq, by_hash))
+            broken.append((replace(row, body=""), prev_seq))
         prev_hash, prev_seq = row.hash, row.seq
-    return problems
+    problems += [_link_problem(row, before_seq, where) for row, before_seq in broken]
+    return sorted(problems, key=lambda p: p.seq)
 
 
-def _link_problem(row: StoredRow, prev_seq: int, by_hash: dict[str, StoredRow]) -> Problem:
-    before = by_hash.get(row.prev_hash)
+def _link_problem(row: StoredRow, prev_seq: int, where: dict[str, tuple[int, str]]) -> Problem:
+    before = where.get(row.prev_hash)
     if before is not None:
         return Problem(row.seq, row.source_event_id, "REORDERED",
-                       f"it was written right after seq {before.seq} (event {before.source_event_id}), "
-                       f"but now follows seq {prev_seq}")
+                       f"it was written right after seq {before[0]} (event {before[1]}), but now follows seq {prev_seq}")
     if row.seq != prev_seq + 1:
         return Problem(row.seq, row.source_event_id, "REMOVED",
                        f"{row.seq - prev_seq - 1} record(s) missing between seq {prev_seq} and seq {row.seq}")
