@@ -37,7 +37,7 @@ def up(
 
 @app.command()
 def worker(
-    name: Annotated[str, typer.Argument(help="consent, router, foreign-ncp, translation, audit or gateway.")],
+    name: Annotated[str, typer.Argument(help="consent, router, foreign-ncp, translation, audit, audit-store or gateway.")],
     metrics_port: Annotated[Optional[int], typer.Option(help="Serve Prometheus metrics on this port.")] = None,
 ) -> None:
     """Run one service alone (scale out by running several)."""

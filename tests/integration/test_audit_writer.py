@@ -132,13 +132,15 @@ async def test_a_writer_killed_repeatedly_on_the_real_broker_loses_nothing(topic
     log = (tmp_path / "writer.log").open("wb")
     writer = spawn_writer(settings, url, prefix, log)
     try:
-        for round_ in range(3):  # produce while the writer runs, kill it mid-stream, restart it
+        for _ in range(3):  # produce while the writer runs, kill it mid-stream, restart it
+            before = store.count()
             burst = new_records(150)
             await publish(settings, serde, burst + burst[::7])  # some records delivered twice too
             sent += burst
             deadline = time.monotonic() + 30
-            while store.count() == (len(sent) - len(burst) if round_ else 0) and time.monotonic() < deadline:
-                await asyncio.sleep(0.02)  # wait until it is writing this burst, then kill it
+            while store.count() == before:  # this writer has joined and is writing: kill it now
+                assert time.monotonic() < deadline, "the writer never wrote"
+                await asyncio.sleep(0.01)
             writer.send_signal(signal.SIGKILL)
             writer.wait(10)
             mid_stream.append(store.count() < len(sent))  # killed while records were still to write
@@ -149,9 +151,16 @@ async def test_a_writer_killed_repeatedly_on_the_real_broker_loses_nothing(topic
         assert store.count() == len(sent) == 450
         assert {r.source_event_id for r in store.rows()} == {r["source_event_id"] for r in sent}
         assert store.verify() == []
-    finally:
+        started = time.monotonic()  # the last writer may not be up yet if the killed one had finished
+        while (tmp_path / "writer.log").read_text().count("audit store writer started") < 4:
+            assert time.monotonic() - started < 30, "the last writer did not start"
+            await asyncio.sleep(0.05)
         writer.send_signal(signal.SIGTERM)
-        assert writer.wait(20) == 0
+        assert writer.wait(20) == 0  # a clean stop
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+            writer.wait(10)
         log.close()
         store.drop()
 
