@@ -9,9 +9,11 @@ import typer
 
 from passerelle.logging import configure_logging
 from passerelle.settings import Settings
+from services.audit.cli import app as audit_app
 from services.consent.cli import app as consent_registry
 
 app = typer.Typer(help="Passerelle, France's National Contact Point for eHealth.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 app.add_typer(consent_registry, name="consent")
 
 
@@ -37,7 +39,7 @@ def up(
 
 @app.command()
 def worker(
-    name: Annotated[str, typer.Argument(help="consent, router, foreign-ncp, translation, audit or gateway.")],
+    name: Annotated[str, typer.Argument(help="consent, router, foreign-ncp, translation, audit, audit-store or gateway.")],
     metrics_port: Annotated[Optional[int], typer.Option(help="Serve Prometheus metrics on this port.")] = None,
 ) -> None:
     """Run one service alone (scale out by running several)."""
@@ -124,6 +126,7 @@ def token(
     auth_method: Annotated[str, typer.Option(help="CPS, E_CPS, or another method.")] = "CPS",
     ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 3600,
     issued_ago: Annotated[int, typer.Option(help="Authentication this many seconds ago (over 14400: refused, older than 4 h).")] = 0,
+    scope: Annotated[Optional[str], typer.Option(help="Space-separated scopes, e.g. audit:read.")] = None,
 ) -> None:
     """Print a development token signed by this installation's development key."""
     import time
@@ -133,4 +136,4 @@ def token(
     settings = Settings()
     now = int(time.time()) - issued_ago
     typer.echo(mint(settings.state_dir, settings.tokens, rpps, profession, organisation, auth_method,
-                    ttl + issued_ago, now))
+                    ttl + issued_ago, now, scope=scope))

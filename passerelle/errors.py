@@ -46,6 +46,9 @@ MESSAGES: dict[str, str] = {
     "PATIENT_NOT_FOUND": "Aucun patient ne correspond à cet identifiant dans le pays indiqué.",
     "NO_CONSENT": "Le pays du patient refuse l'accès : le patient n'y a pas donné son consentement (4701).",
     "DOCUMENT_NOT_FOUND": "Le pays du patient n'a pas de synthèse médicale pour ce patient.",
+    # audit (gateway)
+    "AUDIT_SCOPE_REQUIRED": "Votre jeton ne donne pas accès à la liste des accès aux données des patients (droit audit:read requis).",
+    "AUDIT_STORE_UNAVAILABLE": "La liste des accès est momentanément indisponible. Réessayez dans quelques instants.",
     # translation
     "TRANSLATION_FAILED": "La traduction a échoué : le document est fourni tel que transmis par le pays du patient.",
 }

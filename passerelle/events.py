@@ -18,9 +18,12 @@ AUDIT_RECORD = "fr.passerelle.audit.AuditRecord"
 CONSENT_DIRECTIVE = "fr.passerelle.consent.ConsentDirective"
 AUTHENTICATION_FAILED = "fr.passerelle.security.AuthenticationFailed"
 SECURITY_ALERT = "fr.passerelle.security.SecurityAlert"
+PATIENT_ACCESS_NOTIFIED = "fr.passerelle.audit.PatientAccessNotified"
+AUDIT_TRAIL_READ = "fr.passerelle.audit.AuditTrailRead"
 
-ALL = frozenset({PS_REQUESTED, CONSENT_DECISION, PS_QUERY, PS_RETRIEVED, PS_OUTCOME, AUDIT_RECORD})
-ALL |= {CONSENT_DIRECTIVE, AUTHENTICATION_FAILED, SECURITY_ALERT}
+ALL = frozenset({PS_REQUESTED, CONSENT_DECISION, PS_QUERY, PS_RETRIEVED, PS_OUTCOME, AUDIT_RECORD,
+                 CONSENT_DIRECTIVE, AUTHENTICATION_FAILED, SECURITY_ALERT, PATIENT_ACCESS_NOTIFIED,
+                 AUDIT_TRAIL_READ})
 
 
 def request_key(event: dict) -> bytes:

@@ -15,13 +15,22 @@ import structlog
 SENSITIVE_KEYS = frozenset({
     "patient", "patient_id", "name", "given", "family", "birth_date", "birthdate", "document",
     "content", "summary", "narrative", "display", "original", "identifiers", "token",
-    "authorization",
+    "authorization", "mapped_patient", "accesses", "audit_record",
 })
 
 
+def _redacted(value):
+    """Values nested in dicts or lists are masked by the same keys (a whole event logged by mistake)."""
+    if isinstance(value, dict):
+        return {k: "[redacted]" if k in SENSITIVE_KEYS else _redacted(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted(v) for v in value]
+    return value
+
+
 def redact_sensitive(_logger, _method, event_dict: dict) -> dict:
-    for key in event_dict.keys() & SENSITIVE_KEYS:
-        event_dict[key] = "[redacted]"
+    for key, value in event_dict.items():
+        event_dict[key] = "[redacted]" if key in SENSITIVE_KEYS else _redacted(value)
     return event_dict
 
 

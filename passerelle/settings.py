@@ -75,6 +75,17 @@ class ConsentSettings(BaseModel):
     abuse_max_per_patient: int = 10
 
 
+class AuditSettings(BaseModel):
+    #: SQLAlchemy URL of the audit store, e.g. ``postgresql+psycopg://user@host:5432/db``.
+    #: Empty: the embedded SQLite file ``<state_dir>/audit.sqlite3``.
+    database_url: str | None = None
+    #: Prefix of the store's table names (several stores can share one database).
+    table_prefix: str = "audit_"
+    #: Records older than this are purged from the store; 0 keeps them forever. Legal basis and
+    #: default: docs/audit.md.
+    retention_days: int = 183
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PASSERELLE_", env_nested_delimiter="__")
 
@@ -82,6 +93,7 @@ class Settings(BaseSettings):
     schema_registry: SchemaRegistrySettings = Field(default_factory=SchemaRegistrySettings)
     tokens: TokenSettings = Field(default_factory=TokenSettings)
     consent: ConsentSettings = Field(default_factory=ConsentSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     #: Where generated local state lives (development signing key).
     state_dir: Path = PROJECT_ROOT / ".passerelle"
     schemas_dir: Path = PROJECT_ROOT / "schemas"

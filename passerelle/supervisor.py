@@ -25,6 +25,7 @@ WORKERS = {
     "foreign-ncp": "services.foreign_ncp",
     "translation": "services.translation",
     "audit": "services.audit",
+    "audit-store": "services.audit.store",
     "gateway": "services.gateway",
 }
 

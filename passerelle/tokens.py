@@ -52,6 +52,8 @@ class HealthProfessionalClaims:
     organisation: str
     auth_method: str
     issued_at: int  # seconds since the epoch
+    #: OAuth 2.0 ``scope`` claim, split (e.g. ``audit:read`` for GET /v1/audit/accesses).
+    scopes: tuple[str, ...] = ()
 
     def as_record(self) -> dict:
         return {"rpps": self.rpps, "profession": self.profession, "organisation": self.organisation,
@@ -106,10 +108,12 @@ def sign_with_dev_key(claims: dict, state_dir: Path, key_file: str) -> str:
 
 def mint(state_dir: Path, settings: TokenSettings, rpps: str, profession: str,
          organisation: str, auth_method: str = "CPS", ttl_seconds: int = 3600,
-         now: int | None = None) -> str:
+         now: int | None = None, scope: str | None = None) -> str:
     now = int(time.time()) if now is None else now
     claims = {"iss": settings.issuer, "aud": settings.audience, "sub": rpps, "profession": profession,
               "organisation": organisation, "amr": auth_method, "iat": now, "exp": now + ttl_seconds}
+    if scope:
+        claims["scope"] = scope
     return sign_with_dev_key(claims, state_dir, DEV_KEY_FILE)
 
 
@@ -158,7 +162,8 @@ class TokenVerifier:
         if not all(isinstance(claims.get(k), str) and claims[k] for k in ("sub", "profession", "organisation", "amr")):
             raise TokenError("TOKEN_CLAIMS_MISSING")
         return HealthProfessionalClaims(claims["sub"], claims["profession"], claims["organisation"],
-                                        claims["amr"], int(claims["iat"]))
+                                        claims["amr"], int(claims["iat"]),
+                                        scopes=tuple(str(claims.get("scope") or "").split()))
 
 
 @dataclass(frozen=True)

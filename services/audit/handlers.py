@@ -1,63 +1,80 @@
-"""What each event of the flow means for the audit trail."""
+"""What each event of the flow means for the audit trail (pure rules, no I/O).
+
+``ACTIONS`` has one entry per audited event type: adding an event type to the audit trail is one
+entry there (and one in ``DISCLOSURES`` if that step hands a patient's health data to an HP).
+"""
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 from passerelle.envelope import caused_by
-from passerelle.events import (AUDIT_RECORD, CONSENT_DECISION, PS_OUTCOME, PS_QUERY, PS_REQUESTED, PS_RETRIEVED,
-                               request_key)
-from passerelle.events import AUTHENTICATION_FAILED, CONSENT_DIRECTIVE, SECURITY_ALERT
+from passerelle.events import (AUDIT_RECORD, AUDIT_TRAIL_READ, AUTHENTICATION_FAILED, CONSENT_DECISION,
+                               CONSENT_DIRECTIVE, PATIENT_ACCESS_NOTIFIED, PS_OUTCOME, PS_QUERY, PS_REQUESTED,
+                               PS_RETRIEVED, SECURITY_ALERT, request_key)
 from passerelle.processor import Emit, Incoming, RejectedEvent
 from passerelle.topics import Topics
 
 PRODUCER = "audit"
 
+#: (action, outcome SUCCESS | DENIED | FAILURE, reason code or None)
+Step = tuple[str, str, str | None]
 
-def _requested(e: dict) -> tuple[str, str, str | None]:
+
+def _requested(e: dict) -> Step:
     return "PS_REQUESTED", "SUCCESS", None
 
 
-def _decided(e: dict) -> tuple[str, str, str | None]:
+def _decided(e: dict) -> Step:
     return "CONSENT_DECIDED", "SUCCESS" if e["authorised"] else "DENIED", e["reason_code"]
 
 
-def _routed(e: dict) -> tuple[str, str, str | None]:
+def _routed(e: dict) -> Step:
     return "PS_QUERY_ROUTED", "SUCCESS", None
 
 
-def _retrieved(e: dict) -> tuple[str, str, str | None]:
+def _retrieved(e: dict) -> Step:
     return "PS_RETRIEVED", "FAILURE" if e["error"] else "SUCCESS", e["error"]["code"] if e["error"] else None
 
 
-def _outcome(e: dict) -> tuple[str, str, str | None]:
+def _outcome(e: dict) -> Step:
     outcome = {"COMPLETED": "SUCCESS", "DENIED": "DENIED", "FAILED": "FAILURE"}[e["status"]]
     return "PS_OUTCOME", outcome, e["error"]["code"] if e["error"] else None
 
 
-def _authentication_failed(e: dict) -> tuple[str, str, str | None]:
+def _authentication_failed(e: dict) -> Step:
     return "HP_AUTHENTICATION_FAILED", "DENIED", e["reason_code"]
 
 
-def _consent_directive(e: dict) -> tuple[str, str, str | None]:
+def _consent_directive(e: dict) -> Step:
     action = {"GRANT": "CONSENT_GRANTED", "REVOCATION": "CONSENT_REVOKED", "OPPOSITION": "PATIENT_OPPOSED"}[e["kind"]]
     return action, "SUCCESS", None
 
 
-def _security_alert(e: dict) -> tuple[str, str, str | None]:
+def _security_alert(e: dict) -> Step:
     return "SECURITY_ALERT", "SUCCESS", e["kind"]  # EMERGENCY_ACCESS, ABUSE_PROFESSIONAL, ABUSE_PATIENT
 
 
-ACTIONS = {
+def _trail_read(e: dict) -> Step:
+    return "AUDIT_TRAIL_READ", "SUCCESS" if e["authorised"] else "DENIED", e["reason_code"]
+
+
+ACTIONS: dict[str, Callable[[dict], Step]] = {
     PS_REQUESTED: _requested,
     CONSENT_DECISION: _decided,
     PS_QUERY: _routed,
     PS_RETRIEVED: _retrieved,
     PS_OUTCOME: _outcome,
-    AUTHENTICATION_FAILED: _authentication_failed,  # issue 3
-    CONSENT_DIRECTIVE: _consent_directive,  # issue 3
-    SECURITY_ALERT: _security_alert,  # issue 3
+    AUTHENTICATION_FAILED: _authentication_failed,
+    CONSENT_DIRECTIVE: _consent_directive,
+    SECURITY_ALERT: _security_alert,
+    AUDIT_TRAIL_READ: _trail_read,
 }
+
+#: Event types whose successful step hands the patient's health data to the HP: the patient is
+#: told of each (PatientAccessNotified) and sees it in GET /v1/audit/accesses. A completed outcome
+#: is the moment the summary becomes readable by the HP who asked.
+DISCLOSURES = frozenset({PS_OUTCOME})
 
 
 def audit_record(incoming: Incoming) -> dict:
@@ -66,13 +83,30 @@ def audit_record(incoming: Incoming) -> dict:
         raise RejectedEvent(f"no audit rule for {incoming.event_type}")
     e = incoming.event
     action, outcome, reason = describe(e)
+    hp = e.get("hp")
     return {"envelope": caused_by(e, PRODUCER), "action": action, "outcome": outcome, "reason_code": reason,
-            "hp": e.get("hp"), "patient": e.get("patient"), "purpose": e.get("purpose"),
+            "hp": hp, "patient": e.get("patient"), "purpose": e.get("purpose"),
             "source_topic": incoming.topic, "source_event_id": e["envelope"]["event_id"],
             "source_event_type": incoming.event_type,
-            "source_occurred_at": e["envelope"]["occurred_at"], "request_origin": e.get("request_origin")}
+            "source_occurred_at": e["envelope"]["occurred_at"], "request_origin": e.get("request_origin"),
+            "point_of_care": e.get("point_of_care") or (hp or {}).get("point_of_care"),
+            "mapped_patient": e.get("mapped_patient"),
+            "source_causation_id": e["envelope"].get("causation_id"),
+            "patient_access": incoming.event_type in DISCLOSURES and outcome == "SUCCESS"}
+
+
+def access_notification(record: dict) -> dict | None:
+    """The "access notified to the patient" event for an audit record that is an access, else None."""
+    if not (record["patient_access"] and record["patient"] and record["hp"]):
+        return None
+    return {"envelope": caused_by(record, PRODUCER), "patient": record["patient"], "hp": record["hp"],
+            "purpose": record["purpose"], "action": record["action"], "accessed_at": record["source_occurred_at"],
+            "audit_source_event_id": record["source_event_id"]}
 
 
 def record_step(incoming: Incoming, topics: Topics) -> Iterable[Emit]:
     record = audit_record(incoming)
     yield Emit(topics.audit_records, AUDIT_RECORD, record, request_key(record))
+    notification = access_notification(record)
+    if notification is not None:
+        yield Emit(topics.audit_access_notifications, PATIENT_ACCESS_NOTIFIED, notification, request_key(record))

@@ -6,8 +6,9 @@ from passerelle.topics import Topics
 
 
 def audited_pattern(topics: Topics) -> str:
-    """Every topic of the request flow (not the audit topic itself, not dead letters), spelled by
-    ``Topics`` so that a renamed topic cannot silently fall out of the audit."""
-    fixed = [topics.ps_requested, topics.consent_decisions, topics.ncp_inbound, topics.ps_outcomes]
-    fixed += [topics.consent_registry, topics.security_events]  # issue 3
+    """Every topic of the request flow, and the reads of the audit trail (not the audit records
+    themselves, not dead letters), spelled by ``Topics`` so that a renamed topic cannot silently
+    fall out of the audit."""
+    fixed = [topics.ps_requested, topics.consent_decisions, topics.ncp_inbound, topics.ps_outcomes,
+             topics.audit_reads, topics.consent_registry, topics.security_events]
     return rf"^(?:{'|'.join(map(re.escape, fixed))})$|{topics.ncp_outbound_pattern}"

@@ -15,13 +15,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from passerelle import kafka
 from passerelle.countries import CountryRegistry
-from passerelle.events import AUTHENTICATION_FAILED, PS_REQUESTED, request_key
+from passerelle.events import AUDIT_TRAIL_READ, AUTHENTICATION_FAILED, PS_REQUESTED, request_key
 from passerelle.professionals import identity_refusal, load_directory, load_professions
 from passerelle.runtime import make_serde
 from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims, TokenError, TokenVerifier
 from passerelle.topics import Topics
 from services.gateway import handlers
+from services.gateway.audit_api import audit_router
 from services.gateway.errors import ApiError, install_error_handling
 from services.gateway.models import Accepted, CountryView, PatientSummaryRequest, RequestStatus
 from services.gateway.settings import MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS
@@ -117,6 +118,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if tracked is None:
             raise ApiError(404, "REQUEST_NOT_FOUND")
         return handlers.status_view(request_id, tracked.outcome)
+
+    async def publish_audit_read(event: dict) -> None:
+        await app.state.producer.send_and_wait(topics.audit_reads, serde.encode(AUDIT_TRAIL_READ, event),
+                                               key=request_key(event))
+
+    app.include_router(audit_router(settings, professional, publish_audit_read))
 
     @app.get("/v1/countries", response_model=list[CountryView], tags=["reference"])
     async def list_countries():

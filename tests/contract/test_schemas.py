@@ -95,6 +95,12 @@ def _events_produced_by_each_service(serde, state_dir):
     emits = [decision, alert, query, retrieved, outcome]
     emits += [type(decision)("t", "fr.passerelle.security.AuthenticationFailed", refused),
               type(decision)("t", "fr.passerelle.consent.ConsentDirective", opposition)]
+    from passerelle.processor import Emit
+    from passerelle.tokens import HealthProfessionalClaims
+    from services.gateway.audit_api import trail_read
+    reader = HealthProfessionalClaims("10009999995", "10", "750000001", "CPS", 1_767_323_045, ("audit:read",))
+    read = trail_read(reader, "PT", "193857264", "127.0.0.1", listed=1)
+    emits.append(Emit(topics.audit_reads, "fr.passerelle.audit.AuditTrailRead", read))
     emits += [a for e in [Incoming("t", "fr.passerelle.ps.PatientSummaryRequested", request)] + [Incoming("t", x.event_type, x.record) for x in emits]
               for a in record_step(e, topics)]
     return [( "fr.passerelle.ps.PatientSummaryRequested", request)] + [(e.event_type, e.record) for e in emits]

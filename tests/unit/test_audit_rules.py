@@ -44,7 +44,84 @@ def test_the_audit_follows_every_flow_topic_and_nothing_else():
     topics = Topics("p.x")
     pattern = re.compile(audited_pattern(topics))
     flow = [topics.ps_requested, topics.consent_decisions, topics.ncp_outbound("pt"), topics.ncp_inbound,
-            topics.ps_outcomes]
+            topics.ps_outcomes, topics.audit_reads]
     assert all(pattern.match(t) for t in flow)
-    assert not any(pattern.match(t) for t in (topics.audit_records, topics.dead_letters, "pYx.ps.requested.v1",
+    assert not any(pattern.match(t) for t in (topics.audit_records, topics.dead_letters,
+                                              topics.audit_access_notifications, "pYx.ps.requested.v1",
                                               "p.x.ps.requested.v1.extra"))
+
+
+def _outcome_event(status: str, **hp_extra) -> dict:
+    request = patient_summary_request()
+    return {"envelope": {**request["envelope"], "causation_id": "cause-1"}, "hp": {**request["hp"], **hp_extra},
+            "patient": request["patient"], "status": status,
+            "error": None if status == "COMPLETED" else {"code": "X", "message": "m"}, "summary": None}
+
+
+def test_a_completed_outcome_is_an_access_and_is_notified_to_the_patient():
+    from passerelle.topics import Topics
+    from services.audit.handlers import record_step
+
+    topics = Topics("p")
+    event = _outcome_event("COMPLETED")
+    record, notification = record_step(Incoming("t", "fr.passerelle.ps.PatientSummaryOutcome", event), topics)
+    assert record.record["patient_access"] is True and record.record["source_causation_id"] == "cause-1"
+    assert notification.topic == topics.audit_access_notifications == "p.audit.access-notifications.v1"
+    assert notification.event_type == "fr.passerelle.audit.PatientAccessNotified"
+    n = notification.record
+    assert n["patient"] == event["patient"] and n["hp"] == event["hp"]
+    assert n["audit_source_event_id"] == event["envelope"]["event_id"]
+    assert n["accessed_at"] == event["envelope"]["occurred_at"]
+    assert n["envelope"]["causation_id"] == record.record["envelope"]["event_id"]
+    assert notification.key == record.key == event["envelope"]["correlation_id"].encode()
+
+
+@pytest.mark.parametrize("status", ["DENIED", "FAILED"])
+def test_a_refused_or_failed_request_is_audited_but_is_no_access(status):
+    from passerelle.topics import Topics
+    from services.audit.handlers import record_step
+
+    [record] = record_step(Incoming("t", "fr.passerelle.ps.PatientSummaryOutcome", _outcome_event(status)), Topics("p"))
+    assert record.record["patient_access"] is False
+
+
+@pytest.mark.parametrize("event_type", ["fr.passerelle.ps.PatientSummaryRequested", "fr.passerelle.ncp.PatientSummaryRetrieved"])
+def test_steps_before_delivery_are_not_accesses(event_type):
+    request = patient_summary_request()
+    event = {**request, "error": None, "document": None}
+    assert audit_record(Incoming("t", event_type, event))["patient_access"] is False
+
+
+def test_the_point_of_care_and_the_mapped_patient_are_kept_when_the_source_asserts_them():
+    request = patient_summary_request()
+    event = {**request, "hp": {**request["hp"], "point_of_care": "UF-1234"},
+             "mapped_patient": {"country": "PT", "patient_id": "PT-MAPPED-9"}}
+    record = audit_record(Incoming("t", "fr.passerelle.ps.PatientSummaryRequested", event))
+    assert record["point_of_care"] == "UF-1234"
+    assert record["mapped_patient"] == {"country": "PT", "patient_id": "PT-MAPPED-9"}
+    plain = audit_record(Incoming("t", "fr.passerelle.ps.PatientSummaryRequested", request))
+    assert plain["point_of_care"] is None and plain["mapped_patient"] is None
+
+
+def test_every_audited_event_type_has_an_fhir_export_type():
+    from services.audit.fhir import EVENT_TYPES
+    from services.audit.handlers import ACTIONS
+
+    request = patient_summary_request()
+    samples = [{**request, "authorised": True, "reason_code": None, "error": None, "status": "COMPLETED", "kind": kind}
+               for kind in ("GRANT", "REVOCATION", "OPPOSITION")]  # the registry's directive kinds
+    actions = {ACTIONS[t](sample)[0] for t in ACTIONS for sample in samples}
+    assert {"HP_AUTHENTICATION_FAILED", "CONSENT_REVOKED", "PATIENT_OPPOSED", "SECURITY_ALERT"} <= actions
+    assert actions <= set(EVENT_TYPES), actions - set(EVENT_TYPES)
+
+
+@pytest.mark.parametrize("authorised, outcome", [(True, "SUCCESS"), (False, "DENIED")])
+def test_reading_the_audit_trail_is_audited_and_is_no_access_to_health_data(authorised, outcome):
+    request = patient_summary_request()
+    read = {"envelope": request["envelope"], "hp": request["hp"], "patient": request["patient"],
+            "authorised": authorised, "reason_code": None if authorised else "AUDIT_SCOPE_REQUIRED",
+            "accesses_listed": 2 if authorised else 0, "request_origin": "10.0.0.1"}
+    record = audit_record(Incoming("p.audit.reads.v1", "fr.passerelle.audit.AuditTrailRead", read))
+    assert (record["action"], record["outcome"]) == ("AUDIT_TRAIL_READ", outcome)
+    assert record["hp"] == request["hp"] and record["patient"] == request["patient"]
+    assert record["request_origin"] == "10.0.0.1" and record["patient_access"] is False

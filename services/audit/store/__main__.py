@@ -1,0 +1,6 @@
+"""The audit store writer as a process: ``python -m services.audit.store`` (= ``passerelle worker audit-store``)."""
+from passerelle.runtime import run_service
+from services.audit.store.app import build
+
+if __name__ == "__main__":
+    run_service("audit-store", build)

@@ -1,0 +1,255 @@
+"""The audit store's tables and operations (SQLAlchemy Core: one code path for PostgreSQL and SQLite).
+
+Writes are serialised by a table lock taken at the start of each batch's transaction, so the hash
+chain stays linear even with several writers; a record whose ``source_event_id`` is already stored
+is skipped (and the column is unique besides), so a redelivered batch never creates a second record.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from sqlalchemy import (BigInteger, Boolean, Column, Engine, Index, Integer, MetaData, String, Table, Text,
+                        create_engine, event, func, insert, select, text, true)
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+from passerelle.settings import Settings
+from services.audit.chain import GENESIS, StoredRow, canonical_body, link_hash, verify
+
+PAGE = 2000
+
+
+def database_url(settings: Settings) -> str:
+    if settings.audit.database_url:
+        return settings.audit.database_url
+    return f"sqlite:///{Path(settings.state_dir) / 'audit.sqlite3'}"
+
+
+def describe_url(url: str) -> str:
+    """The URL without credentials, for logs and progress lines."""
+    from sqlalchemy.engine import make_url
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@dataclass(frozen=True)
+class Coordinates:
+    """Where an audit record was read (Kafka topic, partition, offset)."""
+    topic: str
+    partition: int
+    offset: int
+
+
+def query_columns(body: str) -> dict:
+    """The columns the store indexes, derived from a record's canonical body."""
+    r = json.loads(body)
+    patient, hp = r.get("patient") or {}, r.get("hp") or {}
+    return {"correlation_id": r["envelope"]["correlation_id"], "action": r["action"], "outcome": r["outcome"],
+            "occurred_at": r["source_occurred_at"], "patient_country": patient.get("country"),
+            "patient_id": patient.get("patient_id"), "rpps": hp.get("rpps"),
+            "patient_access": bool(r.get("patient_access"))}
+
+
+class AuditStore:
+    def __init__(self, url: str, table_prefix: str = "audit_"):
+        self.url = url
+        self.sqlite = url.startswith("sqlite")
+        self.engine: Engine = create_engine(url, future=True)
+        if self.sqlite:
+            Path(self.engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+            self._sqlite_begin_immediate()
+        md = MetaData()
+        p = table_prefix
+        self.records = Table(
+            f"{p}records", md,
+            Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+            Column("source_event_id", String(64), nullable=False, unique=True),
+            Column("correlation_id", String(64), nullable=False),
+            Column("action", String(64), nullable=False),
+            Column("outcome", String(16), nullable=False),
+            Column("occurred_at", BigInteger, nullable=False),  # epoch ms
+            Column("patient_country", String(2)),
+            Column("patient_id", String(128)),
+            Column("rpps", String(32)),
+            Column("patient_access", Boolean, nullable=False),
+            Column("kafka_topic", String(255)), Column("kafka_partition", Integer), Column("kafka_offset", BigInteger),
+            Column("stored_at", BigInteger, nullable=False),  # epoch ms
+            Column("body", Text, nullable=False),
+            Column("prev_hash", String(64), nullable=False),
+            Column("hash", String(64), nullable=False),
+            Index(f"{p}records_patient", "patient_country", "patient_id"),
+            Index(f"{p}records_occurred", "occurred_at"),
+        )
+        #: One row per retention purge: the chain restarts from the last purged record's hash.
+        self.purges = Table(
+            f"{p}purges", md,
+            Column("id", Integer, primary_key=True, autoincrement=True),
+            Column("through_seq", BigInteger, nullable=False),
+            Column("anchor_hash", String(64), nullable=False),
+            Column("purged", Integer, nullable=False),
+            Column("purged_at", BigInteger, nullable=False),
+        )
+        try:
+            md.create_all(self.engine)
+        except (OperationalError, ProgrammingError, IntegrityError):
+            md.create_all(self.engine)  # another process (writer, gateway) created them meanwhile
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "AuditStore":
+        return cls(database_url(settings), settings.audit.table_prefix)
+
+    def _sqlite_begin_immediate(self) -> None:
+        # pysqlite's own transaction handling defers BEGIN; take the write lock at BEGIN instead
+        # (SQLAlchemy's documented recipe), so two writers cannot fork the chain.
+        @event.listens_for(self.engine, "connect")
+        def _connect(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None
+            dbapi_connection.execute("PRAGMA busy_timeout = 30000")
+            dbapi_connection.execute("PRAGMA journal_mode = WAL")  # the gateway reads while the writer writes
+
+        @event.listens_for(self.engine, "begin")
+        def _begin(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def _lock(self, conn) -> None:
+        if not self.sqlite:
+            conn.execute(text(f'LOCK TABLE "{self.records.name}" IN SHARE ROW EXCLUSIVE MODE'))
+
+    def _head(self, conn) -> tuple[int, str]:
+        last = conn.execute(select(self.records.c.seq, self.records.c.hash)
+                            .order_by(self.records.c.seq.desc()).limit(1)).first()
+        if last is not None:
+            return last.seq, last.hash
+        return self._anchor(conn)
+
+    def _anchor(self, conn) -> tuple[int, str]:
+        purge = conn.execute(select(self.purges.c.through_seq, self.purges.c.anchor_hash)
+                             .order_by(self.purges.c.id.desc()).limit(1)).first()
+        return (purge.through_seq, purge.anchor_hash) if purge else (0, GENESIS)
+
+    def append(self, records: Iterable[tuple[dict, Coordinates | None]]) -> int:
+        """Write the records not stored yet, chained, in one transaction; return how many were new."""
+        bodies: dict[str, tuple[str, Coordinates | None]] = {}
+        for record, where in records:
+            bodies.setdefault(record["source_event_id"], (canonical_body(record), where))
+        if not bodies:
+            return 0
+        with self.engine.begin() as conn:
+            self._lock(conn)
+            known = set()
+            ids = list(bodies)
+            for i in range(0, len(ids), 500):
+                known |= set(conn.execute(select(self.records.c.source_event_id)
+                                          .where(self.records.c.source_event_id.in_(ids[i:i + 500]))).scalars())
+            seq, prev = self._head(conn)
+            now, rows = int(time.time() * 1000), []
+            for event_id, (body, where) in bodies.items():
+                if event_id in known:
+                    continue
+                seq, h = seq + 1, link_hash(prev, body)
+                rows.append({"seq": seq, "source_event_id": event_id, **query_columns(body),
+                             "kafka_topic": where and where.topic, "kafka_partition": where and where.partition,
+                             "kafka_offset": where and where.offset, "stored_at": now, "body": body,
+                             "prev_hash": prev, "hash": h})
+                prev = h
+            if rows:
+                conn.execute(insert(self.records), rows)
+        return len(rows)
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(self.records)).scalar_one()
+
+    def rows(self) -> Iterator[StoredRow]:
+        """Every stored row in chain order, read page by page."""
+        c = self.records.c
+        cols = [c.seq, c.source_event_id, c.body, c.prev_hash, c.hash, c.correlation_id, c.action, c.outcome,
+                c.occurred_at, c.patient_country, c.patient_id, c.rpps, c.patient_access]
+        after = -1
+        while True:
+            with self.engine.connect() as conn:
+                page = conn.execute(select(*cols).where(c.seq > after).order_by(c.seq).limit(PAGE)).all()
+            for r in page:
+                m = r._mapping
+                yield StoredRow(r.seq, r.source_event_id, r.body, r.prev_hash, r.hash,
+                                {k: m[k] for k in ("correlation_id", "action", "outcome", "occurred_at",
+                                                   "patient_country", "patient_id", "rpps", "patient_access")})
+            if len(page) < PAGE:
+                return
+            after = page[-1].seq
+
+    def verify(self):
+        """Every break of the chain (empty list: the store is intact)."""
+        with self.engine.connect() as conn:
+            anchor_seq, anchor = self._anchor(conn)
+        return verify(self.rows(), anchor, anchor_seq, derive_columns=query_columns)
+
+    def bodies(self, since_ms: int | None = None) -> Iterator[dict]:
+        """Every record (decoded canonical body), in chain order, optionally from a time on."""
+        for row in self.rows():
+            record = json.loads(row.body)
+            if since_ms is None or record["source_occurred_at"] >= since_ms:
+                yield record
+
+    def body_of(self) -> dict[str, str]:
+        """source_event_id → canonical body, for comparing a store with the audit topic."""
+        with self.engine.connect() as conn:
+            return dict(conn.execute(select(self.records.c.source_event_id, self.records.c.body)).all())
+
+    def accesses(self, country: str, patient_id: str, limit: int = 1000) -> list[dict]:
+        """The records of accesses to one patient's data, newest first."""
+        c = self.records.c
+        with self.engine.connect() as conn:
+            bodies = conn.execute(select(c.body).where(c.patient_country == country, c.patient_id == patient_id,
+                                                       c.patient_access.is_(True))
+                                  .order_by(c.occurred_at.desc(), c.seq.desc()).limit(limit)).scalars().all()
+        records = [json.loads(b) for b in bodies]
+        return self._with_request_context(records)
+
+    def _with_request_context(self, records: list[dict]) -> list[dict]:
+        """Fill why (purpose), where (point of care) and from where (origin) of an access from the
+        other records of the same request: the outcome event that is the access does not carry them."""
+        context_keys = ("purpose", "point_of_care", "request_origin")
+        wanting = {r["envelope"]["correlation_id"] for r in records if not all(r.get(k) for k in context_keys)}
+        if not wanting:
+            return records
+        c, known = self.records.c, {}
+        with self.engine.connect() as conn:
+            for body in conn.execute(select(c.body).where(c.correlation_id.in_(sorted(wanting)))
+                                     .order_by(c.seq)).scalars():
+                other = json.loads(body)
+                context = known.setdefault(other["envelope"]["correlation_id"], {})
+                for k in context_keys:
+                    if other.get(k) and not context.get(k):
+                        context[k] = other[k]
+        return [{**r, **{k: r.get(k) or known.get(r["envelope"]["correlation_id"], {}).get(k) for k in context_keys}}
+                for r in records]
+
+    def purge(self, retention_days: int, now_ms: int | None = None) -> int:
+        """Delete the oldest records, older than ``retention_days`` (time of the audited step), from the head of the
+        chain; the last purged hash becomes the anchor the next record is verified against."""
+        if retention_days <= 0:
+            return 0
+        cutoff = (now_ms if now_ms is not None else int(time.time() * 1000)) - retention_days * 86_400_000
+        c = self.records.c
+        with self.engine.begin() as conn:
+            self._lock(conn)
+            # The prefix of the chain older than the cutoff (stop at the first younger record).
+            first_young = conn.execute(select(func.min(c.seq)).where(c.occurred_at >= cutoff)).scalar()
+            bound = conn.execute(select(func.max(c.seq)).where(c.occurred_at < cutoff)
+                                 .where(c.seq < first_young if first_young is not None else true())).scalar()
+            if bound is None:
+                return 0
+            last = conn.execute(select(c.hash).where(c.seq == bound)).scalar_one()
+            purged = conn.execute(self.records.delete().where(c.seq <= bound)).rowcount
+            conn.execute(insert(self.purges).values(through_seq=bound, anchor_hash=last, purged=purged,
+                                                    purged_at=int(time.time() * 1000)))
+        return purged
+
+    def drop(self) -> None:
+        """Drop the store's tables (tests, benchmarks)."""
+        self.records.metadata.drop_all(self.engine)
+        self.engine.dispose()
