@@ -90,3 +90,7 @@ def token(
 
     settings = Settings()
     typer.echo(mint(settings.state_dir, settings.tokens, rpps, profession, organisation, auth_method, ttl))
+
+from services.translation.cli import app as catalogue_app  # noqa: E402  (its own typer app: issue 4)
+
+app.add_typer(catalogue_app, name="catalogue")
