@@ -30,6 +30,9 @@ CODED = ("descendant::*[@code and local-name() != 'translation' and local-name()
          " | descendant::*[@nullFlavor and not(@code) and (local-name() = 'code' or local-name() = 'value'"
          " or local-name() = 'formCode' or local-name() = 'routeCode')]")
 SECTIONS = "hl7:component/hl7:structuredBody/hl7:component/hl7:section"
+#: Coded elements of the header (document type, gender, confidentiality, author's profession).
+HEADER = ("*[local-name() != 'component']/descendant-or-self::*[@code and @codeSystem"
+          " and local-name() != 'translation']")
 MEDIA = ".//*[@mediaType and @representation='B64'] | .//hl7:nonXMLBody/hl7:text[@mediaType]"
 
 
@@ -90,12 +93,12 @@ def _section(sec: etree._Element, catalogue: Catalogue) -> dict:
     title_el = sec.find(f"{{{NS}}}title")
     text_el = sec.find(f"{{{NS}}}text")
     ids = _narrative_ids(sec)
-    entries = [_entry(el, ids, catalogue, row)
-               for row, entry_el in enumerate(sec.xpath("hl7:entry", namespaces=NSMAP))
+    statements = sec.xpath("hl7:entry", namespaces=NSMAP)
+    entries = [_entry(el, ids, catalogue, row) for row, entry_el in enumerate(statements)
                for el in entry_el.xpath(CODED)]
     title = display.clean_text(" ".join(title_el.itertext())) if title_el is not None else None
     narrative = display.clean_text(" ".join(text_el.itertext())) if text_el is not None else None
-    result = display.section(catalogue, code, title, narrative, entries, flags)
+    result = display.section(catalogue, code, title, narrative, entries, len(statements), flags)
     code_el = sec.find(f"{{{NS}}}code")
     if result["title_translated"] and code_el is not None and code_el.get("codeSystem") == LOINC:
         _add_translation(code_el, result["title"])
@@ -126,6 +129,10 @@ def translate_cda(content: bytes, catalogue: Catalogue) -> tuple[dict, bytes]:
     language = root.xpath("hl7:languageCode/@code", namespaces=NSMAP)
     document_code = (root.xpath("hl7:code/@code", namespaces=NSMAP) or [None])[0]
     sections = [_section(sec, catalogue) for sec in root.xpath(SECTIONS, namespaces=NSMAP)]
+    for el in root.xpath(HEADER, namespaces=NSMAP):
+        french = catalogue.french(el.get("codeSystem"), el.get("code"))
+        if french:
+            _add_translation(el, french)
     non_xml = bool(root.xpath("hl7:component/hl7:nonXMLBody", namespaces=NSMAP))
     model = display.summary_model(catalogue, document_code, language[0] if language else None, sections,
                                   embedded=_embedded(root), warnings=["NON_XML_BODY"] if non_xml else [])

@@ -22,8 +22,9 @@ def clean_text(text: str | None) -> str | None:
 
 
 def section(catalogue: Catalogue, code: str | None, original_title: str | None, narrative: str | None,
-            entries: list[dict], flags: list[str] | None = None) -> dict:
-    """One section; ``flags`` already holds what the reader noticed (e.g. ``CODE_FROM_TEMPLATE``)."""
+            entries: list[dict], statements: int, flags: list[str] | None = None) -> dict:
+    """One section holding ``statements`` clinical statements (CDA entries, FHIR references) whose
+    coded elements are ``entries``; ``flags`` already holds what the reader noticed."""
     flags = list(flags or [])
     french = catalogue.french(LOINC, code) if code else None
     if code is None:
@@ -32,7 +33,7 @@ def section(catalogue: Catalogue, code: str | None, original_title: str | None, 
         flags.append("UNKNOWN_SECTION")
     if original_title is None:
         flags.append("NO_TITLE")
-    if not entries:
+    if not statements:
         flags.append("EMPTY")
     return {"code": code, "title": french or original_title or code or UNTITLED,
             "title_translated": french is not None, "original_title": original_title,

@@ -92,14 +92,15 @@ def _section(catalogue: Catalogue, sec: dict, resources: dict[str, dict]) -> dic
     codings = (sec.get("code") or {}).get("coding") or [{}]
     code = codings[0].get("code") if codings[0].get("system") in (LOINC_URI, None) else None
     entries = []
-    for row, ref in enumerate(sec.get("entry") or []):
+    statements = sec.get("entry") if isinstance(sec.get("entry"), list) else []
+    for row, ref in enumerate(statements):
         resource = resources.get(ref.get("reference")) if isinstance(ref, dict) else None
         for part in [resource or {}, *_referenced(resource or {}, resources)]:
             for coding, text, role in _codings(part):
                 entries.append(_entry(catalogue, coding, text, row, role))
     title = sec.get("title") if isinstance(sec.get("title"), str) else None
     result = display.section(catalogue, code, display.clean_text(title),
-                             _narrative((sec.get("text") or {}).get("div")), entries)
+                             _narrative((sec.get("text") or {}).get("div")), entries, len(statements))
     if result["title_translated"]:
         _add_translation(codings[0], result["title"])
     return result
