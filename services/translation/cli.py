@@ -50,16 +50,19 @@ def documents(
     paths: Annotated[Optional[list[Path]], typer.Argument(help="Documents or folders (default: the shipped samples).")] = None,
     catalogue: Annotated[Path, typer.Option(help="Catalogue directory.")] = CATALOGUE,
     markdown: Annotated[bool, typer.Option(help="Print a Markdown table (the README's).")] = False,
+    by_system: Annotated[bool, typer.Option(help="One line per code system, all documents added up.")] = False,
 ) -> None:
     """For each sample document, per code system: coded elements and how many got a French label."""
-    from services.translation.coverage import document_paths, documents_coverage
+    from services.translation.coverage import by_code_system, document_paths, documents_coverage
 
     cat = Catalogue.load(catalogue)
     rows = documents_coverage(document_paths(paths or [p for p in SAMPLES if p.exists()]), cat)
+    if by_system:
+        rows = by_code_system(rows)
     if markdown:
         typer.echo("| document | format | code system | coded | French |\n|---|---|---|---:|---:|")
     for row in rows:
-        name = _relative(row.path)
+        name = _relative(row.path) if row.path else "all documents"
         if markdown:
             typer.echo(f"| `{name}` | {row.format} | {row.system} | {row.coded} | {row.french} |")
         else:

@@ -14,7 +14,7 @@ FORMATS = {".xml": "CDA", ".json": "FHIR"}
 
 @dataclass(frozen=True)
 class CoverageRow:
-    path: Path
+    path: Path | None  # None: several documents added up
     format: str
     system: str  # the code system's name, or "(all)" for the document's total
     coded: int
@@ -42,7 +42,7 @@ def document_coverage(path: Path, catalogue: Catalogue) -> list[CoverageRow]:
             coded[LOINC] += 1
             french[LOINC] += section["title_translated"]
         for entry in section["entries"]:
-            system = catalogue.oid(entry["code"]["system"]) if entry["code"] else "(none)"
+            system = catalogue.oid(entry["code"]["system"]) or "(no code system)"
             coded[system] += 1
             french[system] += entry["translated"]
     rows = [CoverageRow(path, fmt, catalogue.names.get(s, s), coded[s], french[s])
@@ -52,3 +52,13 @@ def document_coverage(path: Path, catalogue: Catalogue) -> list[CoverageRow]:
 
 def documents_coverage(paths: list[Path], catalogue: Catalogue) -> list[CoverageRow]:
     return [row for path in paths for row in document_coverage(path, catalogue)]
+
+
+def by_code_system(rows: list[CoverageRow]) -> list[CoverageRow]:
+    """The rows of many documents added up per code system and format."""
+    coded, french = Counter(), Counter()
+    for row in rows:
+        coded[(row.format, row.system)] += row.coded
+        french[(row.format, row.system)] += row.french
+    return [CoverageRow(None, fmt, system, coded[(fmt, system)], french[(fmt, system)])
+            for fmt, system in sorted(coded, key=lambda k: (k[0], k[1] == "(all)", k[1]))]
