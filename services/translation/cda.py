@@ -30,6 +30,8 @@ CODED = ("descendant::*[@code and local-name() != 'translation' and local-name()
          " | descendant::*[@nullFlavor and not(@code) and (local-name() = 'code' or local-name() = 'value'"
          " or local-name() = 'formCode' or local-name() = 'routeCode')]")
 SECTIONS = "hl7:component/hl7:structuredBody/hl7:component/hl7:section"
+#: The clinical statements of a section, those of its sub-sections included.
+STATEMENTS = "hl7:entry | .//hl7:section/hl7:entry"
 #: Coded elements of the header (document type, gender, confidentiality, author's profession).
 HEADER = ("*[local-name() != 'component']/descendant-or-self::*[@code and @codeSystem"
           " and local-name() != 'translation']")
@@ -42,11 +44,11 @@ class NotACdaDocument(ValueError):
 
 def _narrative_ids(section: etree._Element) -> dict[str, str]:
     return {el.get("ID"): display.clean_text(" ".join(el.itertext()))
-            for el in section.xpath("hl7:text//*[@ID]", namespaces=NSMAP)}
+            for el in section.xpath(".//hl7:text//*[@ID]", namespaces=NSMAP)}
 
 
 def _original_text(el: etree._Element, ids: dict[str, str]) -> str | None:
-    original = next((c for c in el if etree.QName(c).localname == "originalText"), None)
+    original = el.find("{*}originalText")
     if original is None:
         return None
     ref = original.xpath("*[local-name()='reference']/@value")
@@ -93,7 +95,7 @@ def _section(sec: etree._Element, catalogue: Catalogue) -> dict:
     title_el = sec.find(f"{{{NS}}}title")
     text_el = sec.find(f"{{{NS}}}text")
     ids = _narrative_ids(sec)
-    statements = sec.xpath("hl7:entry", namespaces=NSMAP)
+    statements = sec.xpath(STATEMENTS, namespaces=NSMAP)
     entries = [_entry(el, ids, catalogue, row) for row, entry_el in enumerate(statements)
                for el in entry_el.xpath(CODED)]
     title = display.clean_text(" ".join(title_el.itertext())) if title_el is not None else None

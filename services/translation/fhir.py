@@ -32,17 +32,29 @@ class NotAnIpsBundle(ValueError):
     pass
 
 
-def _narrative(div: str | None) -> str | None:
+# Country A's JSON may hold anything anywhere: read it through these, never trust a type.
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _str(value) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _narrative(div) -> str | None:
     return display.clean_text(html.unescape(_TAGS.sub(" ", div))) if isinstance(div, str) else None
 
 
 def _codings(node, role: str | None = None):
     """Yield ``(coding, text of its CodeableConcept, role)`` for every coding under ``node``."""
     if isinstance(node, dict):
-        if isinstance(node.get("coding"), list):
-            for coding in node["coding"]:
-                if isinstance(coding, dict) and isinstance(coding.get("code"), str):
-                    yield coding, node.get("text"), role
+        for coding in _list(node.get("coding")):
+            if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+                yield coding, _str(node.get("text")), role
         for key, value in node.items():
             if key not in _SKIP and key != "coding":
                 yield from _codings(value, key)
@@ -54,12 +66,14 @@ def _codings(node, role: str | None = None):
 def _add_translation(coding: dict, french: str) -> None:
     ext = {"url": TRANSLATION_EXT, "extension": [{"url": "lang", "valueCode": "fr-FR"},
                                                  {"url": "content", "valueString": french}]}
-    coding.setdefault("_display", {}).setdefault("extension", []).append(ext)
+    primitive = coding.setdefault("_display", {})
+    if isinstance(primitive, dict) and isinstance(primitive.setdefault("extension", []), list):
+        primitive["extension"].append(ext)  # (a malformed _display of country A's is left as sent)
 
 
 def _entry(catalogue: Catalogue, coding: dict, text: str | None, row: int, role: str | None) -> dict:
-    system = coding.get("system") if isinstance(coding.get("system"), str) else None
-    entry = display.coded_entry(catalogue, system, coding["code"], coding.get("display"), text, row, role)
+    entry = display.coded_entry(catalogue, _str(coding.get("system")), coding["code"], _str(coding.get("display")),
+                                text, row, role)
     if entry["translated"]:
         _add_translation(coding, entry["display"])
     return entry
@@ -69,10 +83,9 @@ def _embedded(resources: list[dict]) -> list[dict]:
     found = []
     for res in resources:
         attachments = [res] if res.get("resourceType") == "Binary" else [
-            c.get("attachment") for c in res.get("content", []) if isinstance(c, dict)
-        ] if res.get("resourceType") == "DocumentReference" else []
+            _dict(c).get("attachment") for c in _list(res.get("content"))]
         for att in attachments:
-            if isinstance(att, dict) and att.get("contentType") and att.get("data"):
+            if isinstance(att, dict) and _str(att.get("contentType")) and att.get("data"):
                 try:
                     size = len(base64.b64decode(att["data"], validate=True))
                 except (binascii.Error, ValueError, TypeError):
@@ -83,26 +96,32 @@ def _embedded(resources: list[dict]) -> list[dict]:
 
 def _referenced(resource: dict, resources: dict[str, dict]) -> list[dict]:
     """The product a medication statement points to: its codes belong to the same row."""
-    ref = resource.get("medicationReference")
-    target = resources.get(ref.get("reference")) if isinstance(ref, dict) else None
-    return [target] if isinstance(target, dict) else []
+    target = resources.get(_str(_dict(resource.get("medicationReference")).get("reference")))
+    return [target] if target is not None else []
+
+
+def _statements(sec: dict) -> list:
+    """The entries of a Composition section, those of its sub-sections included."""
+    entries = list(_list(sec.get("entry")))
+    for sub in _list(sec.get("section")):
+        entries += _statements(_dict(sub))
+    return entries
 
 
 def _section(catalogue: Catalogue, sec: dict, resources: dict[str, dict]) -> dict:
-    codings = (sec.get("code") or {}).get("coding") or [{}]
-    code = codings[0].get("code") if codings[0].get("system") in (LOINC_URI, None) else None
+    section_coding = _dict((_list(_dict(sec.get("code")).get("coding")) or [{}])[0])
+    code = _str(section_coding.get("code")) if section_coding.get("system") in (LOINC_URI, None) else None
     entries = []
-    statements = sec.get("entry") if isinstance(sec.get("entry"), list) else []
+    statements = _statements(sec)
     for row, ref in enumerate(statements):
-        resource = resources.get(ref.get("reference")) if isinstance(ref, dict) else None
-        for part in [resource or {}, *_referenced(resource or {}, resources)]:
+        resource = resources.get(_str(_dict(ref).get("reference")), {})
+        for part in [resource, *_referenced(resource, resources)]:
             for coding, text, role in _codings(part):
                 entries.append(_entry(catalogue, coding, text, row, role))
-    title = sec.get("title") if isinstance(sec.get("title"), str) else None
-    result = display.section(catalogue, code, display.clean_text(title),
-                             _narrative((sec.get("text") or {}).get("div")), entries, len(statements))
+    result = display.section(catalogue, code, display.clean_text(_str(sec.get("title"))),
+                             _narrative(_dict(sec.get("text")).get("div")), entries, len(statements))
     if result["title_translated"]:
-        _add_translation(codings[0], result["title"])
+        _add_translation(section_coding, result["title"])
     return result
 
 
@@ -114,25 +133,27 @@ def translate_fhir(content: bytes, catalogue: Catalogue) -> tuple[dict, bytes]:
     warnings = []
     try:
         Bundle.model_validate(bundle)
-    except ValidationError:
+    except (ValidationError, TypeError, ValueError, KeyError, AttributeError):
+        # fhir.resources raises more than ValidationError on malformed input (e.g. TypeError for a
+        # null resourceType): any of them means the Bundle does not validate.
         warnings.append("FHIR_INVALID")
     resources: dict[str, dict] = {}
-    for e in bundle.get("entry") or []:
-        res = e.get("resource") if isinstance(e, dict) else None
+    for e in _list(bundle.get("entry")):
+        res = _dict(e).get("resource")
         if not isinstance(res, dict):
             continue
-        if isinstance(e.get("fullUrl"), str):
+        if _str(e.get("fullUrl")):
             resources[e["fullUrl"]] = res
-        if isinstance(res.get("id"), str):
+        if _str(res.get("id")):
             resources[f"{res.get('resourceType')}/{res['id']}"] = res
     composition = next((r for r in resources.values() if r.get("resourceType") == "Composition"), None)
     if composition is None:
         raise NotAnIpsBundle("the Bundle has no Composition")
-    sections = [_section(catalogue, sec, resources) for sec in composition.get("section") or []
+    sections = [_section(catalogue, sec, resources) for sec in _list(composition.get("section"))
                 if isinstance(sec, dict)]
-    doc_codings = (composition.get("type") or {}).get("coding") or [{}]
-    language = bundle.get("language") or composition.get("language")
-    model = display.summary_model(catalogue, doc_codings[0].get("code"), language, sections, fhir=True,
+    doc_coding = _dict((_list(_dict(composition.get("type")).get("coding")) or [{}])[0])
+    language = _str(bundle.get("language")) or _str(composition.get("language"))
+    model = display.summary_model(catalogue, _str(doc_coding.get("code")), language, sections, fhir=True,
                                   embedded=_embedded(list({id(r): r for r in resources.values()}.values())),
                                   warnings=warnings)
     return model, json.dumps(bundle, ensure_ascii=False).encode()

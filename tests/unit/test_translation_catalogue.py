@@ -144,3 +144,9 @@ def test_the_coverage_command_counts_coded_elements_per_document_and_code_system
     # sections: 6 LOINC codes (one unknown); entries: 2 SNOMED CT, 1 ICD-10, 1 null flavour, 2 untranslatable
     assert rows == {"LOINC": (6, 5), "SNOMED CT": (2, 2), "ICD-10": (1, 1), "HL7 v3 NullFlavor": (1, 0),
                     "2.16.724.999.4.1": (1, 0), "(no code system)": (1, 0), "(all)": (12, 8)}
+
+
+def test_a_build_with_a_missing_source_stops_instead_of_shipping_a_thinner_catalogue(tmp_path, wheel):
+    with pytest.raises(FileNotFoundError, match="ValueSet"):
+        build(SOURCES, tmp_path / "nowhere", SOURCES / "ehdsi-mvc", wheel, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

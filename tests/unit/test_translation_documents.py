@@ -147,6 +147,9 @@ def test_ips_bundles_of_three_countries_come_out_as_valid_fhir_with_french_trans
     entries = [e for s in model["sections"] for e in s["entries"]]
     assert translated_display in {e["display"] for e in entries}
     bundle = Bundle.model_validate_json(document)  # the output is still a valid FHIR Bundle
+    composition = json.loads(document)["entry"][0]["resource"]
+    titles = [_french(s["code"]["coding"][0]) for s in composition["section"]]
+    assert titles == [s["title"] for s in model["sections"]]  # each title on its own section's code
     frenches = [ext for ext in _translation_extensions(json.loads(document))]
     assert len(frenches) == model["translated_elements"] + sum(s["title_translated"] for s in model["sections"])
     assert all(ext["extension"][0] == {"url": "lang", "valueCode": "fr-FR"} for ext in frenches)
@@ -173,6 +176,13 @@ def test_a_bundle_that_fails_fhir_validation_is_still_translated_with_a_warning(
     assert json.loads(document)["timestamp"] == "yesterday"  # nothing of country A's is changed
 
 
+def _french(coding: dict) -> str | None:
+    for ext in coding.get("_display", {}).get("extension", []):
+        if {"url": "lang", "valueCode": "fr-FR"} in ext["extension"]:
+            return next(e["valueString"] for e in ext["extension"] if e["url"] == "content")
+    return None
+
+
 def _translation_extensions(node):
     if isinstance(node, dict):
         if node.get("url") == TRANSLATION_EXT:
@@ -182,3 +192,22 @@ def _translation_extensions(node):
     elif isinstance(node, list):
         for item in node:
             yield from _translation_extensions(item)
+
+
+def test_statements_of_sub_sections_belong_to_their_section(catalogue):
+    cda = (b'<ClinicalDocument xmlns="urn:hl7-org:v3"><code code="60591-5" codeSystem="2.16.840.1.113883.6.1"/>'
+           b'<component><structuredBody><component><section><code code="30954-2" codeSystem="2.16.840.1.113883.6.1"/>'
+           b'<component><section><text><td ID="r1">Hemoglobina</td></text><entry><observation>'
+           b'<code code="718-7" codeSystem="2.16.840.1.113883.6.1"><originalText><reference value="#r1"/></originalText>'
+           b'</code></observation></entry></section></component></section></component></structuredBody></component>'
+           b'</ClinicalDocument>')
+    model, _ = translate_cda(cda, catalogue)
+    [results] = model["sections"]
+    assert [(e["display"], e["original"]) for e in results["entries"]] == [
+        ("Hémoglobine [Masse/Volume] Sang", "Hemoglobina")]
+    bundle = json.loads((DOCS / "ips-GR.json").read_text(encoding="utf-8"))
+    sections = bundle["entry"][0]["resource"]["section"]
+    immunisations = sections.pop()
+    sections[0]["section"] = [immunisations]  # nested under allergies
+    model, _ = translate_fhir(json.dumps(bundle).encode(), catalogue)
+    assert "Vaccin contre la grippe" in {e["display"] for e in model["sections"][0]["entries"]}

@@ -12,8 +12,13 @@ from hypothesis import strategies as st
 from lxml import etree
 from pydantic import ValidationError
 
+from fastavro import validate
+from fastavro.schema import parse_schema
+
 from passerelle import PROJECT_ROOT
+from passerelle.serde import SchemaSet
 from services.translation.catalogue import Catalogue
+from services.translation.fhir import TRANSLATION_EXT
 from services.translation.handlers import translate_document
 
 from tests.conftest import FIXTURES
@@ -23,8 +28,11 @@ CDA_SAMPLES = [PROJECT_ROOT / "data/ncp/PT/284716395/ps.xml", PROJECT_ROOT / "da
                FIXTURES / "documents/ep-FI-multi-ingredient.xml", FIXTURES / "documents/ps-ES-robustness.xml"]
 FHIR_SAMPLES = [PROJECT_ROOT / "data/ncp/NL/574687583/ps.json", FIXTURES / "documents/ips-GR.json"]
 CDA_DAMAGE = ["drop-element", "drop-code", "drop-codeSystem", "null-flavor", "unknown-system", "drop-title",
-              "empty-element", "garbage-code"]
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+              "empty-element", "garbage-code", "comment"]
+_OUTCOME = SchemaSet(PROJECT_ROOT / "schemas")["fr.passerelle.ps.PatientSummaryOutcome"].source
+#: The display model's Avro schema: what translation returns must be encodable into the outcome event.
+SUMMARY_SCHEMA = parse_schema(next(f for f in _OUTCOME["fields"] if f["name"] == "summary")["type"])
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _damage_cda(root: etree._Element, damage: list[tuple[int, str]]) -> None:
@@ -50,6 +58,9 @@ def _damage_cda(root: etree._Element, damage: list[tuple[int, str]]) -> None:
             el.clear()
         elif kind == "garbage-code" and el.get("code") is not None:
             el.set("code", "\u00e9\u2603 <&>\"")
+        elif kind == "comment":
+            el.insert(0, etree.Comment(" a comment "))
+            el.insert(0, etree.ProcessingInstruction("pi", "x"))
 
 
 def _without_our_translations(root: etree._Element) -> bytes:
@@ -73,6 +84,7 @@ def test_a_damaged_cda_is_translated_partially_and_only_french_is_added(sample, 
     content = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
     summary, error = translate_document({"format": "CDA", "language": None, "content": content}, CATALOGUE)
     assert error is None and summary["translated"]
+    assert validate(summary, SUMMARY_SCHEMA)
     out = etree.fromstring(summary["document"])  # well-formed, still a CDA
     assert out.tag == "{urn:hl7-org:v3}ClinicalDocument"
     assert _without_our_translations(out) == etree.tostring(etree.fromstring(content), method="c14n")
@@ -116,17 +128,30 @@ def test_a_damaged_ips_bundle_never_crashes_and_stays_json(sample, damage):
             parent[key] = value
     content = json.dumps(bundle).encode()
     summary, error = translate_document({"format": "FHIR", "language": None, "content": content}, CATALOGUE)
+    assert validate(summary, SUMMARY_SCHEMA)
     if error is not None:
+        # only JSON that is no Bundle with a Composition may fail as a whole
         assert error["code"] == "TRANSLATION_FAILED" and summary["document"] == content
+        assert not _has_composition(bundle)
         return
     out = json.loads(summary["document"])
-    assert _strip_fhir_translations(copy.deepcopy(out)) == bundle
+    assert _strip_fhir_translations(out) == _strip_fhir_translations(copy.deepcopy(bundle))
+    out = json.loads(summary["document"])
     try:
         Bundle.model_validate(bundle)
-    except ValidationError:
+    except (ValidationError, TypeError, ValueError, KeyError, AttributeError):
         assert summary["warnings"] == ["FHIR_INVALID"]
     else:
         Bundle.model_validate(out)  # a valid Bundle stays valid
+
+
+def _has_composition(bundle) -> bool:
+    return (isinstance(bundle, dict) and bundle.get("resourceType") == "Bundle"
+            and isinstance(bundle.get("entry"), list)
+            and any(isinstance(e, dict) and isinstance(e.get("resource"), dict)
+                    and e["resource"].get("resourceType") == "Composition"
+                    and (isinstance(e.get("fullUrl"), str) or isinstance(e["resource"].get("id"), str))
+                    for e in bundle["entry"]))
 
 
 def _strip_fhir_translations(node):
@@ -134,12 +159,13 @@ def _strip_fhir_translations(node):
         display = node.get("_display")
         if isinstance(display, dict) and isinstance(display.get("extension"), list):
             display["extension"] = [e for e in display["extension"]
-                                    if not (isinstance(e, dict) and e.get("url", "").endswith("/translation")
-                                            and {"url": "lang", "valueCode": "fr-FR"} in e.get("extension", []))]
+                                    if not (isinstance(e, dict) and e.get("url") == TRANSLATION_EXT
+                                            and isinstance(e.get("extension"), list)
+                                            and {"url": "lang", "valueCode": "fr-FR"} in e["extension"])]
             if not display["extension"]:
                 del display["extension"]
-            if not display:
-                del node["_display"]
+        if display == {}:  # (applied to both sides: an empty _display says nothing)
+            del node["_display"]
         for value in node.values():
             _strip_fhir_translations(value)
     elif isinstance(node, list):
@@ -152,6 +178,7 @@ def _strip_fhir_translations(node):
 @given(fmt=st.sampled_from(["CDA", "FHIR"]), content=st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
 def test_bytes_that_are_no_document_come_back_as_sent_with_an_error_code(fmt, content):
     summary, error = translate_document({"format": fmt, "language": "pt-PT", "content": content}, CATALOGUE)
+    assert validate(summary, SUMMARY_SCHEMA)
     if error is not None:
         assert error["code"] == "TRANSLATION_FAILED"
         assert summary["document"] == content and summary["sections"] == [] and not summary["translated"]
