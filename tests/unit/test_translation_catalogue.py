@@ -150,3 +150,15 @@ def test_a_build_with_a_missing_source_stops_instead_of_shipping_a_thinner_catal
     with pytest.raises(FileNotFoundError, match="ValueSet"):
         build(SOURCES, tmp_path / "nowhere", SOURCES / "ehdsi-mvc", wheel, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_readme_coverage_table_is_what_the_command_measures():
+    from services.translation.coverage import document_coverage
+
+    catalogue = Catalogue.load(SHIPPED)
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([^`]+)`[^|]*\| (?:CDA|FHIR) \| [\w-]+ \| (\d+) \| (\d+) \|$", readme, re.M)
+    assert len(rows) >= 11
+    for path, coded, french in rows:
+        [total] = [r for r in document_coverage(PROJECT_ROOT / path, catalogue) if r.system == "(all)"]
+        assert (total.coded, total.french) == (int(coded), int(french)), path

@@ -211,3 +211,18 @@ def test_statements_of_sub_sections_belong_to_their_section(catalogue):
     sections[0]["section"] = [immunisations]  # nested under allergies
     model, _ = translate_fhir(json.dumps(bundle).encode(), catalogue)
     assert "Vaccin contre la grippe" in {e["display"] for e in model["sections"][0]["entries"]}
+
+
+def test_the_api_answer_carries_the_whole_display_model(catalogue):
+    from services.gateway.handlers import status_view
+    from services.gateway.models import RequestStatus
+
+    summary, error = translate_document(
+        {"format": "CDA", "language": None, "content": (DOCS / "ps-ES-robustness.xml").read_bytes()}, catalogue)
+    answer = RequestStatus.model_validate(status_view("r-1", {"status": "COMPLETED", "error": error, "summary": summary}))
+    body = answer.model_dump()["summary"]
+    assert body["missing_sections"] == summary["missing_sections"] and body["embedded_documents"][0]["size"] == 78
+    assert body["sections"][0]["flags"] == ["CODE_FROM_TEMPLATE"] and body["sections"][0]["required"]
+    nka = body["sections"][0]["entries"][1]
+    assert (nka["explanation"], nka["row"], nka["role"]) == (summary["sections"][0]["entries"][1]["explanation"], 0, "value")
+    assert body["document"]["content"].startswith("<?xml")
