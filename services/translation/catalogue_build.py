@@ -111,8 +111,10 @@ def icd10_system(wheel: Path, english: dict[str, str], uris: list[str]) -> CodeS
         if code[0] in _ICD10_CHAPTER_XX:  # external causes: outside eHDSIIllnessandDisorder
             continue
         parent = labels.get(code[:3]) if "." in code else None
-        if parent and fr.split(" ", 1)[0].lower() in _FRAGMENT_STARTS:
-            fr = f"{parent} — {fr[0].lower()}{fr[1:]}"
+        first, _, rest = fr.partition(" ")
+        if parent and first.lower() in _FRAGMENT_STARTS:
+            # capitals often lose their accent in the source ("A Vibrio…"): lower-cased, "a" is "à"
+            fr = f"{parent} — {'à' if first == 'A' else first.lower()} {rest}"
         system.add(code, fr[0].upper() + fr[1:], english.get(code), key)
     return system
 
