@@ -226,3 +226,20 @@ def test_the_api_answer_carries_the_whole_display_model(catalogue):
     nka = body["sections"][0]["entries"][1]
     assert (nka["explanation"], nka["row"], nka["role"]) == (summary["sections"][0]["entries"][1]["explanation"], 0, "value")
     assert body["document"]["content"].startswith("<?xml")
+
+
+def test_every_ips_section_gets_its_french_title_too(catalogue):
+    codes = ["48765-2", "10160-0", "11450-4", "47519-4", "46264-8", "11348-0", "11369-6", "10162-6", "29762-2",
+             "8716-3", "30954-2", "42348-3", "47420-5"]
+    bundle = json.loads((DOCS / "ips-PT.json").read_text(encoding="utf-8"))
+    composition = bundle["entry"][0]["resource"]
+    kept = {s["code"]["coding"][0]["code"]: s for s in composition["section"]}
+    composition["section"] = [kept.get(code) or {"title": f"Secção {code}", "code": {"coding": [
+        {"system": "http://loinc.org", "code": code}]}, "emptyReason": {"coding": [
+            {"system": "http://terminology.hl7.org/CodeSystem/list-empty-reason", "code": "unavailable"}]}}
+        for code in codes]
+    model, document = translate_fhir(json.dumps(bundle).encode(), catalogue)
+    Bundle.model_validate_json(document)
+    assert model["warnings"] == [] and [s["code"] for s in model["sections"]] == codes
+    assert all(s["title_translated"] for s in model["sections"])
+    assert [s["code"] for s in model["sections"] if "EMPTY" in s["flags"]] == codes[3:]
