@@ -25,7 +25,7 @@ TRANSLATION_EXT = "http://hl7.org/fhir/StructureDefinition/translation"
 LOINC_URI = "http://loinc.org"
 _TAGS = re.compile(r"<[^>]+>")
 #: Parts of a resource that hold no clinical coding to translate.
-_SKIP = {"meta", "text", "identifier", "subject", "patient", "extension", "contained"}
+_SKIP = {"meta", "text", "identifier", "subject", "patient", "extension"}
 
 
 class NotAnIpsBundle(ValueError):

@@ -243,3 +243,15 @@ def test_every_ips_section_gets_its_french_title_too(catalogue):
     assert model["warnings"] == [] and [s["code"] for s in model["sections"]] == codes
     assert all(s["title_translated"] for s in model["sections"])
     assert [s["code"] for s in model["sections"] if "EMPTY" in s["flags"]] == codes[3:]
+
+
+def test_a_contained_medication_is_translated_in_its_statement_row(catalogue):
+    bundle = json.loads((DOCS / "ips-GR.json").read_text(encoding="utf-8"))
+    statement = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationStatement")
+    medication = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Medication")
+    statement["contained"] = [{**medication, "id": "med"}]
+    statement["medicationReference"] = {"reference": "#med"}
+    model, document = translate_fhir(json.dumps(bundle).encode(), catalogue)
+    Bundle.model_validate_json(document)
+    medication_section = next(s for s in model["sections"] if s["code"] == "10160-0")
+    assert [e["display"] for e in medication_section["entries"]] == ["metformine", "Comprimé pelliculé"]
