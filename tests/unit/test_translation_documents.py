@@ -243,6 +243,9 @@ def test_every_ips_section_gets_its_french_title_too(catalogue):
     assert model["warnings"] == [] and [s["code"] for s in model["sections"]] == codes
     assert all(s["title_translated"] for s in model["sections"])
     assert [s["code"] for s in model["sections"] if "EMPTY" in s["flags"]] == codes[3:]
+    [reason] = model["sections"][3]["entries"]  # the emptyReason of an empty section is explained
+    assert (reason["role"], reason["display"], reason["translated"]) == ("emptyReason", "Non disponible", True)
+    assert reason["explanation"].startswith("L'information n'est pas disponible")
 
 
 def test_a_contained_medication_is_translated_in_its_statement_row(catalogue):
