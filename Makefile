@@ -22,11 +22,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-## make bench: cost of one hop (faust agent vs aiokafka relay, docs/adr/0003), whole-flow latency, audit store throughput
+## make bench: cost of one hop (faust agent vs aiokafka relay, docs/adr/0003), whole-flow latency, audit store throughput, translation speed
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.hop_cost
 	$(BIN)/python -m benchmarks.flow_latency
 	$(BIN)/python -m benchmarks.audit_store
+	$(BIN)/python -m benchmarks.translation
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis test-artifacts

@@ -11,10 +11,12 @@ from passerelle.logging import configure_logging
 from passerelle.settings import Settings
 from services.audit.cli import app as audit_app
 from services.consent.cli import app as consent_registry
+from services.translation.cli import app as catalogue_app
 
 app = typer.Typer(help="Passerelle, France's National Contact Point for eHealth.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(consent_registry, name="consent")
+app.add_typer(catalogue_app, name="catalogue")
 
 
 @app.command()

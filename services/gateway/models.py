@@ -37,11 +37,16 @@ class Coding(BaseModel):
 
 
 class Entry(BaseModel):
-    display: str | None
-    original: str | None
+    display: str | None = Field(description="French label where translated, else the pivot label.")
+    original: str | None = Field(description="The text as country A sent it.")
     code: Coding | None
     translated: bool
-    flag: str | None = None
+    flag: str | None = Field(None, description="Why not translated: NULL_FLAVOR, UNKNOWN_CODE, "
+                                               "UNKNOWN_CODE_SYSTEM, NO_CODE_SYSTEM.")
+    explanation: str | None = Field(None, description="Plain-French explanation of a 'no known allergies'-type "
+                                                      "code or a null flavour.")
+    row: int = Field(0, description="Index of the clinical statement: entries of one row form one table line.")
+    role: str | None = Field(None, description="What the element is in its statement (code, value, formCode...).")
 
 
 class Section(BaseModel):
@@ -51,6 +56,19 @@ class Section(BaseModel):
     original_title: str | None
     original_narrative: str | None
     entries: list[Entry]
+    flags: list[str] = Field([], description="NO_SECTION_CODE, CODE_FROM_TEMPLATE, UNKNOWN_SECTION, NO_TITLE, EMPTY.")
+    required: bool = Field(False, description="The document type requires this section.")
+
+
+class MissingSection(BaseModel):
+    code: str
+    title: str
+
+
+class EmbeddedDocument(BaseModel):
+    media_type: str
+    section_code: str | None = None
+    size: int | None = None
 
 
 class Document(BaseModel):
@@ -65,6 +83,12 @@ class Summary(BaseModel):
     translated: bool
     sections: list[Section]
     document: Document
+    document_type: str | None = Field(None, description="PATIENT_SUMMARY, EPRESCRIPTION or EDISPENSATION.")
+    missing_sections: list[MissingSection] = Field([], description="Required sections the document lacks.")
+    embedded_documents: list[EmbeddedDocument] = Field([], description="Documents embedded in it (e.g. a PDF).")
+    coded_elements: int = 0
+    translated_elements: int = 0
+    warnings: list[str] = Field([], description="FHIR_INVALID, NON_XML_BODY.")
 
 
 class RequestStatus(BaseModel):

@@ -1,29 +1,21 @@
-"""The French terminology catalogue: versioned data files (``data/catalogue/*.json``) and a loader.
+"""The French terminology catalogue: versioned data (``data/catalogue/``, built by ``passerelle catalogue
+build`` from ``data/catalogue-sources/``) and its loader.
 
-Each file covers one code system: ``{"code_system": OID, "name", "version", "source",
-"concepts": {code: {"fr": label, "en": label, "source"?: ...}}}``. FHIR documents name code
-systems by URI; ``SYSTEM_URIS`` maps those to the OIDs CDA uses.
+Each code-system file: ``{"code_system": OID, "uris": [FHIR URIs], "name", "version",
+"sources": {key: description}, "concepts": {code: {"fr", "en", "source": key, "explanation"?}}}``.
+``value-sets.json`` holds eHDSI value-set membership, ``manifest.json`` the catalogue version and the
+checksums of the inputs it was built from.
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 LOINC = "2.16.840.1.113883.6.1"
 NULL_FLAVOR = "2.16.840.1.113883.5.1008"
-
-SYSTEM_URIS = {
-    "http://loinc.org": LOINC,
-    "http://snomed.info/sct": "2.16.840.1.113883.6.96",
-    "http://hl7.org/fhir/sid/icd-10": "1.3.6.1.4.1.12559.11.10.1.3.1.44.2",
-    "http://www.whocc.no/atc": "2.16.840.1.113883.6.73",
-    "http://standardterms.edqm.eu": "0.4.0.127.0.16.1.1.2.1",
-    "http://unitsofmeasure.org": "2.16.840.1.113883.6.8",
-    "http://terminology.hl7.org/CodeSystem/v3-AdministrativeGender": "2.16.840.1.113883.5.1",
-    "http://terminology.hl7.org/CodeSystem/v3-NullFlavor": NULL_FLAVOR,
-}
 
 
 @dataclass(frozen=True)
@@ -31,36 +23,91 @@ class Concept:
     fr: str
     en: str | None
     source: str
+    explanation: str | None = None
+
+
+@dataclass(frozen=True)
+class ValueSetCoverage:
+    name: str
+    oid: str | None
+    codes: int
+    french: int
 
 
 class Catalogue:
-    def __init__(self, systems: dict[str, dict[str, Concept]], names: dict[str, str]):
+    def __init__(self, systems: dict[str, dict[str, Concept]], names: dict[str, str], uris: dict[str, str],
+                 value_sets: dict[str, dict] | None = None, version: str | None = None,
+                 documents: dict | None = None):
         self.systems = systems
         self.names = names
+        self.uris = uris
+        self.value_sets = value_sets or {}
+        self.version = version
+        documents = documents or {}
+        #: document LOINC code → {"type", "required": [section codes], "required_fhir"?}
+        self.documents: dict[str, dict] = documents.get("documents", {})
+        #: eHDSI section templateId → section LOINC code
+        self.section_templates = {t: code for code, s in documents.get("sections", {}).items()
+                                  for t in s.get("templates", [])}
+        self._membership: dict[tuple[str, str], list[str]] | None = None
 
     @classmethod
     def load(cls, directory: Path) -> "Catalogue":
         systems: dict[str, dict[str, Concept]] = {}
         names: dict[str, str] = {}
+        uris: dict[str, str] = {}
+        value_sets: dict[str, dict] = {}
+        version = None
+        documents: dict = {"documents": {}, "sections": {}}
         for path in sorted(directory.glob("*.json")):
             data = json.loads(path.read_text(encoding="utf-8"))
-            oid = data["code_system"]
-            names[oid] = data.get("name", oid)
-            concepts = systems.setdefault(oid, {})
-            for code, c in data["concepts"].items():
-                concepts[code] = Concept(c["fr"], c.get("en"), c.get("source", data["source"]))
-        return cls(systems, names)
+            if "value_sets" in data:
+                value_sets.update(data["value_sets"])
+            elif "documents" in data:
+                documents = data
+            elif "catalogue_version" in data:
+                version = data["catalogue_version"]
+            elif "code_system" in data:
+                oid = data["code_system"]
+                names[oid] = data.get("name", oid)
+                uris.update({uri: oid for uri in data.get("uris", [])})
+                sources = data.get("sources") or {}
+                concepts = systems.setdefault(oid, {})
+                for code, c in data["concepts"].items():
+                    source = c.get("source") or data.get("source", "")
+                    concepts[code] = Concept(c["fr"], c.get("en"), sources.get(source, source), c.get("explanation"))
+        return cls(systems, names, uris, value_sets, version, documents)
 
-    @staticmethod
-    def oid(system: str) -> str:
+    def oid(self, system: str) -> str:
         """The OID of a code system named by OID or by FHIR URI (``urn:oid:`` accepted)."""
         if system.startswith("urn:oid:"):
             return system[len("urn:oid:"):]
-        return SYSTEM_URIS.get(system, system)
+        return self.uris.get(system.rstrip("/"), system)
 
     def knows_system(self, system: str) -> bool:
         return self.oid(system) in self.systems
 
+    def concept(self, system: str, code: str) -> Concept | None:
+        return self.systems.get(self.oid(system), {}).get(code)
+
     def french(self, system: str, code: str) -> str | None:
-        concept = self.systems.get(self.oid(system), {}).get(code)
+        concept = self.concept(system, code)
         return concept.fr if concept else None
+
+    def value_sets_of(self, system: str, code: str) -> list[str]:
+        """The eHDSI value sets the code belongs to."""
+        if self._membership is None:
+            membership = defaultdict(list)
+            for name, vs in self.value_sets.items():
+                for oid, codes in vs["concepts"].items():
+                    for c in codes:
+                        membership[(oid, c)].append(name)
+            self._membership = dict(membership)
+        return self._membership.get((self.oid(system), code), [])
+
+    def coverage(self) -> list[ValueSetCoverage]:
+        """For each eHDSI value set: how many of its codes have a French label."""
+        return [ValueSetCoverage(name, vs.get("oid"), sum(len(codes) for codes in vs["concepts"].values()),
+                                 sum(1 for oid, codes in vs["concepts"].items() for c in codes
+                                     if c in self.systems.get(oid, {})))
+                for name, vs in sorted(self.value_sets.items())]

@@ -1,6 +1,17 @@
-"""eHDSI pivot CDA (R2, level 3): French ``translation`` elements next to every coded element."""
+"""eHDSI pivot CDA (R2, level 3): Patient Summary, ePrescription, eDispensation.
+
+``translate_cda(content, catalogue)`` returns ``(display model, translated document)``. The document
+is the one country A sent with, inside each coded element, a ``translation`` child (in the element's
+own namespace, as eHDSI does for ``epsos:`` elements) carrying the same code and the French
+``displayName``; the original ``displayName`` and ``originalText`` are untouched. Issue 6 (dispensing)
+uses the same function for ePrescriptions: rows are the prescription items, ``role`` names the
+element (``code``, ``formCode``, ``routeCode``…).
+"""
 
 from __future__ import annotations
+
+import base64
+import binascii
 
 from lxml import etree
 
@@ -11,62 +22,122 @@ NS = "urn:hl7-org:v3"
 NSMAP = {"hl7": NS}
 SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
                               remove_blank_text=False)
-#: Coded elements inside a section's entries: any element with code + codeSystem, or a
-#: code/value left empty with a nullFlavor. Translations we add are not themselves translated.
-CODED = (".//hl7:entry//*[@code and @codeSystem and local-name() != 'translation']"
-         " | .//hl7:entry//*[@nullFlavor and (local-name() = 'code' or local-name() = 'value')]")
+#: Coded elements inside a section's entry: any element with a code (translations we or country A
+#: added excepted, and CS-typed elements, which cannot carry a translation), or a code/value left
+#: empty with a nullFlavor.
+CODED = ("descendant::*[@code and local-name() != 'translation' and local-name() != 'statusCode'"
+         " and local-name() != 'languageCode' and local-name() != 'signatureCode']"
+         " | descendant::*[@nullFlavor and not(@code) and (local-name() = 'code' or local-name() = 'value'"
+         " or local-name() = 'formCode' or local-name() = 'routeCode')]")
+SECTIONS = "hl7:component/hl7:structuredBody/hl7:component/hl7:section"
+#: The clinical statements of a section, those of its sub-sections included.
+STATEMENTS = "hl7:entry | .//hl7:section/hl7:entry"
+#: Coded elements of the header (document type, gender, confidentiality, author's profession).
+HEADER = ("*[local-name() != 'component']/descendant-or-self::*[@code and @codeSystem"
+          " and local-name() != 'translation']")
+MEDIA = ".//*[@mediaType and @representation='B64'] | .//hl7:nonXMLBody/hl7:text[@mediaType]"
+
+
+class NotACdaDocument(ValueError):
+    pass
 
 
 def _narrative_ids(section: etree._Element) -> dict[str, str]:
     return {el.get("ID"): display.clean_text(" ".join(el.itertext()))
-            for el in section.xpath("hl7:text//*[@ID]", namespaces=NSMAP)}
+            for el in section.xpath(".//hl7:text//*[@ID]", namespaces=NSMAP)}
 
 
 def _original_text(el: etree._Element, ids: dict[str, str]) -> str | None:
-    ref = el.xpath("hl7:originalText/hl7:reference/@value", namespaces=NSMAP)
+    original = el.find("{*}originalText")
+    if original is None:
+        return None
+    ref = original.xpath("*[local-name()='reference']/@value")
     if ref and ref[0].lstrip("#") in ids:
         return ids[ref[0].lstrip("#")]
-    original = el.find(f"{{{NS}}}originalText")
-    if original is not None:
-        return display.clean_text(" ".join(original.itertext()))
-    return None
+    return display.clean_text(" ".join(original.itertext()))
 
 
 def _add_translation(el: etree._Element, french: str) -> None:
-    translation = etree.SubElement(el, f"{{{NS}}}translation")
-    for attr in ("code", "codeSystem", "codeSystemName"):
+    namespace = etree.QName(el).namespace or NS
+    translation = etree.SubElement(el, f"{{{namespace}}}translation")
+    for attr in ("code", "codeSystem", "codeSystemName", "codeSystemVersion"):
         if el.get(attr):
             translation.set(attr, el.get(attr))
     translation.set("displayName", french)
 
 
-def _entry(el: etree._Element, ids: dict[str, str], catalogue: Catalogue) -> dict:
+def _entry(el: etree._Element, ids: dict[str, str], catalogue: Catalogue, row: int) -> dict:
     original = _original_text(el, ids)
-    if el.get("nullFlavor") and not el.get("code"):
-        return display.null_flavor_entry(catalogue, el.get("nullFlavor"), original)
-    entry = display.coded_entry(catalogue, el.get("codeSystem"), el.get("code"), el.get("displayName"), original)
+    role = etree.QName(el).localname
+    if el.get("code") is None:
+        return display.null_flavor_entry(catalogue, el.get("nullFlavor"), original, row, role)
+    entry = display.coded_entry(catalogue, el.get("codeSystem"), el.get("code"), el.get("displayName"),
+                                original, row, role)
+    if el.get("nullFlavor") and not entry["translated"]:
+        entry["flag"] = "NULL_FLAVOR"
     if entry["translated"]:
         _add_translation(el, entry["display"])
     return entry
 
 
+def _section_code(sec: etree._Element, catalogue: Catalogue) -> tuple[str | None, list[str]]:
+    code_el = sec.find(f"{{{NS}}}code")
+    if code_el is not None and code_el.get("code"):
+        return code_el.get("code"), []
+    for template in sec.xpath("hl7:templateId/@root", namespaces=NSMAP):
+        if template in catalogue.section_templates:
+            return catalogue.section_templates[template], ["CODE_FROM_TEMPLATE"]
+    return None, []
+
+
+def _section(sec: etree._Element, catalogue: Catalogue) -> dict:
+    code, flags = _section_code(sec, catalogue)
+    title_el = sec.find(f"{{{NS}}}title")
+    text_el = sec.find(f"{{{NS}}}text")
+    ids = _narrative_ids(sec)
+    statements = sec.xpath(STATEMENTS, namespaces=NSMAP)
+    entries = [_entry(el, ids, catalogue, row) for row, entry_el in enumerate(statements)
+               for el in entry_el.xpath(CODED)]
+    title = display.clean_text(" ".join(title_el.itertext())) if title_el is not None else None
+    narrative = display.clean_text(" ".join(text_el.itertext())) if text_el is not None else None
+    result = display.section(catalogue, code, title, narrative, entries, len(statements), flags)
+    code_el = sec.find(f"{{{NS}}}code")
+    if result["title_translated"] and code_el is not None and code_el.get("codeSystem") == LOINC:
+        _add_translation(code_el, result["title"])
+    return result
+
+
+def _embedded(root: etree._Element) -> list[dict]:
+    """Documents country A embedded (the PDF of the summary, scanned reports): listed, kept as sent."""
+    found = []
+    for el in root.xpath(MEDIA, namespaces=NSMAP):
+        sec = next(el.iterancestors(f"{{{NS}}}section"), None)
+        code_el = sec.find(f"{{{NS}}}code") if sec is not None else None
+        section_code = code_el.get("code") if code_el is not None else None
+        try:
+            size = len(base64.b64decode("".join((el.text or "").split()), validate=True))
+        except (binascii.Error, ValueError):
+            size = None
+        found.append({"media_type": el.get("mediaType"), "section_code": section_code, "size": size})
+    return found
+
+
 def translate_cda(content: bytes, catalogue: Catalogue) -> tuple[dict, bytes]:
-    """``(display model, translated document)``; raises ``etree.XMLSyntaxError`` if unparseable."""
+    """``(display model, translated document)``; raises ``etree.XMLSyntaxError`` if unparseable and
+    ``NotACdaDocument`` if the XML is not an HL7 CDA ``ClinicalDocument``."""
     root = etree.fromstring(content, SAFE_PARSER)
+    if root.tag != f"{{{NS}}}ClinicalDocument":
+        raise NotACdaDocument("not an HL7 CDA ClinicalDocument")
     language = root.xpath("hl7:languageCode/@code", namespaces=NSMAP)
-    sections = []
-    for sec in root.xpath("hl7:component/hl7:structuredBody/hl7:component/hl7:section", namespaces=NSMAP):
-        code_el = sec.find(f"{{{NS}}}code")
-        code = code_el.get("code") if code_el is not None else None
-        title_el = sec.find(f"{{{NS}}}title")
-        text_el = sec.find(f"{{{NS}}}text")
-        ids = _narrative_ids(sec)
-        entries = [_entry(el, ids, catalogue) for el in sec.xpath(CODED, namespaces=NSMAP)]
-        section = display.section(catalogue, code, display.clean_text(title_el.text if title_el is not None else None),
-                                  display.clean_text(" ".join(text_el.itertext())) if text_el is not None else None,
-                                  entries)
-        if section["title_translated"] and code_el is not None and code_el.get("codeSystem") == LOINC:
-            _add_translation(code_el, section["title"])
-        sections.append(section)
-    model = {"source_language": language[0] if language else None, "sections": sections}
+    document_code = (root.xpath("hl7:code/@code", namespaces=NSMAP) or [None])[0]
+    sections = [_section(sec, catalogue) for sec in root.xpath(SECTIONS, namespaces=NSMAP)]
+    for el in root.xpath(HEADER, namespaces=NSMAP):
+        french = catalogue.french(el.get("codeSystem"), el.get("code"))
+        if french:
+            _add_translation(el, french)
+    non_xml = bool(root.xpath("hl7:component/hl7:nonXMLBody", namespaces=NSMAP))
+    model = display.summary_model(catalogue, document_code, language[0] if language else None, sections,
+                                  embedded=_embedded(root), warnings=["NON_XML_BODY"] if non_xml else [])
+    if non_xml:  # a level-1 document (the PDF itself): nothing is missing, nothing to translate
+        model["missing_sections"] = []
     return model, etree.tostring(root, xml_declaration=True, encoding="UTF-8")

@@ -1,15 +1,28 @@
-"""HL7 FHIR IPS Bundles: the FHIR translation extension on every coding's display."""
+"""HL7 FHIR IPS Bundles (R4): the FHIR translation extension on every coding's display.
+
+The Bundle is parsed and validated with the ``fhir.resources`` models (R4B package, the R4-compatible
+one; see docs/adr/0011). A Bundle that fails validation is still translated, with the warning
+``FHIR_INVALID``; JSON that is not a Bundle with a Composition cannot be translated at all.
+French goes where FHIR puts translations of a primitive: ``coding._display.extension`` with the
+``http://hl7.org/fhir/StructureDefinition/translation`` extension (``lang`` fr-FR, ``content``).
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import html
 import json
 import re
+
+from fhir.resources.R4B.bundle import Bundle
+from pydantic import ValidationError
 
 from services.translation import display
 from services.translation.catalogue import Catalogue
 
 TRANSLATION_EXT = "http://hl7.org/fhir/StructureDefinition/translation"
+LOINC_URI = "http://loinc.org"
 _TAGS = re.compile(r"<[^>]+>")
 #: Parts of a resource that hold no clinical coding to translate.
 _SKIP = {"meta", "text", "identifier", "subject", "patient", "extension"}
@@ -19,60 +32,131 @@ class NotAnIpsBundle(ValueError):
     pass
 
 
-def _narrative(div: str | None) -> str | None:
-    return display.clean_text(html.unescape(_TAGS.sub(" ", div))) if div else None
+# Country A's JSON may hold anything anywhere: read it through these, never trust a type.
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
-def _codings(node):
-    """Yield ``(coding, text of its CodeableConcept)`` for every coding under ``node``."""
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _str(value) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _narrative(div) -> str | None:
+    return display.clean_text(html.unescape(_TAGS.sub(" ", div))) if isinstance(div, str) else None
+
+
+def _codings(node, role: str | None = None):
+    """Yield ``(coding, text of its CodeableConcept, role)`` for every coding under ``node``."""
     if isinstance(node, dict):
-        if isinstance(node.get("coding"), list):
-            for coding in node["coding"]:
-                if isinstance(coding, dict) and "system" in coding and "code" in coding:
-                    yield coding, node.get("text")
+        for coding in _list(node.get("coding")):
+            if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+                yield coding, _str(node.get("text")), role
         for key, value in node.items():
             if key not in _SKIP and key != "coding":
-                yield from _codings(value)
+                yield from _codings(value, key)
     elif isinstance(node, list):
         for item in node:
-            yield from _codings(item)
+            yield from _codings(item, role)
 
 
 def _add_translation(coding: dict, french: str) -> None:
     ext = {"url": TRANSLATION_EXT, "extension": [{"url": "lang", "valueCode": "fr-FR"},
                                                  {"url": "content", "valueString": french}]}
-    if "display" in coding:
-        coding.setdefault("_display", {}).setdefault("extension", []).append(ext)
+    primitive = coding.setdefault("_display", {})
+    if isinstance(primitive, dict) and isinstance(primitive.setdefault("extension", []), list):
+        primitive["extension"].append(ext)  # (a malformed _display of country A's is left as sent)
+
+
+def _entry(catalogue: Catalogue, coding: dict, text: str | None, row: int, role: str | None) -> dict:
+    entry = display.coded_entry(catalogue, _str(coding.get("system")), coding["code"], _str(coding.get("display")),
+                                text, row, role)
+    if entry["translated"]:
+        _add_translation(coding, entry["display"])
+    return entry
+
+
+def _embedded(resources: list[dict]) -> list[dict]:
+    found = []
+    for res in resources:
+        attachments = [res] if res.get("resourceType") == "Binary" else [
+            _dict(c).get("attachment") for c in _list(res.get("content"))]
+        for att in attachments:
+            if isinstance(att, dict) and _str(att.get("contentType")) and att.get("data"):
+                try:
+                    size = len(base64.b64decode(att["data"], validate=True))
+                except (binascii.Error, ValueError, TypeError):
+                    size = None
+                found.append({"media_type": att["contentType"], "section_code": None, "size": size})
+    return found
+
+
+def _referenced(resource: dict, resources: dict[str, dict]) -> list[dict]:
+    """The product a medication statement points to: its codes belong to the same row."""
+    target = resources.get(_str(_dict(resource.get("medicationReference")).get("reference")))
+    return [target] if target is not None else []
+
+
+def _statements(sec: dict) -> list:
+    """The entries of a Composition section, those of its sub-sections included."""
+    entries = list(_list(sec.get("entry")))
+    for sub in _list(sec.get("section")):
+        entries += _statements(_dict(sub))
+    return entries
+
+
+def _section(catalogue: Catalogue, sec: dict, resources: dict[str, dict]) -> dict:
+    section_coding = _dict((_list(_dict(sec.get("code")).get("coding")) or [{}])[0])
+    code = _str(section_coding.get("code")) if section_coding.get("system") in (LOINC_URI, None) else None
+    entries = []
+    statements = _statements(sec)
+    for row, ref in enumerate(statements):
+        resource = resources.get(_str(_dict(ref).get("reference")), {})
+        for part in [resource, *_referenced(resource, resources)]:
+            for coding, text, role in _codings(part):
+                entries.append(_entry(catalogue, coding, text, row, role))
+    # why a section is empty ("nilknown": nothing known, e.g. no known allergies) is explained too
+    for coding, text, role in _codings({"emptyReason": sec.get("emptyReason")}):
+        entries.append(_entry(catalogue, coding, text, 0, role))
+    result = display.section(catalogue, code, display.clean_text(_str(sec.get("title"))),
+                             _narrative(_dict(sec.get("text")).get("div")), entries, len(statements))
+    if result["title_translated"]:
+        _add_translation(section_coding, result["title"])
+    return result
 
 
 def translate_fhir(content: bytes, catalogue: Catalogue) -> tuple[dict, bytes]:
+    """``(display model, translated Bundle)``; raises ``json.JSONDecodeError`` or ``NotAnIpsBundle``."""
     bundle = json.loads(content)
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise NotAnIpsBundle("not a FHIR Bundle")
-    resources = {}
-    for e in bundle.get("entry", []):
-        res = e.get("resource", {})
-        if "fullUrl" in e:
+    warnings = []
+    try:
+        Bundle.model_validate(bundle)
+    except (ValidationError, TypeError, ValueError, KeyError, AttributeError):
+        # fhir.resources raises more than ValidationError on malformed input (e.g. TypeError for a
+        # null resourceType): any of them means the Bundle does not validate.
+        warnings.append("FHIR_INVALID")
+    resources: dict[str, dict] = {}
+    for e in _list(bundle.get("entry")):
+        res = _dict(e).get("resource")
+        if not isinstance(res, dict):
+            continue
+        if _str(e.get("fullUrl")):
             resources[e["fullUrl"]] = res
-        if "id" in res:
+        if _str(res.get("id")):
             resources[f"{res.get('resourceType')}/{res['id']}"] = res
     composition = next((r for r in resources.values() if r.get("resourceType") == "Composition"), None)
     if composition is None:
         raise NotAnIpsBundle("the Bundle has no Composition")
-    sections = []
-    for sec in composition.get("section", []):
-        codings = sec.get("code", {}).get("coding", [{}])
-        entries = []
-        for ref in sec.get("entry", []):
-            for coding, text in _codings(resources.get(ref.get("reference"), {})):
-                entry = display.coded_entry(catalogue, coding["system"], coding["code"], coding.get("display"), text)
-                if entry["translated"]:
-                    _add_translation(coding, entry["display"])
-                entries.append(entry)
-        section = display.section(catalogue, codings[0].get("code"), sec.get("title"),
-                                  _narrative(sec.get("text", {}).get("div")), entries)
-        if section["title_translated"] and codings[0].get("display"):
-            _add_translation(codings[0], section["title"])
-        sections.append(section)
-    language = bundle.get("language") or composition.get("language")
-    return {"source_language": language, "sections": sections}, json.dumps(bundle, ensure_ascii=False).encode()
+    sections = [_section(catalogue, sec, resources) for sec in _list(composition.get("section"))
+                if isinstance(sec, dict)]
+    doc_coding = _dict((_list(_dict(composition.get("type")).get("coding")) or [{}])[0])
+    language = _str(bundle.get("language")) or _str(composition.get("language"))
+    model = display.summary_model(catalogue, _str(doc_coding.get("code")), language, sections, fhir=True,
+                                  embedded=_embedded(list({id(r): r for r in resources.values()}.values())),
+                                  warnings=warnings)
+    return model, json.dumps(bundle, ensure_ascii=False).encode()

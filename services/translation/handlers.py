@@ -13,7 +13,7 @@ from passerelle.events import PS_RETRIEVED, ps_outcome
 from passerelle.processor import Emit, Incoming, handles
 from passerelle.topics import Topics
 from services.translation.catalogue import Catalogue
-from services.translation.cda import translate_cda
+from services.translation.cda import NotACdaDocument, translate_cda
 from services.translation.fhir import NotAnIpsBundle, translate_fhir
 from services.translation.settings import TARGET_LANGUAGE
 
@@ -26,13 +26,13 @@ def translate_document(document: dict, catalogue: Catalogue) -> tuple[dict, dict
     base = {"language": TARGET_LANGUAGE, "source_language": document.get("language"), "format": document["format"]}
     try:
         model, translated = TRANSLATORS[document["format"]](document["content"], catalogue)
-    except (etree.XMLSyntaxError, json.JSONDecodeError, UnicodeDecodeError, NotAnIpsBundle):
+    except (etree.XMLSyntaxError, json.JSONDecodeError, UnicodeDecodeError, NotAnIpsBundle, NotACdaDocument):
         return _untranslated(base, document)
     except Exception as exc:  # a document we cannot handle is still delivered as sent (DOMAIN.md step 6)
         structlog.get_logger().error("translation crashed", error_class=type(exc).__name__)
         return _untranslated(base, document)
-    return {**base, "source_language": model["source_language"] or base["source_language"], "translated": True,
-            "sections": model["sections"], "document": translated}, None
+    return {**base, **model, "source_language": model["source_language"] or base["source_language"],
+            "translated": True, "document": translated}, None
 
 
 def _untranslated(base: dict, document: dict) -> tuple[dict, dict]:

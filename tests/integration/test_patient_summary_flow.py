@@ -64,7 +64,8 @@ async def test_a_pt_patient_summary_comes_back_in_french_and_every_step_is_audit
     assert titles[:2] == ["Allergies et réactions indésirables", "Traitements"]
     latex = summary["sections"][0]["entries"][0]
     assert latex == {"display": "Allergie au latex", "original": "Alergia ao látex", "translated": True,
-                     "code": {"system": "2.16.840.1.113883.6.96", "code": "300916003"}, "flag": None}
+                     "code": {"system": "2.16.840.1.113883.6.96", "code": "300916003"}, "flag": None,
+                     "explanation": None, "row": 0, "role": "value"}
     assert b'<translation code="300916003"' in summary["document"]
     assert [a["action"] for a in sorted(audited, key=lambda a: a["source_occurred_at"])] == [
         "PS_REQUESTED", "CONSENT_DECIDED", "PS_QUERY_ROUTED", "PS_RETRIEVED", "PS_OUTCOME"]

