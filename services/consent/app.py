@@ -24,7 +24,7 @@ class ConsentProcessor(Processor):
         def handle(incoming):
             return decide_patient_summary(incoming, topics, rules, int(time.time() * 1000))
 
-        super().__init__("consent", settings, serde, handle, topics=[topics.ps_requested])
+        super().__init__("consent", settings, serde, handle, topics=[topics.ps_requested, topics.ep_requested])
         self.view = view
 
     async def run(self, stop) -> None:
