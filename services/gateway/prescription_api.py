@@ -161,6 +161,8 @@ def prescription_router(settings: Settings, caller: Callable[..., HealthProfessi
             await asyncio.wait_for(arrived.wait(), wait)
         except TimeoutError:
             return JSONResponse(list_view(request_id, None), status_code=202)
+        finally:
+            tracker.arrived.pop(request_id, None)  # nobody waits any more: the poll reads ``lists``
         return list_view(request_id, tracker.lists[request_id]["outcome"])
 
     @router.get("/v1/prescriptions/requests/{request_id}", summary="Poll a prescriptions request")

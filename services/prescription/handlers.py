@@ -8,7 +8,9 @@ requests, country A's answers. Rules:
   one in flight is answered, and is checked only then, against what country A acknowledged;
 * a duplicated event never counts twice: a dispensation id already known, an answer to a
   dispensation no longer in flight, a prescription already observed change nothing;
-* quantities count only what country A acknowledged (``dispensed``), minus what it discarded.
+* quantities count only what country A acknowledged (``dispensed``), minus what it discarded;
+* only a pharmacist whose listing was authorised (consent, country A's treatment-relationship check)
+  and returned the prescription may dispense it (``listed_by``).
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ def observed_prescriptions(retrieved: dict, topics: Topics) -> Iterable[Emit]:
 def new_state(observed: dict) -> dict:
     prescription = observed["prescription"]
     return {"envelope": caused_by(observed, PRODUCER), "patient": observed["patient"], "prescription": prescription,
-            "status": prescription_status(prescription, {}), "dispensed": {}, "dispensations": [], "queue": []}
+            "status": prescription_status(prescription, {}), "dispensed": {}, "dispensations": [], "queue": [],
+            "listed_by": [observed["hp"]["rpps"]]}
 
 
 def _find(state: dict, dispensation_id: str) -> dict | None:
@@ -147,17 +150,21 @@ def handle(incoming: Incoming, topics: Topics, states: dict[str, dict]) -> Itera
         return
     if kind == EP_OBSERVED:
         prescription_id = event["prescription"]["prescription_id"]
-        if prescription_id in states:
-            return  # country A's prescription is known: a repeated listing changes nothing
-        state = new_state(event)
-        states[prescription_id] = state
+        state = states.get(prescription_id)
+        if state is not None and event["hp"]["rpps"] in state["listed_by"]:
+            return  # a repeated listing changes nothing
+        if state is None:
+            state = states[prescription_id] = new_state(event)
+        else:  # another pharmacist's authorised listing: quantities unchanged, one more who may dispense
+            state.update(envelope=caused_by(event, PRODUCER), listed_by=[*state["listed_by"], event["hp"]["rpps"]])
         yield Emit(topics.ep_state, EP_STATE, copy.deepcopy(state), prescription_id.encode())
         return
     if kind not in (DISPENSATION_REQUESTED, DISPENSATION_DISCARD_REQUESTED, DISPENSATION_ANSWERED):
         raise RejectedEvent(f"{kind} is not a prescription command")
     state = states.get(event["prescription_id"])
-    if state is not None and kind == DISPENSATION_REQUESTED and state["patient"] != event["patient"]:
-        state = None  # another patient's prescription: as unknown to this patient
+    if state is not None and kind == DISPENSATION_REQUESTED and (
+            state["patient"] != event["patient"] or event["hp"]["rpps"] not in state["listed_by"]):
+        state = None  # not listed by this pharmacist (consent applies to the listing), or another patient's
     if state is None:
         if kind == DISPENSATION_REQUESTED:  # the pharmacist must list the patient's prescriptions first
             unknown = {"envelope": caused_by(event, PRODUCER), "hp": event["hp"], "patient": event["patient"],

@@ -252,3 +252,18 @@ def test_quantities_never_exceed_the_prescription_and_match_country_a(ops):
             run(as_incoming(answer))
     final = states[p["prescription_id"]]["dispensed"]
     assert {k: v for k, v in final.items() if v} == {k: v for k, v in ledger.dispensed.get(p["prescription_id"], {}).items() if v}
+
+
+def test_only_a_pharmacist_whose_listing_was_authorised_may_dispense():
+    states = {}
+    list(handle(observed(), TOPICS, states))
+    other = dispense("d1", line())
+    other.event["hp"] = {**HP, "rpps": "10002000015"}
+    [answer] = handle(other, TOPICS, states)
+    assert answer.record["error"]["code"] == "PRESCRIPTION_NOT_FOUND" and states["1.2.3^RX-1"]["dispensations"] == []
+    listing = observed()
+    listing.event["hp"] = other.event["hp"]
+    [state] = handle(listing, TOPICS, states)
+    assert state.record["listed_by"] == ["10002000007", "10002000015"] and state.record["dispensed"] == {}
+    [submitted, _] = handle(dispense("d2", line()), TOPICS, states)
+    assert submitted.event_type == "fr.passerelle.ep.DispensationSubmitted"
