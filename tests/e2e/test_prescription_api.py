@@ -87,3 +87,20 @@ def test_french_prescriptions_and_other_professions_are_refused(system):
     denied = list_prescriptions(system, token, consent_confirmed="false")
     assert denied.status_code == 200 and denied.json()["status"] == "denied"
     assert denied.json()["error"]["code"] == "CONSENT_NOT_CONFIRMED"
+
+
+def test_a_listing_not_back_within_wait_is_polled_by_its_request_id(system):
+    token = system.token(PHARMACIST, "21")
+    pending = list_prescriptions(system, token, country="PT", patient_id="310522841", wait="0")  # no summary there
+    assert pending.status_code == 202 and pending.json()["status"] == "pending"
+    request_id = pending.json()["request_id"]
+    deadline = time.monotonic() + 30
+    while (answer := httpx.get(f"{system.url}/v1/prescriptions/requests/{request_id}", headers=auth(token),
+                               timeout=10).json())["status"] == "pending":
+        assert time.monotonic() < deadline, "still pending"
+        time.sleep(0.05)
+    assert answer["status"] == "completed"
+    [prescription] = answer["prescriptions"]
+    assert prescription["items"][0]["active_ingredients"][0]["display"] == "atorvastatine"
+    other = httpx.get(f"{system.url}/v1/prescriptions/requests/{request_id}", headers=auth(system.token()), timeout=10)
+    assert other.status_code == 404  # only the pharmacist who asked

@@ -86,7 +86,12 @@ async def test_two_pharmacies_at_once_and_a_duplicate_never_exceed_the_prescript
                 await asyncio.gather(*await asyncio.gather(*sends))
                 settled = await state_when(settings, serde, lambda s: all(
                     d["status"] in ("ACKNOWLEDGED", "REJECTED") for d in s["dispensations"]) and len(s["dispensations"]) == 2)
-            # the prescription service stops; a new instance takes over from the state topic
+            # the prescription service stops; a new instance takes over from the state topic, and
+            # first receives country A's acknowledgement again (a redelivery): it must not count twice
+            commands = [r for r in await consume(settings, topics.ep_commands, 7)]
+            [ack] = [r for r in commands if serde.decode(r.value)[0] == "fr.passerelle.ep.DispensationAnswered"
+                     and serde.decode(r.value)[1]["accepted"]]
+            await producer.send_and_wait(topics.ep_commands, ack.value, key=ack.key)
             third = dispensation("750000003", "d-3", 2)
             await producer.send_and_wait(topics.ep_commands, serde.encode("fr.passerelle.ep.DispensationRequested", third),
                                          key=PRESCRIPTION.encode())
