@@ -27,6 +27,7 @@ PRODUCER = "foreign-ncp"
 class Ledger:
     """Country A's prescriptions (by id) and what it has acknowledged of each."""
     prescriptions: dict[str, dict] = field(default_factory=dict)
+    patients: dict[str, set[str]] = field(default_factory=dict)  # prescription id -> the patient's identifiers
     dispensed: dict[str, dict[str, int]] = field(default_factory=dict)
     answers: dict[tuple[str, str], dict | None] = field(default_factory=dict)  # (dispensation, kind) -> error
 
@@ -34,10 +35,11 @@ class Ledger:
     def load(cls, directory: dict[str, CountryFolder]) -> "Ledger":
         ledger = cls()
         for country in directory.values():
-            for patient in country.patients.values():
+            for ident, patient in country.patients.items():
                 for path in patient.prescriptions:
                     prescription = read_eprescription(path.read_bytes())
                     ledger.prescriptions[prescription["prescription_id"]] = prescription
+                    ledger.patients.setdefault(prescription["prescription_id"], set()).add(ident)
         return ledger
 
     def answer(self, submitted: dict) -> dict | None:
@@ -48,8 +50,9 @@ class Ledger:
         prescription_id = submitted["prescription_id"]
         prescription = self.prescriptions.get(prescription_id)
         dispensed = self.dispensed.get(prescription_id, {})
-        if prescription is None:
-            refusal = "PRESCRIPTION_NOT_FOUND"
+        owners = self.patients.get(prescription_id)
+        if prescription is None or (owners is not None and submitted["patient"]["patient_id"] not in owners):
+            refusal = "PRESCRIPTION_NOT_FOUND"  # unknown, or another patient's
         elif submitted["kind"] == "DISCARD":
             refusal = None if (submitted["dispensation_id"], "DISPENSE") in self.answers \
                 and self.answers[(submitted["dispensation_id"], "DISPENSE")] is None else "DISPENSATION_NOT_FOUND"

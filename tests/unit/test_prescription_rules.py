@@ -267,3 +267,14 @@ def test_only_a_pharmacist_whose_listing_was_authorised_may_dispense():
     assert state.record["listed_by"] == ["10002000007", "10002000015"] and state.record["dispensed"] == {}
     [submitted, _] = handle(dispense("d2", line()), TOPICS, states)
     assert submitted.event_type == "fr.passerelle.ep.DispensationSubmitted"
+
+
+def test_country_a_refuses_a_dispensation_of_another_patients_prescription(tmp_path):
+    from services.foreign_ncp.directory import load_directory
+    ledger = Ledger.load(load_directory(PROJECT_ROOT / "tests" / "fixtures" / "ncp"))
+    submitted = {"dispensation_id": "d1", "prescription_id": "1.2.246.10.999.3^FI-T-1", "kind": "DISPENSE",
+                 "patient": {"country": "FI", "patient_id": "PT-TEST-1"}, "lines": [line("FI-T-1.1", 1)]}
+    assert ledger.answer(submitted)["code"] == "PRESCRIPTION_NOT_FOUND"
+    assert ledger.answer({**submitted, "dispensation_id": "d2", "patient": PATIENT}) is None
+    assert ledger.answer({**submitted, "dispensation_id": "d3", "patient": PATIENT,
+                          "lines": [line("FI-T-1.1", 5)]})["code"] == "QUANTITY_EXCEEDED"  # 1 of 5 already
