@@ -110,8 +110,8 @@ def discard_requested(state: dict, request: dict) -> bool:
     """Queue the discard (or drop a dispensation never sent); False when nothing changes."""
     dispensation = _find(state, request["dispensation_id"])
     entry = f"{DISCARD}:{request['dispensation_id']}"
-    if dispensation is None or entry in state["queue"]:
-        return False
+    if dispensation is None or entry in state["queue"] or dispensation["hp"]["rpps"] != request["hp"]["rpps"]:
+        return False  # unknown, already queued, or not this pharmacist's dispensation
     if dispensation["status"] == "QUEUED":
         dispensation["status"] = "DISCARDED"
         state["queue"].remove(f"{DISPENSE}:{request['dispensation_id']}")

@@ -278,3 +278,14 @@ def test_country_a_refuses_a_dispensation_of_another_patients_prescription(tmp_p
     assert ledger.answer({**submitted, "dispensation_id": "d2", "patient": PATIENT}) is None
     assert ledger.answer({**submitted, "dispensation_id": "d3", "patient": PATIENT,
                           "lines": [line("FI-T-1.1", 5)]})["code"] == "QUANTITY_EXCEEDED"  # 1 of 5 already
+
+
+def test_only_the_pharmacist_who_dispensed_may_discard():
+    states = {}
+    list(handle(observed(), TOPICS, states))
+    list(handle(dispense("d1", line()), TOPICS, states))
+    list(handle(dispense("d2", line()), TOPICS, states))
+    other = discard("d2")
+    other.event["hp"] = {**HP, "rpps": "10002000015"}
+    assert list(handle(other, TOPICS, states)) == []
+    assert statuses(states) == {"d1": "SUBMITTED", "d2": "QUEUED"}
