@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.flow_latency
 	$(BIN)/python -m benchmarks.audit_store
 	$(BIN)/python -m benchmarks.translation
+	$(BIN)/python -m benchmarks.prescription
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis test-artifacts

@@ -49,6 +49,15 @@ MESSAGES: dict[str, str] = {
     # audit (gateway)
     "AUDIT_SCOPE_REQUIRED": "Votre jeton ne donne pas accès à la liste des accès aux données des patients (droit audit:read requis).",
     "AUDIT_STORE_UNAVAILABLE": "La liste des accès est momentanément indisponible. Réessayez dans quelques instants.",
+    # ePrescription / eDispensation (issue 6)
+    "PRESCRIPTION_FROM_FRANCE": "Les prescriptions établies en France ne passent pas par MyHealth@EU : utilisez les services nationaux.",
+    "PRESCRIPTION_NOT_FOUND": "Cette prescription n'est pas connue : consultez d'abord les prescriptions du patient.",
+    "PRESCRIPTION_NOT_DISPENSABLE": "Cette prescription (ou cette ligne) n'est pas délivrable selon le pays du patient.",
+    "SUBSTITUTION_NOT_ALLOWED": "La prescription n'autorise pas cette substitution.",
+    "QUANTITY_EXCEEDED": "La quantité délivrée dépasse la quantité restant à délivrer.",
+    "DISPENSE_LINE_INVALID": "Une ligne de délivrance est invalide (ligne de prescription inconnue, en double, ou quantité nulle).",
+    "DISPENSATION_NOT_FOUND": "Aucune délivrance ne correspond à cet identifiant.",
+    "DISPENSATION_NOT_DISCARDABLE": "Cette délivrance ne peut plus être annulée (déjà refusée ou annulée).",
     # translation
     "TRANSLATION_FAILED": "La traduction a échoué : le document est fourni tel que transmis par le pays du patient.",
 }

@@ -20,10 +20,22 @@ AUTHENTICATION_FAILED = "fr.passerelle.security.AuthenticationFailed"
 SECURITY_ALERT = "fr.passerelle.security.SecurityAlert"
 PATIENT_ACCESS_NOTIFIED = "fr.passerelle.audit.PatientAccessNotified"
 AUDIT_TRAIL_READ = "fr.passerelle.audit.AuditTrailRead"
+EP_REQUESTED = "fr.passerelle.ep.PrescriptionsRequested"
+EP_QUERY = "fr.passerelle.ep.PrescriptionQuery"
+EP_RETRIEVED = "fr.passerelle.ep.PrescriptionsRetrieved"
+EP_OUTCOME = "fr.passerelle.ep.PrescriptionListOutcome"
+EP_OBSERVED = "fr.passerelle.ep.PrescriptionObserved"
+EP_STATE = "fr.passerelle.ep.PrescriptionState"
+DISPENSATION_REQUESTED = "fr.passerelle.ep.DispensationRequested"
+DISPENSATION_DISCARD_REQUESTED = "fr.passerelle.ep.DispensationDiscardRequested"
+DISPENSATION_SUBMITTED = "fr.passerelle.ep.DispensationSubmitted"
+DISPENSATION_ANSWERED = "fr.passerelle.ep.DispensationAnswered"
 
 ALL = frozenset({PS_REQUESTED, CONSENT_DECISION, PS_QUERY, PS_RETRIEVED, PS_OUTCOME, AUDIT_RECORD,
                  CONSENT_DIRECTIVE, AUTHENTICATION_FAILED, SECURITY_ALERT, PATIENT_ACCESS_NOTIFIED,
-                 AUDIT_TRAIL_READ})
+                 AUDIT_TRAIL_READ, EP_REQUESTED, EP_QUERY, EP_RETRIEVED, EP_OUTCOME, EP_OBSERVED, EP_STATE,
+                 DISPENSATION_REQUESTED, DISPENSATION_DISCARD_REQUESTED, DISPENSATION_SUBMITTED,
+                 DISPENSATION_ANSWERED})
 
 
 def request_key(event: dict) -> bytes:
@@ -37,3 +49,11 @@ def ps_outcome(topics: Topics, cause: dict, producer: str, status: str, error: d
     outcome = {"envelope": caused_by(cause, producer), "hp": cause["hp"], "patient": cause["patient"],
                "status": status, "error": error, "summary": summary}
     return Emit(topics.ps_outcomes, PS_OUTCOME, outcome, request_key(cause))
+
+
+def ep_outcome(topics: Topics, cause: dict, producer: str, status: str, error: dict | None = None,
+               prescriptions: list | None = None) -> Emit:
+    """The event that ends a prescriptions request (COMPLETED, DENIED or FAILED)."""
+    outcome = {"envelope": caused_by(cause, producer), "hp": cause["hp"], "patient": cause["patient"],
+               "purpose": cause["purpose"], "status": status, "error": error, "prescriptions": prescriptions or []}
+    return Emit(topics.ep_outcomes, EP_OUTCOME, outcome, request_key(cause))

@@ -24,6 +24,7 @@ WORKERS = {
     "router": "services.router",
     "foreign-ncp": "services.foreign_ncp",
     "translation": "services.translation",
+    "prescription": "services.prescription",
     "audit": "services.audit",
     "audit-store": "services.audit.store",
     "gateway": "services.gateway",

@@ -30,6 +30,19 @@ EVENT_TYPES = {
     "CONSENT_REVOKED": ("110110", "Patient Record", "U"),
     "PATIENT_OPPOSED": ("110110", "Patient Record", "U"),
     "SECURITY_ALERT": ("110113", "Security Alert", "E"),
+    "EP_REQUESTED": ("110112", "Query", "E"),
+    "EP_QUERY_ROUTED": ("110112", "Query", "E"),
+    "EP_RETRIEVED": ("110107", "Import", "C"),
+    "EP_OUTCOME": ("110106", "Export", "R"),
+    "EP_PRESCRIPTION_OBSERVED": ("110110", "Patient Record", "C"),
+    "DISPENSATION_REQUESTED": ("110110", "Patient Record", "C"),
+    "DISPENSATION_SUBMITTED": ("110106", "Export", "C"),
+    "DISPENSATION_ACKNOWLEDGED": ("110110", "Patient Record", "U"),
+    "DISPENSATION_REJECTED": ("110110", "Patient Record", "E"),
+    "DISPENSATION_DISCARD_REQUESTED": ("110110", "Patient Record", "D"),
+    "DISPENSATION_DISCARD_SUBMITTED": ("110106", "Export", "D"),
+    "DISPENSATION_DISCARDED": ("110110", "Patient Record", "D"),
+    "DISPENSATION_DISCARD_REJECTED": ("110110", "Patient Record", "E"),
 }
 DEFAULT_TYPE = ("110110", "Patient Record", "E")
 OUTCOMES = {"SUCCESS": "0", "DENIED": "4", "FAILURE": "8"}  # FHIR audit-event-outcome

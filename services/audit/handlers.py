@@ -12,6 +12,8 @@ from passerelle.envelope import caused_by
 from passerelle.events import (AUDIT_RECORD, AUDIT_TRAIL_READ, AUTHENTICATION_FAILED, CONSENT_DECISION,
                                CONSENT_DIRECTIVE, PATIENT_ACCESS_NOTIFIED, PS_OUTCOME, PS_QUERY, PS_REQUESTED,
                                PS_RETRIEVED, SECURITY_ALERT, request_key)
+from passerelle.events import (DISPENSATION_ANSWERED, DISPENSATION_DISCARD_REQUESTED, DISPENSATION_REQUESTED,
+                               DISPENSATION_SUBMITTED, EP_OBSERVED, EP_OUTCOME, EP_QUERY, EP_REQUESTED, EP_RETRIEVED)
 from passerelle.processor import Emit, Incoming, RejectedEvent
 from passerelle.topics import Topics
 
@@ -59,6 +61,26 @@ def _trail_read(e: dict) -> Step:
     return "AUDIT_TRAIL_READ", "SUCCESS" if e["authorised"] else "DENIED", e["reason_code"]
 
 
+def _failure(e: dict) -> tuple[str, str | None]:
+    return ("FAILURE", e["error"]["code"]) if e.get("error") else ("SUCCESS", None)
+
+
+def _ep_outcome(e: dict) -> Step:
+    outcome = {"COMPLETED": "SUCCESS", "DENIED": "DENIED", "FAILED": "FAILURE"}[e["status"]]
+    return "EP_OUTCOME", outcome, e["error"]["code"] if e["error"] else None
+
+
+def _dispensation_submitted(e: dict) -> Step:
+    return ("DISPENSATION_DISCARD_SUBMITTED" if e.get("kind") == "DISCARD" else "DISPENSATION_SUBMITTED"), "SUCCESS", None
+
+
+def _dispensation_answered(e: dict) -> Step:
+    discard = e.get("kind") == "DISCARD"
+    if e.get("accepted"):
+        return ("DISPENSATION_DISCARDED" if discard else "DISPENSATION_ACKNOWLEDGED"), "SUCCESS", None
+    return ("DISPENSATION_DISCARD_REJECTED" if discard else "DISPENSATION_REJECTED"), "DENIED", e["error"]["code"] if e.get("error") else None
+
+
 ACTIONS: dict[str, Callable[[dict], Step]] = {
     PS_REQUESTED: _requested,
     CONSENT_DECISION: _decided,
@@ -69,12 +91,21 @@ ACTIONS: dict[str, Callable[[dict], Step]] = {
     CONSENT_DIRECTIVE: _consent_directive,
     SECURITY_ALERT: _security_alert,
     AUDIT_TRAIL_READ: _trail_read,
+    EP_REQUESTED: lambda e: ("EP_REQUESTED", "SUCCESS", None),
+    EP_QUERY: lambda e: ("EP_QUERY_ROUTED", "SUCCESS", None),
+    EP_RETRIEVED: lambda e: ("EP_RETRIEVED", *_failure(e)),
+    EP_OUTCOME: _ep_outcome,
+    EP_OBSERVED: lambda e: ("EP_PRESCRIPTION_OBSERVED", "SUCCESS", None),
+    DISPENSATION_REQUESTED: lambda e: ("DISPENSATION_REQUESTED", "SUCCESS", None),
+    DISPENSATION_DISCARD_REQUESTED: lambda e: ("DISPENSATION_DISCARD_REQUESTED", "SUCCESS", None),
+    DISPENSATION_SUBMITTED: _dispensation_submitted,
+    DISPENSATION_ANSWERED: _dispensation_answered,
 }
 
 #: Event types whose successful step hands the patient's health data to the HP: the patient is
 #: told of each (PatientAccessNotified) and sees it in GET /v1/audit/accesses. A completed outcome
 #: is the moment the summary becomes readable by the HP who asked.
-DISCLOSURES = frozenset({PS_OUTCOME})
+DISCLOSURES = frozenset({PS_OUTCOME, EP_OUTCOME})
 
 
 def audit_record(incoming: Incoming) -> dict:

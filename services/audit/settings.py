@@ -10,5 +10,6 @@ def audited_pattern(topics: Topics) -> str:
     themselves, not dead letters), spelled by ``Topics`` so that a renamed topic cannot silently
     fall out of the audit."""
     fixed = [topics.ps_requested, topics.consent_decisions, topics.ncp_inbound, topics.ps_outcomes,
-             topics.audit_reads, topics.consent_registry, topics.security_events]
+             topics.audit_reads, topics.consent_registry, topics.security_events,
+             topics.ep_requested, topics.ep_retrieved, topics.ep_outcomes, topics.ep_commands]
     return rf"^(?:{'|'.join(map(re.escape, fixed))})$|{topics.ncp_outbound_pattern}"

@@ -15,7 +15,7 @@ from typing import Callable, Iterable
 from passerelle.countries import PATIENT_SUMMARY, CountryRegistry
 from passerelle.envelope import caused_by
 from passerelle.errors import error
-from passerelle.events import CONSENT_DECISION, PS_REQUESTED, SECURITY_ALERT, ps_outcome, request_key
+from passerelle.events import CONSENT_DECISION, EP_REQUESTED, PS_REQUESTED, SECURITY_ALERT, ep_outcome, ps_outcome, request_key
 from passerelle.processor import Emit, Incoming, handles
 from passerelle.professionals import DirectoryEntry, Profession, identity_refusal, service_refusal
 from passerelle.topics import Topics
@@ -23,6 +23,7 @@ from services.consent.abuse import SlidingWindow
 from services.consent.registry import ConsentRegistry
 
 PRODUCER = "consent"
+EPRESCRIPTION = "eprescription"
 AUTHORISED = "AUTHORISED"
 EMERGENCY = "EMERGENCY"
 #: (hp, patient, purpose, request id, now in seconds) → signed treatment-relationship confirmation
@@ -77,21 +78,25 @@ def abuse_alerts(request: dict, rules: ConsentRules, now_ms: int) -> list[dict]:
     return alerts
 
 
-@handles(PS_REQUESTED)
+@handles(PS_REQUESTED, EP_REQUESTED)
 def decide_patient_summary(incoming: Incoming, topics: Topics, rules: ConsentRules, now_ms: int) -> Iterable[Emit]:
+    """Decide a Patient Summary request, or a prescriptions request (service ``eprescription``,
+    same rules; its denial ends it with a prescriptions outcome)."""
     request = incoming.event
     key = request_key(request)
-    refusal = first_refusal(request, rules, PATIENT_SUMMARY, now_ms)
+    service = EPRESCRIPTION if incoming.event_type == EP_REQUESTED else PATIENT_SUMMARY
+    refusal = first_refusal(request, rules, service, now_ms)
     confirmation = None
     if refusal is None:
         confirmation = rules.confirm(request["hp"], request["patient"], request["purpose"],
                                      request["envelope"]["correlation_id"], now_ms // 1000)
     decision = {"envelope": caused_by(request, PRODUCER), "hp": request["hp"], "patient": request["patient"],
-                "purpose": request["purpose"], "service": PATIENT_SUMMARY, "authorised": refusal is None,
+                "purpose": request["purpose"], "service": service, "authorised": refusal is None,
                 "reason_code": refusal or AUTHORISED, "treatment_relationship": confirmation}
     yield Emit(topics.consent_decisions, CONSENT_DECISION, decision, key)
     if refusal:
-        yield ps_outcome(topics, decision, PRODUCER, "DENIED", error(refusal))
+        end = ep_outcome if service == EPRESCRIPTION else ps_outcome
+        yield end(topics, decision, PRODUCER, "DENIED", error(refusal))
     elif request["purpose"] == EMERGENCY:
         yield Emit(topics.security_events, SECURITY_ALERT, _alert(request, "EMERGENCY_ACCESS"), key)
     for alert in abuse_alerts(request, rules, now_ms):

@@ -1,4 +1,5 @@
-"""Wiring: PatientSummaryQuery on every ``ncp.<country>.outbound`` → PatientSummaryRetrieved."""
+"""Wiring: on every ``ncp.<country>.outbound``, PatientSummaryQuery → PatientSummaryRetrieved,
+PrescriptionQuery → PrescriptionsRetrieved, DispensationSubmitted → DispensationAnswered."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from passerelle.settings import Settings
 from passerelle.tokens import ConfirmationVerifier
 from passerelle.topics import Topics
 from services.foreign_ncp.directory import load_directory
-from services.foreign_ncp.handlers import answer_patient_summary_query
+from services.foreign_ncp.handlers import answer_ncp_request
+from services.foreign_ncp.prescriptions import Ledger
 from services.foreign_ncp.settings import data_directory
 
 
@@ -16,6 +18,7 @@ def build(settings: Settings, serde: AvroSerde) -> Processor:
     topics = Topics(settings.topic_prefix)
     directory = load_directory(data_directory(settings))
     verifier = ConfirmationVerifier(settings.tokens, settings.state_dir)
+    ledger = Ledger.load(directory)
     return Processor("foreign-ncp", settings, serde,
-                     lambda e: answer_patient_summary_query(e, topics, directory, verifier),
+                     lambda e: answer_ncp_request(e, topics, directory, verifier, ledger),
                      pattern=topics.ncp_outbound_pattern)

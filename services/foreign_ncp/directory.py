@@ -12,6 +12,8 @@ from pathlib import Path
 
 from lxml import etree
 
+from passerelle.eprescription import patient_ids
+
 CDA_NS = {"hl7": "urn:hl7-org:v3"}
 SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
@@ -28,6 +30,7 @@ class PatientFolder:
     path: Path
     document: StoredDocument | None
     consent: bool = True  # patient.json may say {"consent": false}: country A answers 4701
+    prescriptions: list[Path] = field(default_factory=list)  # ep/*.xml: eHDSI ePrescriptions
 
 
 @dataclass
@@ -67,7 +70,11 @@ def load_directory(root: Path) -> dict[str, CountryFolder]:
             meta = json.loads(patient_file.read_text(encoding="utf-8")) if patient_file.is_file() else None
             if meta is not None:  # patient.json, when present, says who the patient is
                 ids = [i["value"] for i in meta.get("identifiers", [])]
-            patient = PatientFolder(folder, document, consent=(meta or {}).get("consent", True))
+            prescriptions = sorted((folder / "ep").glob("*.xml"))
+            if meta is None and not ids and prescriptions:  # no summary: the prescriptions say who
+                ids = patient_ids(prescriptions[0].read_bytes())
+            patient = PatientFolder(folder, document, consent=(meta or {}).get("consent", True),
+                                    prescriptions=prescriptions)
             for ident in {folder.name, *ids}:
                 country.patients[ident] = patient
         countries[country_dir.name.upper()] = country

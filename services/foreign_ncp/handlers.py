@@ -11,11 +11,12 @@ from typing import Iterable
 
 from passerelle.envelope import caused_by
 from passerelle.errors import error
-from passerelle.events import PS_QUERY, PS_RETRIEVED, request_key
+from passerelle.events import DISPENSATION_SUBMITTED, EP_QUERY, PS_QUERY, PS_RETRIEVED, request_key
 from passerelle.processor import Emit, Incoming, handles
 from passerelle.tokens import ConfirmationVerifier, TokenError
 from passerelle.topics import Topics
 from services.foreign_ncp.directory import CountryFolder
+from services.foreign_ncp.prescriptions import Ledger, answer_dispensation, answer_prescription_query
 
 PRODUCER = "foreign-ncp"
 
@@ -60,3 +61,17 @@ def answer_patient_summary_query(incoming: Incoming, topics: Topics, directory: 
     retrieved = {"envelope": caused_by(query, PRODUCER), "hp": query["hp"], "patient": query["patient"],
                  "purpose": query["purpose"], "error": err, "document": document}
     yield Emit(topics.ncp_inbound, PS_RETRIEVED, retrieved, request_key(query))
+
+
+@handles(PS_QUERY, EP_QUERY, DISPENSATION_SUBMITTED)
+def answer_ncp_request(incoming: Incoming, topics: Topics, directory: dict[str, CountryFolder],
+                       verifier: ConfirmationVerifier, ledger: Ledger, now: int | None = None) -> Iterable[Emit]:
+    """Everything France's NCP sends country A: a summary query, a prescriptions query, a dispensation."""
+    event = incoming.event
+    if incoming.event_type == PS_QUERY:
+        yield from answer_patient_summary_query(incoming, topics, directory, verifier, now)
+    elif incoming.event_type == EP_QUERY:
+        refusal = confirmation_refusal(event, verifier, now)
+        yield answer_prescription_query(event, directory.get(event["patient"]["country"]), refusal, topics)
+    else:
+        yield from answer_dispensation(event, ledger, topics)

@@ -1,1 +1,1 @@
-"""ePrescription / eDispensation: not built yet (issue 6). Deliberately empty: no worker runs it."""
+"""ePrescription / eDispensation (issue 6): the state of each foreign prescription (docs/prescription.md)."""

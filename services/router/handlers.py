@@ -7,11 +7,12 @@ from typing import Iterable
 from passerelle.countries import PATIENT_SUMMARY, CountryRegistry
 from passerelle.envelope import caused_by
 from passerelle.errors import error
-from passerelle.events import CONSENT_DECISION, PS_QUERY, ps_outcome, request_key
+from passerelle.events import CONSENT_DECISION, EP_QUERY, PS_QUERY, ep_outcome, ps_outcome, request_key
 from passerelle.processor import Emit, Incoming, handles
 from passerelle.topics import Topics
 
 PRODUCER = "router"
+EPRESCRIPTION = "eprescription"
 
 
 def route_refusal(country_code: str, service: str, registry: CountryRegistry) -> str | None:
@@ -27,11 +28,17 @@ def route_refusal(country_code: str, service: str, registry: CountryRegistry) ->
 @handles(CONSENT_DECISION)
 def route_to_affiliation_country(incoming: Incoming, topics: Topics, registry: CountryRegistry) -> Iterable[Emit]:
     decision = incoming.event
-    if not decision["authorised"] or decision["service"] != PATIENT_SUMMARY:
+    if not decision["authorised"] or decision["service"] not in (PATIENT_SUMMARY, EPRESCRIPTION):
         return  # denied requests end at the consent service; other services route elsewhere
     refusal = route_refusal(decision["patient"]["country"], decision["service"], registry)
     if refusal:
-        yield ps_outcome(topics, decision, PRODUCER, "FAILED", error(refusal))
+        end = ep_outcome if decision["service"] == EPRESCRIPTION else ps_outcome
+        yield end(topics, decision, PRODUCER, "FAILED", error(refusal))
+        return
+    if decision["service"] == EPRESCRIPTION:
+        query = {"envelope": caused_by(decision, PRODUCER), "hp": decision["hp"], "patient": decision["patient"],
+                 "purpose": decision["purpose"], "treatment_relationship": decision.get("treatment_relationship")}
+        yield Emit(topics.ncp_outbound(decision["patient"]["country"]), EP_QUERY, query, request_key(decision))
         return
     query = {"envelope": caused_by(decision, PRODUCER), "hp": decision["hp"], "patient": decision["patient"],
              "purpose": decision["purpose"], "target_language": "fr-FR",

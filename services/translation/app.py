@@ -1,4 +1,5 @@
-"""Wiring: PatientSummaryRetrieved → PatientSummaryOutcome (translated into French)."""
+"""Wiring: PatientSummaryRetrieved → PatientSummaryOutcome, PrescriptionsRetrieved →
+PrescriptionListOutcome (translated into French)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,19 @@ from passerelle.serde import AvroSerde
 from passerelle.settings import Settings
 from passerelle.topics import Topics
 from services.translation.catalogue import Catalogue
+from passerelle.events import EP_RETRIEVED
 from services.translation.handlers import translate_patient_summary
+from services.translation.prescriptions import translate_prescriptions
 from services.translation.settings import catalogue_directory
 
 
 def build(settings: Settings, serde: AvroSerde) -> Processor:
     topics = Topics(settings.topic_prefix)
     catalogue = Catalogue.load(catalogue_directory(settings))
-    return Processor("translation", settings, serde,
-                     lambda e: translate_patient_summary(e, topics, catalogue), topics=[topics.ncp_inbound])
+
+    def translate(incoming):
+        if incoming.event_type == EP_RETRIEVED:
+            return translate_prescriptions(incoming, topics, catalogue)
+        return translate_patient_summary(incoming, topics, catalogue)
+
+    return Processor("translation", settings, serde, translate, topics=[topics.ncp_inbound, topics.ep_retrieved])

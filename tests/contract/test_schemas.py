@@ -101,7 +101,10 @@ def _events_produced_by_each_service(serde, state_dir):
     reader = HealthProfessionalClaims("10009999995", "10", "750000001", "CPS", 1_767_323_045, ("audit:read",))
     read = trail_read(reader, "PT", "193857264", "127.0.0.1", listed=1)
     emits.append(Emit(topics.audit_reads, "fr.passerelle.audit.AuditTrailRead", read))
-    emits += [a for e in [Incoming("t", "fr.passerelle.ps.PatientSummaryRequested", request)] + [Incoming("t", x.event_type, x.record) for x in emits]
+    from tests.prescription_flow import prescription_flow
+    emits += prescription_flow(state_dir)
+    emits += [a for e in [Incoming("t", "fr.passerelle.ps.PatientSummaryRequested", request)] + [Incoming("t", x.event_type, x.record) for x in emits
+                                                                                          if x.event_type != "fr.passerelle.ep.PrescriptionState"]
               for a in record_step(e, topics)]
     return [( "fr.passerelle.ps.PatientSummaryRequested", request)] + [(e.event_type, e.record) for e in emits]
 

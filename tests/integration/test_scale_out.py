@@ -29,6 +29,8 @@ from passerelle.serde import AvroSerde, SchemaSet
 from passerelle.topics import Topics, declared_topics
 
 pytestmark = pytest.mark.integration
+LISTING = {"country": "PT", "patient_id": "PT-TEST-1", "consent_confirmed": "true", "information_notice_given": "true",
+           "wait": "0"}
 GROUP_SERVICES = [name for name in WORKERS if name != "gateway"]  # the gateway has no consumer group
 REQUESTS = 150
 FLOW_ACTIONS = {"PS_REQUESTED", "CONSENT_DECIDED", "PS_QUERY_ROUTED", "PS_RETRIEVED", "PS_OUTCOME"}
@@ -99,6 +101,8 @@ async def test_two_processes_per_service_lose_one_each_under_load_and_answer_eve
             answer = await http.post(f"{urls[n % len(urls)]}/v1/patient-summaries", json=BODY)
             assert answer.status_code == 202, answer.text
             request_ids.append(answer.json()["request_id"])
+            listed = await http.get(f"{urls[n % len(urls)]}/v1/prescriptions", params=LISTING)  # the prescription workers' share
+            assert listed.status_code == 202, listed.text
             await asyncio.sleep(0.01)
 
     async def group_sizes(size):

@@ -86,7 +86,12 @@ def test_schema_set_lists_every_event_schema():
         "fr.passerelle.ps.PatientSummaryOutcome", "fr.passerelle.audit.AuditRecord",
         "fr.passerelle.consent.ConsentDirective", "fr.passerelle.security.AuthenticationFailed",
         "fr.passerelle.security.SecurityAlert",
-        "fr.passerelle.audit.PatientAccessNotified", "fr.passerelle.audit.AuditTrailRead"}
+        "fr.passerelle.audit.PatientAccessNotified", "fr.passerelle.audit.AuditTrailRead",
+        "fr.passerelle.ep.PrescriptionsRequested", "fr.passerelle.ep.PrescriptionQuery",
+        "fr.passerelle.ep.PrescriptionsRetrieved", "fr.passerelle.ep.PrescriptionListOutcome",
+        "fr.passerelle.ep.PrescriptionObserved", "fr.passerelle.ep.PrescriptionState",
+        "fr.passerelle.ep.DispensationRequested", "fr.passerelle.ep.DispensationDiscardRequested",
+        "fr.passerelle.ep.DispensationSubmitted", "fr.passerelle.ep.DispensationAnswered"}
 
 
 def test_an_event_written_with_a_released_older_version_still_decodes(tmp_path):

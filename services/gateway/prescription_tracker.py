@@ -1,0 +1,94 @@
+"""What the gateway knows of prescriptions requests and dispensations, rebuilt from the topics.
+
+Every gateway instance reads ``ep.outcomes``, ``ep.commands`` and the compacted ``ep.state`` whole
+(no consumer group), so any instance answers for any request or dispensation. Bounded: the oldest
+entries are forgotten first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+
+from passerelle import kafka
+from passerelle.events import DISPENSATION_ANSWERED, DISPENSATION_REQUESTED, EP_OUTCOME, EP_STATE
+from passerelle.serde import AvroSerde, DecodeError
+from passerelle.settings import Settings
+from passerelle.topics import Topics
+
+#: State of a dispensation in the prescription service → what the API shows.
+API_STATUS = {"QUEUED": "waiting", "SUBMITTED": "submitted", "ACKNOWLEDGED": "acknowledged", "REJECTED": "rejected",
+              "DISCARD_SUBMITTED": "discard_pending", "DISCARDED": "discarded"}
+
+
+class PrescriptionTracker:
+    def __init__(self, max_entries: int):
+        self.max_entries = max_entries
+        self.lists: OrderedDict[str, dict] = OrderedDict()  # request id -> {"rpps", "outcome"}
+        self.dispensations: OrderedDict[str, dict] = OrderedDict()  # dispensation id -> view
+        self.arrived: dict[str, asyncio.Event] = {}
+        self.ready = asyncio.Event()
+
+    def _bound(self) -> None:
+        for table in (self.lists, self.dispensations):
+            while len(table) > self.max_entries:
+                table.popitem(last=False)
+
+    def requested_list(self, request_id: str, rpps: str) -> asyncio.Event:
+        self.lists.setdefault(request_id, {"rpps": rpps, "outcome": None})
+        self._bound()
+        return self.arrived.setdefault(request_id, asyncio.Event())
+
+    def requested_dispensation(self, event: dict) -> None:
+        self.dispensations.setdefault(event["dispensation_id"], {
+            "dispensation_id": event["dispensation_id"], "rpps": event["hp"]["rpps"],
+            "prescription_id": event["prescription_id"], "patient": event["patient"], "status": "pending",
+            "prescription_status": None, "lines": event["lines"], "error": None})
+        self._bound()
+
+    def apply(self, event_type: str, event: dict) -> None:
+        if event_type == EP_OUTCOME:
+            request_id = event["envelope"]["correlation_id"]
+            self.lists[request_id] = {"rpps": event["hp"]["rpps"], "outcome": event}
+            self.arrived.pop(request_id, asyncio.Event()).set()
+        elif event_type == DISPENSATION_REQUESTED:
+            self.requested_dispensation(event)
+        elif event_type == DISPENSATION_ANSWERED:
+            known = self.dispensations.get(event["dispensation_id"])
+            if known is not None and known["status"] == "pending" and not event["accepted"]:
+                known.update(status="rejected", error=event["error"])  # e.g. a prescription never listed
+        elif event_type == EP_STATE:
+            for d in event["dispensations"]:
+                queued_discard = f"DISCARD:{d['dispensation_id']}" in event["queue"]
+                self.dispensations[d["dispensation_id"]] = {
+                    "dispensation_id": d["dispensation_id"], "rpps": d["hp"]["rpps"],
+                    "prescription_id": event["prescription"]["prescription_id"], "patient": event["patient"],
+                    "status": "discard_pending" if queued_discard else API_STATUS[d["status"]],
+                    "prescription_status": event["status"].lower(), "lines": d["lines"], "error": d["error"]}
+            self._bound()
+
+    def dispensation(self, dispensation_id: str, rpps: str) -> dict | None:
+        found = self.dispensations.get(dispensation_id)
+        return found if found is not None and found["rpps"] == rpps else None
+
+    def prescriptions_list(self, request_id: str, rpps: str) -> dict | None:
+        found = self.lists.get(request_id)
+        return found if found is not None and found["rpps"] == rpps else None
+
+    async def follow(self, settings: Settings, serde: AvroSerde, stop: asyncio.Event) -> None:
+        topics = Topics(settings.topic_prefix)
+        consumer = kafka.consumer(settings.kafka, None, topics.ep_outcomes, topics.ep_commands, topics.ep_state)
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=200)
+                if consumer.assignment():
+                    self.ready.set()
+                for records in batch.values():
+                    for rec in records:
+                        try:
+                            self.apply(*serde.decode(rec.value))
+                        except DecodeError:
+                            continue  # the processors dead-letter it; the gateway only reads
+        finally:
+            await consumer.stop()

@@ -1,0 +1,7 @@
+"""The prescription service: the state of each foreign prescription a French pharmacist dispenses
+(docs/prescription.md)."""
+from passerelle.runtime import run_service
+from services.prescription.app import build
+
+if __name__ == "__main__":
+    run_service("prescription", build)
