@@ -80,6 +80,8 @@ async def replay(settings: Settings, serde: AvroSerde, store: AuditStore, *, sin
                     if rec.timestamp > started_ms:  # written after the replay began: not this replay's
                         remaining.discard(tp)
                         break
+                    if since_ms is not None and rec.timestamp < since_ms:
+                        continue  # the broker's offset for a time is a starting point, not exact (Tansu)
                     report.read += 1
                     try:
                         event_type, record = serde.decode(rec.value)

@@ -153,9 +153,14 @@ def model_allows(step: dict, said: list[tuple[int, dict]], now_ms: int) -> bool:
     country, patient_id = step["patient"]
     purpose_ok = step["purpose"] == "TREATMENT" or country == "PT"  # only PT accepts EMERGENCY
     confirmed = step["confirmed"] and step["notice"]
-    # the patient's word: replay every directive in force, in the order recorded; the last one wins
+    # the patient's word. A directive replaces the earlier one about the same thing (the same grantee
+    # and service; a revocation withdraws a grant, an opposition renews an opposition): keep the last
+    # recorded of each. Then replay those in force by time; the last one wins, a refusal on a tie.
+    latest: dict[tuple, tuple[int, dict]] = {}
+    for when, d in said:
+        latest[(d["patient"], d["kind"] == "OPPOSITION", d["grantee"], d["service"])] = (when, d)
     allowed = True
-    for when, d in sorted(said, key=lambda s: (s[0], s[1]["kind"] != "GRANT")):
+    for when, d in sorted(latest.values(), key=lambda s: (s[0], s[1]["kind"] != "GRANT")):
         if d["patient"] != step["patient"] or d["service"] not in (None, "patient-summary") or when > now_ms:
             continue
         grantee = d["grantee"]
