@@ -52,6 +52,7 @@ MESSAGES: dict[str, str] = {
     # ePrescription / eDispensation (issue 6)
     "PRESCRIPTION_FROM_FRANCE": "Les prescriptions établies en France ne passent pas par MyHealth@EU : utilisez les services nationaux.",
     "PRESCRIPTION_NOT_FOUND": "Cette prescription n'est pas connue : consultez d'abord les prescriptions du patient.",
+    "PRESCRIPTION_LISTING_EXPIRED": "Votre consultation des prescriptions de ce patient date de plus de 2 heures : consultez-les à nouveau avant de dispenser.",
     "PRESCRIPTION_NOT_DISPENSABLE": "Cette prescription (ou cette ligne) n'est pas délivrable selon le pays du patient.",
     "SUBSTITUTION_NOT_ALLOWED": "La prescription n'autorise pas cette substitution.",
     "QUANTITY_EXCEEDED": "La quantité délivrée dépasse la quantité restant à délivrer.",

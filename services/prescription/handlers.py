@@ -10,7 +10,8 @@ requests, country A's answers. Rules:
   dispensation no longer in flight, a prescription already observed change nothing;
 * quantities count only what country A acknowledged (``dispensed``), minus what it discarded;
 * only a pharmacist whose listing was authorised (consent, country A's treatment-relationship check)
-  and returned the prescription may dispense it (``listed_by``).
+  and returned the prescription may dispense it (``listed_by``), and only within 2 hours of that
+  listing (``listed_at``), the life of the treatment-relationship confirmation; listing again renews it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from passerelle.topics import Topics
 from services.prescription.edispensation import build_edispensation
 
 PRODUCER = "prescription"
+#: A dispensation must follow the pharmacist's authorised listing within the life of its
+#: treatment-relationship confirmation (MyHealth@EU: 2 hours).
+LISTING_VALID_MS = 2 * 3600 * 1000
 IN_FLIGHT = {"SUBMITTED", "DISCARD_SUBMITTED"}
 DISPENSE, DISCARD = "DISPENSE", "DISCARD"
 
@@ -44,11 +48,22 @@ def observed_prescriptions(retrieved: dict, topics: Topics) -> Iterable[Emit]:
         yield Emit(topics.ep_commands, EP_OBSERVED, event, prescription["prescription_id"].encode())
 
 
+def _ms(event: dict) -> int:
+    at = event["envelope"]["occurred_at"]
+    return at if isinstance(at, int) else int(at.timestamp() * 1000)
+
+
 def new_state(observed: dict) -> dict:
     prescription = observed["prescription"]
     return {"envelope": caused_by(observed, PRODUCER), "patient": observed["patient"], "prescription": prescription,
             "status": prescription_status(prescription, {}), "dispensed": {}, "dispensations": [], "queue": [],
-            "listed_by": [observed["hp"]["rpps"]]}
+            "listed_by": [observed["hp"]["rpps"]], "listed_at": {observed["hp"]["rpps"]: _ms(observed)}}
+
+
+def listing_expired(state: dict, request: dict) -> bool:
+    """The pharmacist's last authorised listing is more than 2 hours older than this request."""
+    listed = state.get("listed_at", {}).get(request["hp"]["rpps"])
+    return listed is None or _ms(request) - listed > LISTING_VALID_MS
 
 
 def _find(state: dict, dispensation_id: str) -> dict | None:
@@ -150,13 +165,15 @@ def handle(incoming: Incoming, topics: Topics, states: dict[str, dict]) -> Itera
         return
     if kind == EP_OBSERVED:
         prescription_id = event["prescription"]["prescription_id"]
-        state = states.get(prescription_id)
-        if state is not None and event["hp"]["rpps"] in state["listed_by"]:
-            return  # a repeated listing changes nothing
+        state, rpps, at = states.get(prescription_id), event["hp"]["rpps"], _ms(event)
+        if state is not None and rpps in state["listed_by"] and state.get("listed_at", {}).get(rpps, -1) >= at:
+            return  # a redelivered (or older) listing changes nothing
         if state is None:
             state = states[prescription_id] = new_state(event)
-        else:  # another pharmacist's authorised listing: quantities unchanged, one more who may dispense
-            state.update(envelope=caused_by(event, PRODUCER), listed_by=[*state["listed_by"], event["hp"]["rpps"]])
+        else:  # a new authorised listing: quantities unchanged; this pharmacist may dispense for 2 hours
+            listed_by = state["listed_by"] if rpps in state["listed_by"] else [*state["listed_by"], rpps]
+            state.update(envelope=caused_by(event, PRODUCER), listed_by=listed_by,
+                         listed_at={**state.get("listed_at", {}), rpps: at})
         yield Emit(topics.ep_state, EP_STATE, copy.deepcopy(state), prescription_id.encode())
         return
     if kind not in (DISPENSATION_REQUESTED, DISPENSATION_DISCARD_REQUESTED, DISPENSATION_ANSWERED):
@@ -165,12 +182,18 @@ def handle(incoming: Incoming, topics: Topics, states: dict[str, dict]) -> Itera
     if state is not None and kind == DISPENSATION_REQUESTED and (
             state["patient"] != event["patient"] or event["hp"]["rpps"] not in state["listed_by"]):
         state = None  # not listed by this pharmacist (consent applies to the listing), or another patient's
+    refusal = None
+    if state is None and kind == DISPENSATION_REQUESTED:  # the pharmacist must list the prescriptions first
+        refusal = "PRESCRIPTION_NOT_FOUND"
+    elif kind == DISPENSATION_REQUESTED and _find(state, event["dispensation_id"]) is None and listing_expired(state, event):
+        refusal = "PRESCRIPTION_LISTING_EXPIRED"
+    if refusal:
+        refused = {"envelope": caused_by(event, PRODUCER), "hp": event["hp"], "patient": event["patient"],
+                   "dispensation_id": event["dispensation_id"], "prescription_id": event["prescription_id"],
+                   "kind": DISPENSE, "accepted": False, "error": error(refusal)}
+        yield Emit(topics.ep_commands, DISPENSATION_ANSWERED, refused, event["prescription_id"].encode())
+        return
     if state is None:
-        if kind == DISPENSATION_REQUESTED:  # the pharmacist must list the patient's prescriptions first
-            unknown = {"envelope": caused_by(event, PRODUCER), "hp": event["hp"], "patient": event["patient"],
-                       "dispensation_id": event["dispensation_id"], "prescription_id": event["prescription_id"],
-                       "kind": DISPENSE, "accepted": False, "error": error("PRESCRIPTION_NOT_FOUND")}
-            yield Emit(topics.ep_commands, DISPENSATION_ANSWERED, unknown, event["prescription_id"].encode())
         return
     apply = {DISPENSATION_REQUESTED: dispensation_requested, DISPENSATION_DISCARD_REQUESTED: discard_requested,
              DISPENSATION_ANSWERED: answered}[kind]

@@ -80,7 +80,10 @@ def test_french_prescriptions_and_other_professions_are_refused(system):
     token = system.token(PHARMACIST, "21")
     french = list_prescriptions(system, token, country="FR", patient_id="123")
     assert french.status_code == 400 and french.json()["error"]["code"] == "PRESCRIPTION_FROM_FRANCE"
-    physician = system.token("10001234565", "10")  # a physician may list (data/professions.yaml) but not dispense
+    physician = system.token("10001234565", "10")  # pharmacists only (data/professions.yaml)
+    listed = list_prescriptions(system, physician)
+    assert listed.status_code == 200 and listed.json()["status"] == "denied"
+    assert listed.json()["error"]["code"] == "SERVICE_NOT_ALLOWED_FOR_PROFESSION"
     body = {"country": "FI", "patient_id": FI_PATIENT, "prescription_id": "x", "lines": [{"item_id": "y", "quantity": 1}]}
     refused = httpx.post(f"{system.url}/v1/dispensations", json=body, headers=auth(physician), timeout=10)
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "SERVICE_NOT_ALLOWED_FOR_PROFESSION"

@@ -289,3 +289,24 @@ def test_only_the_pharmacist_who_dispensed_may_discard():
     other.event["hp"] = {**HP, "rpps": "10002000015"}
     assert list(handle(other, TOPICS, states)) == []
     assert statuses(states) == {"d1": "SUBMITTED", "d2": "QUEUED"}
+
+
+def test_a_dispense_more_than_two_hours_after_the_listing_is_refused_until_the_pharmacist_lists_again():
+    from datetime import timedelta
+
+    def later(incoming: Incoming, hours: float) -> Incoming:
+        event = copy.deepcopy(incoming.event)
+        event["envelope"]["occurred_at"] += timedelta(hours=hours)
+        return Incoming(incoming.topic, incoming.event_type, event)
+
+    states: dict = {}
+    listing = observed()
+    list(handle(listing, TOPICS, states))
+    assert list(handle(listing, TOPICS, states)) == []  # the same listing redelivered changes nothing
+    [refused] = handle(later(dispense("late", line()), 2.1), TOPICS, states)
+    assert refused.event_type == "fr.passerelle.ep.DispensationAnswered" and not refused.record["accepted"]
+    assert refused.record["error"]["code"] == "PRESCRIPTION_LISTING_EXPIRED"
+    [state] = handle(later(listing, 2), TOPICS, states)  # listed again: the 2 hours start again
+    assert state.event_type == "fr.passerelle.ep.PrescriptionState"
+    submitted = [e.event_type for e in handle(later(dispense("renewed", line()), 2.1), TOPICS, states)]
+    assert "fr.passerelle.ep.DispensationSubmitted" in submitted
