@@ -86,7 +86,7 @@ async def test_two_processes_per_service_lose_one_each_under_load_and_answer_eve
         settings, tmp_path):
     await apply_topics(settings)
     topics = Topics(settings.topic_prefix)
-    token = mint(settings.state_dir, settings.tokens, "10001234565", "10", "750000001")  # creates the key first
+    token = mint(settings.state_dir, settings.tokens, "10002000007", "21", "750000001")  # a pharmacist: summaries and prescriptions; creates the key first
     workers = {(name, i): start_worker(name, settings, tmp_path / f"{name}-{i}.log")
                for name in WORKERS for i in (1, 2)}
     gateways = [f"http://127.0.0.1:{workers['gateway', i][1]}" for i in (1, 2)]
