@@ -130,6 +130,10 @@ def _json_type(value: Any) -> str:
 
 
 _INT_RANGES = {"int": (-(2 ** 31), 2 ** 31 - 1), "long": (-(2 ** 63), 2 ** 63 - 1)}
+_NUMBER = ("number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
+#: Avro type -> (what the JSON must be, the test of it)
+_PLAIN = {"null": ("null", lambda v: v is None), "boolean": ("boolean", lambda v: isinstance(v, bool)),
+          "string": ("string", lambda v: isinstance(v, str)), "float": _NUMBER, "double": _NUMBER}
 
 
 def convert(value: Any, schema: Any, names: dict[str, dict], path: str, problems: list[tuple[str, str]]) -> Any:
@@ -161,13 +165,10 @@ def convert(value: Any, schema: Any, names: dict[str, dict], path: str, problems
                 return parsed
         wrong("epoch milliseconds or an ISO-8601 date-time with a time zone")
         return value
-    if kind == "null":
-        if value is not None:
-            wrong("null")
-        return value
-    if kind == "boolean":
-        if not isinstance(value, bool):
-            wrong("boolean")
+    if kind in _PLAIN:
+        expected, fits = _PLAIN[kind]
+        if not fits(value):
+            wrong(expected)
         return value
     if kind in _INT_RANGES:
         low, high = _INT_RANGES[kind]
@@ -175,14 +176,6 @@ def convert(value: Any, schema: Any, names: dict[str, dict], path: str, problems
             wrong(f"integer ({kind})")
         elif not low <= value <= high:
             problems.append((path, f"integer out of the range of an Avro {kind}"))
-        return value
-    if kind in ("float", "double"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            wrong("number")
-        return value
-    if kind == "string":
-        if not isinstance(value, str):
-            wrong("string")
         return value
     if kind in ("bytes", "fixed"):
         if not isinstance(value, str):
@@ -337,7 +330,10 @@ def produce(
         raise typer.BadParameter(f"unknown event type {event_type!r}; one of {', '.join(sorted(serde.schemas.by_name))}",
                                  param_hint="--type")
     sources = [p for p in files or [] if str(p) != "-"]
-    texts = [(str(p), p.read_text(encoding="utf-8")) for p in sources]
+    try:
+        texts = [(str(p), p.read_text(encoding="utf-8")) for p in sources]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="FILES") from exc
     if not sources:
         texts = [("<stdin>", sys.stdin.read())]
     topics = Topics(settings.topic_prefix)
@@ -357,6 +353,9 @@ def produce(
     if failed:
         typer.echo(f"{failed} invalid record(s): nothing sent", err=True)
         raise typer.Exit(1)
+    if not messages:
+        typer.echo("no record in the input; nothing sent", err=True)
+        return
     if dry_run:
         typer.echo(f"{len(messages)} valid record(s); nothing sent (--dry-run)")
         return

@@ -25,6 +25,7 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import HTMLResponse, Response
+from prometheus_client import Gauge
 
 from passerelle import kafka
 from passerelle.serde import AvroSerde, DecodeError
@@ -40,6 +41,9 @@ OPS_READ_SCOPE = "ops:read"
 POLL_SECONDS = 2.0
 RATE_WINDOW_SECONDS = 60.0
 STATIC = files("services.gateway") / "dashboard"
+# The same figures for Prometheus (deploy/monitoring/): rate() of the end offsets is a topic's rate.
+TOPIC_END_OFFSET = Gauge("passerelle_topic_end_offset", "Events written to a topic (sum of its end offsets)", ["topic"])
+CONSUMER_LAG = Gauge("passerelle_consumer_lag", "Events a consumer group has not committed yet", ["group", "topic"])
 
 
 class StreamWatch:
@@ -80,7 +84,7 @@ class StreamWatch:
             while not stop.is_set():
                 try:
                     await self.sample(offsets, admin)
-                except KafkaError as exc:
+                except (KafkaError, OSError, ValueError) as exc:  # the figures wait; the gateway goes on
                     log.warning("stream statistics not refreshed", error_class=type(exc).__name__)
                 try:
                     await asyncio.wait_for(stop.wait(), POLL_SECONDS)
@@ -106,6 +110,11 @@ class StreamWatch:
                 lag[group.removeprefix(prefix)] = group_lag(
                     {(tp.topic, tp.partition): meta.offset for tp, meta in committed.items() if meta.offset >= 0}, ends)
         self.lag = lag
+        for topic, total in topic_totals(ends).items():
+            TOPIC_END_OFFSET.labels(topic.removeprefix(prefix)).set(total)
+        for group, topics in lag.items():
+            for topic, behind in topics.items():
+                CONSUMER_LAG.labels(group, topic.removeprefix(prefix)).set(behind)
 
     def view(self) -> dict:
         prefix = f"{self.settings.topic_prefix}."

@@ -37,18 +37,26 @@ async def test_stream_stats_reflect_real_requests_and_need_the_ops_scope(topics_
                 assert (refused.status_code, refused.json()["error"]["code"]) == (403, "OPS_SCOPE_REQUIRED")
                 assert (await client.get("/v1/operations/stream-stats")).status_code == 401
 
+                async def stats() -> dict:
+                    return (await client.get("/v1/operations/stream-stats", headers=operator)).json()
+
+                before = await stats()
+                while not before["topics"]:  # a first sample of the offsets, to measure rates from
+                    await asyncio.sleep(0.1)
+                    before = await stats()
+                assert before["topics"]["ps.requested.v1"] == {"events": 0, "per_second": 0.0}
                 for _ in range(2):
                     sent = await client.post("/v1/patient-summaries", json=BODY, headers=physician)
                     assert sent.status_code == 202
-                stats: dict = {}
                 deadline = time.monotonic() + 30
                 while time.monotonic() < deadline:
-                    stats = (await client.get("/v1/operations/stream-stats", headers=operator)).json()
-                    lag = stats["consumer_lag"].get("consent", {})
-                    if (stats["requests_by_outcome"].get("patient_summary", {}).get("DENIED") == 2
-                            and lag.get("ps.requested.v1") == 0 and stats["topics"]["ps.requested.v1"]["per_second"] > 0):
+                    now = await stats()
+                    if (now["requests_by_outcome"].get("patient_summary", {}).get("DENIED") == 2
+                            and now["consumer_lag"].get("consent", {}).get("ps.requested.v1") == 0
+                            and now["topics"]["ps.outcomes.v1"]["events"] == 2):
                         break
                     await asyncio.sleep(0.3)
+        stats = now
         assert stats["requests_by_outcome"] == {"patient_summary": {"DENIED": 2}}
         assert stats["denials_by_reason"] == {"patient_summary": {"PATIENT_OPPOSED": 2}}
         assert stats["topics"]["ps.requested.v1"]["events"] == 2 and stats["topics"]["ps.outcomes.v1"]["events"] == 2
