@@ -41,7 +41,7 @@ OPS_READ_SCOPE = "ops:read"
 POLL_SECONDS = 2.0
 RATE_WINDOW_SECONDS = 60.0
 STATIC = files("services.gateway") / "dashboard"
-# The same figures for Prometheus (deploy/monitoring/): rate() of the end offsets is a topic's rate.
+# The same figures for Prometheus (deploy/monitoring/): deriv() of the end offsets is a topic's rate.
 TOPIC_END_OFFSET = Gauge("passerelle_topic_end_offset", "Events written to a topic (sum of its end offsets)", ["topic"])
 CONSUMER_LAG = Gauge("passerelle_consumer_lag", "Events a consumer group has not committed yet", ["group", "topic"])
 
@@ -112,6 +112,7 @@ class StreamWatch:
         self.lag = lag
         for topic, total in topic_totals(ends).items():
             TOPIC_END_OFFSET.labels(topic.removeprefix(prefix)).set(total)
+        CONSUMER_LAG.clear()  # a group that is gone is no longer reported
         for group, topics in lag.items():
             for topic, behind in topics.items():
                 CONSUMER_LAG.labels(group, topic.removeprefix(prefix)).set(behind)

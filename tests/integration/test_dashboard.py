@@ -56,7 +56,10 @@ async def test_stream_stats_reflect_real_requests_and_need_the_ops_scope(topics_
                             and now["topics"]["ps.outcomes.v1"]["events"] == 2):
                         break
                     await asyncio.sleep(0.3)
+                metrics = (await client.get("/metrics")).text  # the same figures for Prometheus
         stats = now
+        assert 'passerelle_topic_end_offset{topic="ps.requested.v1"} 2.0' in metrics
+        assert 'passerelle_consumer_lag{group="consent",topic="ps.requested.v1"} 0.0' in metrics
         assert stats["requests_by_outcome"] == {"patient_summary": {"DENIED": 2}}
         assert stats["denials_by_reason"] == {"patient_summary": {"PATIENT_OPPOSED": 2}}
         assert stats["topics"]["ps.requested.v1"]["events"] == 2 and stats["topics"]["ps.outcomes.v1"]["events"] == 2
