@@ -10,6 +10,7 @@ checks and encodes without sending.
 JSON conventions (what fastavro's Python form needs, from what JSON can say):
 
 * a union ``["null", X]`` is written as the plain value or ``null`` (not Avro JSON's ``{"string": ...}``);
+  a union of several non-null types (no schema has one) is refused rather than guessed;
 * ``timestamp-millis``: epoch milliseconds, or an ISO-8601 date-time with its time zone;
 * ``bytes``: base64 text;
 * a field with a default may be left out;
@@ -148,6 +149,9 @@ def convert(value: Any, schema: Any, names: dict[str, dict], path: str, problems
         if value is None and "null" in schema:
             return None
         branches = [b for b in schema if b != "null"]
+        if len(branches) != 1:  # no schema has one today; guessing the branch would hide mistakes
+            problems.append((path, "unions of several non-null types are not supported by produce"))
+            return value
         return convert(value, branches[0], names, path, problems)
     kind = schema["type"] if isinstance(schema, dict) else schema
     if isinstance(kind, (dict, list)):

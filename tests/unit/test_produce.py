@@ -91,3 +91,12 @@ def test_topics_and_keys_follow_the_services(serde):
     with pytest.raises(ValueError, match="no topic 'nope'"):
         destination(request, PS_REQUESTED, topics, "nope")
     assert set(EVENT_TOPICS) == set(serde.schemas.by_name)  # every event type has a home topic
+
+
+def test_a_union_of_several_types_is_refused_rather_than_guessed():
+    from passerelle.produce import convert
+
+    problems: list = []
+    convert({"x": 1}, {"type": "record", "name": "R", "fields": [{"name": "x", "type": ["null", "int", "string"]}]},
+            {}, "", problems)
+    assert problems == [("x", "unions of several non-null types are not supported by produce")]
