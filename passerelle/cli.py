@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from passerelle.logging import configure_logging
+from passerelle.produce import produce as produce_events
 from passerelle.settings import Settings
 from services.audit.cli import app as audit_app
 from services.consent.cli import app as consent_registry
@@ -17,6 +18,7 @@ app = typer.Typer(help="Passerelle, France's National Contact Point for eHealth.
 app.add_typer(audit_app, name="audit")
 app.add_typer(consent_registry, name="consent")
 app.add_typer(catalogue_app, name="catalogue")
+app.command("produce")(produce_events)
 
 
 @app.command()

@@ -23,6 +23,7 @@ from passerelle.tokens import HealthProfessionalClaims, TokenError, TokenVerifie
 from passerelle.topics import Topics
 from services.gateway import handlers
 from services.gateway.audit_api import audit_router
+from services.gateway.dashboard import dashboard_router
 from services.gateway.errors import ApiError, install_error_handling
 from services.gateway.prescription_api import prescription_router
 from services.gateway.models import Accepted, CountryView, PatientSummaryRequest, RequestStatus
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(audit_router(settings, professional, publish_audit_read))
     app.include_router(prescription_router(settings, professional, lambda: app.state.producer))
+    app.include_router(dashboard_router(settings, serde, professional))
 
     @app.get("/v1/countries", response_model=list[CountryView], tags=["reference"])
     async def list_countries():

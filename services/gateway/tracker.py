@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Callable
 
 import structlog
 
@@ -64,18 +65,8 @@ class RequestTracker:
 
     async def follow(self, settings: Settings, serde: AvroSerde, stop: asyncio.Event) -> None:
         topics = Topics(settings.topic_prefix)
-        consumer = kafka.consumer(settings.kafka, None, topics.ps_requested, topics.ps_outcomes)
-        await consumer.start()
-        try:
-            while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=200)
-                if consumer.assignment():
-                    self.ready.set()
-                for records in batch.values():
-                    for rec in records:
-                        self._apply(serde, rec)
-        finally:
-            await consumer.stop()
+        await follow_topics(settings, [topics.ps_requested, topics.ps_outcomes], lambda rec: self._apply(serde, rec),
+                            stop, self.ready)
 
     def _apply(self, serde: AvroSerde, rec) -> None:
         try:
@@ -87,3 +78,21 @@ class RequestTracker:
                            event["envelope"]["occurred_at"].timestamp())
         elif event_type == PS_OUTCOME:
             self.ended(event)
+
+
+async def follow_topics(settings: Settings, topics: list[str], apply: Callable[[object], None], stop: asyncio.Event,
+                        ready: asyncio.Event | None = None) -> None:
+    """Read ``topics`` whole from the beginning (no consumer group) until ``stop``, passing every
+    record to ``apply``; ``ready`` is set once partitions are assigned."""
+    consumer = kafka.consumer(settings.kafka, None, *topics)
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=200)
+            if ready is not None and consumer.assignment():
+                ready.set()
+            for records in batch.values():
+                for rec in records:
+                    apply(rec)
+    finally:
+        await consumer.stop()
