@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import structlog
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,6 +27,24 @@ PORTAL_DIR = Path(__file__).parent / "portal"
 PREFIX = "/portail"
 DEV_TOKEN_TTL_SECONDS = 3600
 AUDIT_READ_SCOPE = "audit:read"
+#: The pages load nothing from elsewhere, and the browser is told so: anything not from the
+#: gateway itself is refused (blob: for the original documents the page builds).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+                               "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                               "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class PortalFiles(StaticFiles):
+    """The portal's static files, with the security headers above."""
+
+    async def get_response(self, path, scope):
+        response = await super().get_response(path, scope)
+        response.headers.update(SECURITY_HEADERS)
+        return response
 
 
 class DevSignIn(BaseModel):
@@ -70,13 +88,14 @@ def portal_router(settings: Settings) -> APIRouter:
                 "identity_provider": "développement" if dev_sign_in_enabled(settings) else "Pro Santé Connect"}
 
     @router.post(f"{PREFIX}/dev-token", response_model=DevToken)
-    async def dev_token(body: DevSignIn):
+    async def dev_token(body: DevSignIn, response: Response):
         """Development only: a token signed by the development key (as ``passerelle token``)."""
         if not dev_sign_in_enabled(settings):
             raise ApiError(403, "DEV_SIGN_IN_DISABLED")
         token = mint(settings.state_dir, settings.tokens, body.rpps, body.profession, body.organisation,
                      ttl_seconds=DEV_TOKEN_TTL_SECONDS, scope=AUDIT_READ_SCOPE if body.audit_read else None)
         log.info("development sign-in", profession=body.profession, audit_read=body.audit_read)
+        response.headers["Cache-Control"] = "no-store"
         return {"token": token, "expires_in": DEV_TOKEN_TTL_SECONDS}
 
     @router.get("/v1/countries/{code}/identifiers", response_model=SearchMask, tags=["reference"])
@@ -97,4 +116,4 @@ def portal_router(settings: Settings) -> APIRouter:
 def install_portal(app: FastAPI, settings: Settings) -> None:
     """The portal's routes and its static pages at ``/portail/``."""
     app.include_router(portal_router(settings))
-    app.mount(PREFIX, StaticFiles(directory=PORTAL_DIR, html=True), name="portal")
+    app.mount(PREFIX, PortalFiles(directory=PORTAL_DIR, html=True), name="portal")

@@ -11,6 +11,7 @@ import re
 import time
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
@@ -176,7 +177,19 @@ def test_a_pharmacist_lists_a_finnish_patients_prescriptions_and_dispenses(page)
     shot(page, "06-delivrance")
 
 
-def test_the_access_log_lists_who_read_the_patients_data(page):
+def read_summary_over_the_api(system, patient_id: str) -> None:
+    """One access to the patient's data (so this test stands alone), by the physician, over the API."""
+    auth = {"Authorization": f"Bearer {system.token(PHYSICIAN, '10')}"}
+    body = {"country": "PT", "patient_id": patient_id, "consent": {"confirmed": True, "information_notice_given": True}}
+    request_id = httpx.post(f"{system.url}/v1/patient-summaries", json=body, headers=auth, timeout=10).json()["request_id"]
+    deadline = time.monotonic() + 20
+    while httpx.get(f"{system.url}/v1/patient-summaries/{request_id}", headers=auth, timeout=10).json()["status"] == "pending":
+        assert time.monotonic() < deadline, "the summary did not come back"
+        time.sleep(0.1)
+
+
+def test_the_access_log_lists_who_read_the_patients_data(page, system):
+    read_summary_over_the_api(system, PT_PATIENT)
     sign_in(page, PHYSICIAN, "10", audit=True)
     page.get_by_label("Pays d'affiliation du patient").select_option(label="Portugal")
     page.get_by_label(re.compile("Número de utente")).fill(PT_PATIENT)
@@ -191,6 +204,18 @@ def test_the_access_log_lists_who_read_the_patients_data(page):
     assert rows.count() >= 1
     expect(rows.first).to_contain_text(PHYSICIAN)
     shot(page, "07-journal")
+
+
+def test_a_refused_professional_reads_why_in_french_and_signing_out_forgets_the_session(page):
+    sign_in(page, "10002000056", "10")  # occupational physician: excluded by data/professions.yaml
+    search(page, "Portugal", "Número de utente", PT_PATIENT)
+    confirm_consent(page)
+    expect(page.get_by_role("alert")).to_contain_text("médecine du travail")
+    page.get_by_role("button", name="Se déconnecter").click()
+    expect(page.get_by_role("heading", name="Connexion")).to_be_visible()
+    page.reload()
+    expect(page.get_by_role("heading", name="Connexion")).to_be_visible()
+    assert page.evaluate("() => sessionStorage.length") == 0
 
 
 def test_a_pdf_sent_by_country_a_is_offered(page, system):

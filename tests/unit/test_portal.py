@@ -90,6 +90,11 @@ def test_the_home_page_leads_to_the_portal_and_its_files_are_served(dev):
     assert page.status_code == 200 and '<html lang="fr">' in page.text
     assert http.get("/portail/portal.js").status_code == 200
     assert http.get("/portail/portal.css").status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert page.headers["x-content-type-options"] == "nosniff"
+    token = http.post("/portail/dev-token", json={"rpps": PHYSICIAN, "profession": "10"})
+    assert token.headers["cache-control"] == "no-store"
 
 
 class Fields(HTMLParser):

@@ -99,7 +99,7 @@ async function api(method, path, body) {
   }
   const data = await response.json().catch(() => null);
   if (!response.ok) {
-    if (response.status === 401) signOut(false);
+    if (response.status === 401) signOut(); // expired or refused token: sign in again (the message says why)
     throw new ApiFailure(response.status, data);
   }
   return { status: response.status, data };
@@ -137,15 +137,13 @@ function renderIdentity() {
   $("nav-journal").hidden = !canReadAudit();
 }
 
-function signOut(goToSignIn = true) {
+function signOut() {
   state.token = null;
   state.termsAccepted = false;
   sessionStorage.removeItem("passerelle.token");
   sessionStorage.removeItem("passerelle.cgu");
-  if (goToSignIn) {
-    showError("");
-    show("connexion");
-  }
+  showError("");
+  show("connexion");
 }
 
 $("form-connexion").addEventListener("submit", async (event) => {
@@ -522,7 +520,7 @@ function cell(value) {
 /* ---------- navigation ---------- */
 
 $("nav-recherche").addEventListener("click", () => toPatientStep());
-$("nav-deconnexion").addEventListener("click", () => signOut(true));
+$("nav-deconnexion").addEventListener("click", () => signOut());
 $("nav-journal").addEventListener("click", () => {
   showError("");
   if (state.patient) showAccessLog();
