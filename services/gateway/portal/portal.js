@@ -492,17 +492,21 @@ async function dispense(prescription, form, status) {
 const ACCESS_HEADINGS = { accessed_at: "Date (UTC)", rpps: "RPPS", profession: "Profession", organisation: "Structure",
   point_of_care: "Lieu de soins", purpose: "Motif", action: "Action", request_id: "Demande" };
 
+let accessLogAsked = 0; // only the latest request's answer is shown (a second click replaces the first)
+
 async function showAccessLog() {
   const { country, patientId } = state.patient;
+  const asked = ++accessLogAsked;
   $("journal").replaceChildren();
   $("etat-journal").textContent = `Accès aux données du patient ${patientId} (${state.patient.countryName})…`;
   show("journal");
   try {
     const { data } = await api("GET", `/v1/audit/accesses?${new URLSearchParams({ country, patient_id: patientId })}`);
+    if (asked !== accessLogAsked) return;
     $("etat-journal").textContent = `${data.accesses.length} accès enregistré(s) aux données de ce patient.`;
     if (!data.accesses.length) return;
     const columns = Object.keys(data.accesses[0]);
-    $("journal").append(el("table", {},
+    $("journal").replaceChildren(el("table", {},
       el("thead", {}, el("tr", {}, columns.map((c) => el("th", { scope: "col" }, ACCESS_HEADINGS[c] || c)))),
       el("tbody", {}, data.accesses.map((a) => el("tr", {}, columns.map((c) => el("td", {}, cell(a[c]))))))));
   } catch (e) {
