@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+#: Debian's Chromium, driven headless by the browser tests (tests/e2e/test_portal_browser.py).
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test bench clean
 
@@ -14,12 +16,16 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+# Installed once when missing (a fresh machine, CI); needs root, as the project's set-up runs here.
+$(CHROMIUM):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
 ## make run: the whole system on the embedded broker, gateway on http://127.0.0.1:8080 (Ctrl-C stops it)
 run: $(STAMP)
 	$(BIN)/passerelle up
 
 ## make test: the whole suite (unit, contract, integration, end-to-end) on its own broker
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 ## make bench: cost of one hop (faust agent vs aiokafka relay, docs/adr/0003), whole-flow latency, audit store throughput, translation speed

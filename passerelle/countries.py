@@ -4,10 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import re
+
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 PATIENT_SUMMARY = "patient-summary"
+
+
+class PatientIdentifier(BaseModel):
+    """One field of the patient search mask a country publishes (the portal builds its form from it)."""
+    label: str  # in French, for the HP
+    format: str = Field(description="Regular expression the whole value must match.")
+    required: bool = True
+    hint: str | None = None  # in French
+    example: str | None = None
+
+    @field_validator("format")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        re.compile(value)
+        return value
+
+    def accepts(self, value: str) -> bool:
+        return re.fullmatch(self.format, value) is not None
 
 
 class Country(BaseModel):
@@ -15,6 +35,8 @@ class Country(BaseModel):
     name: str  # in French, for the HP
     services: list[str] = Field(default_factory=list)
     allow_emergency: bool = False
+    #: The patient search mask; the first identifier is the one requests carry (``patient_id``).
+    identifiers: list[PatientIdentifier] = Field(default_factory=list)
 
     def offers(self, service: str) -> bool:
         return service in self.services

@@ -60,6 +60,8 @@ MESSAGES: dict[str, str] = {
     "DISPENSE_LINE_INVALID": "Une ligne de délivrance est invalide (ligne de prescription inconnue, en double, ou quantité nulle).",
     "DISPENSATION_NOT_FOUND": "Aucune délivrance ne correspond à cet identifiant.",
     "DISPENSATION_NOT_DISCARDABLE": "Cette délivrance ne peut plus être annulée (déjà refusée ou annulée).",
+    # web portal (issue 7)
+    "DEV_SIGN_IN_DISABLED": "La connexion de développement est désactivée : connectez-vous avec Pro Santé Connect (carte CPS ou e-CPS).",
     # translation
     "TRANSLATION_FAILED": "La traduction a échoué : le document est fourni tel que transmis par le pays du patient.",
 }

@@ -26,6 +26,7 @@ from services.gateway.audit_api import audit_router
 from services.gateway.dashboard import dashboard_router
 from services.gateway.errors import ApiError, install_error_handling
 from services.gateway.prescription_api import prescription_router
+from services.gateway.portal_api import install_portal
 from services.gateway.models import Accepted, CountryView, PatientSummaryRequest, RequestStatus
 from services.gateway.settings import MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS
 from services.gateway.tracker import RequestTracker
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit_router(settings, professional, publish_audit_read))
     app.include_router(prescription_router(settings, professional, lambda: app.state.producer))
     app.include_router(dashboard_router(settings, serde, professional))
+    install_portal(app, settings)
 
     @app.get("/v1/countries", response_model=list[CountryView], tags=["reference"])
     async def list_countries():

@@ -1,0 +1,119 @@
+"""The web portal (issue 7, docs/portal.md): static French pages under ``/portail/`` that call the
+HTTP API from the browser, the countries' patient search masks, and a development-only sign-in.
+
+Development sign-in mints the same token as ``passerelle token`` (the development key in
+``state_dir``). It is on only while the gateway trusts that key, that is while no identity provider
+is configured (``PASSERELLE_TOKENS__JWKS_URL`` empty); in production the portal signs in with the
+OpenID Connect provider (Pro Santé Connect) and this endpoint answers 403 DEV_SIGN_IN_DISABLED.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import structlog
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
+
+from passerelle.countries import CountryRegistry, PatientIdentifier
+from passerelle.settings import Settings
+from passerelle.tokens import mint
+from services.gateway.errors import ApiError
+
+log = structlog.get_logger()
+PORTAL_DIR = Path(__file__).parent / "portal"
+PREFIX = "/portail"
+DEV_TOKEN_TTL_SECONDS = 3600
+AUDIT_READ_SCOPE = "audit:read"
+#: The pages load nothing from elsewhere, and the browser is told so: anything not from the
+#: gateway itself is refused (blob: for the original documents the page builds).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+                               "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                               "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class PortalFiles(StaticFiles):
+    """The portal's static files, with the security headers above."""
+
+    async def get_response(self, path, scope):
+        response = await super().get_response(path, scope)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+
+class DevSignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rpps: str = Field(pattern=r"^[0-9]{11}$", description="RPPS number (development directory).")
+    profession: str = Field(pattern=r"^[0-9]{2}$", description="Profession code (10 physician, 21 pharmacist...).")
+    organisation: str = Field("750000001", pattern=r"^[0-9A-Za-z]{1,20}$")
+    audit_read: bool = Field(False, description="Ask for the audit:read scope (access log).")
+
+
+class DevToken(BaseModel):
+    token: str
+    expires_in: int
+
+
+class PortalConfig(BaseModel):
+    dev_sign_in: bool
+    identity_provider: str
+
+
+class SearchMask(BaseModel):
+    code: str
+    name: str
+    services: list[str]
+    identifiers: list[PatientIdentifier]
+
+
+def dev_sign_in_enabled(settings: Settings) -> bool:
+    """Only while the gateway verifies tokens with the development key (no identity provider)."""
+    return not settings.tokens.jwks_url
+
+
+def portal_router(settings: Settings) -> APIRouter:
+    countries = CountryRegistry.load(settings.countries_file)
+    router = APIRouter(tags=["portal"])
+
+    @router.get(f"{PREFIX}/config", response_model=PortalConfig)
+    async def portal_config():
+        """How the portal signs in: the development form, or the identity provider."""
+        return {"dev_sign_in": dev_sign_in_enabled(settings),
+                "identity_provider": "développement" if dev_sign_in_enabled(settings) else "Pro Santé Connect"}
+
+    @router.post(f"{PREFIX}/dev-token", response_model=DevToken)
+    async def dev_token(body: DevSignIn, response: Response):
+        """Development only: a token signed by the development key (as ``passerelle token``)."""
+        if not dev_sign_in_enabled(settings):
+            raise ApiError(403, "DEV_SIGN_IN_DISABLED")
+        token = mint(settings.state_dir, settings.tokens, body.rpps, body.profession, body.organisation,
+                     ttl_seconds=DEV_TOKEN_TTL_SECONDS, scope=AUDIT_READ_SCOPE if body.audit_read else None)
+        log.info("development sign-in", profession=body.profession, audit_read=body.audit_read)
+        response.headers["Cache-Control"] = "no-store"
+        return {"token": token, "expires_in": DEV_TOKEN_TTL_SECONDS}
+
+    @router.get("/v1/countries/{code}/identifiers", response_model=SearchMask, tags=["reference"])
+    async def search_mask(code: str):
+        """The patient search mask the country publishes: identifiers, format, mandatory, hints."""
+        country = countries.get(code)
+        if country is None:
+            raise ApiError(404, "COUNTRY_UNKNOWN")
+        return country.model_dump(include={"code", "name", "services", "identifiers"})
+
+    @router.get("/", include_in_schema=False)
+    async def home():
+        return RedirectResponse(f"{PREFIX}/")
+
+    return router
+
+
+def install_portal(app: FastAPI, settings: Settings) -> None:
+    """The portal's routes and its static pages at ``/portail/``."""
+    app.include_router(portal_router(settings))
+    app.mount(PREFIX, PortalFiles(directory=PORTAL_DIR, html=True), name="portal")
