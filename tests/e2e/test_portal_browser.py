@@ -207,6 +207,8 @@ def test_the_access_log_lists_who_read_the_patients_data(page, system):
     rows = page.locator("#journal tbody tr")
     assert rows.count() >= 1
     expect(rows.first).to_contain_text(PHYSICIAN)
+    expect(rows.first).to_contain_text("Traitement")
+    expect(rows.first).to_contain_text("Médecin")
     shot(page, "07-journal")
 
 

@@ -489,7 +489,7 @@ async function dispense(prescription, form, status) {
 
 /* ---------- access log ---------- */
 
-const ACCESS_HEADINGS = { accessed_at: "Date (UTC)", rpps: "RPPS", profession: "Profession", organisation: "Structure",
+const ACCESS_HEADINGS = { accessed_at: "Date (heure de Paris)", rpps: "RPPS", profession: "Profession", organisation: "Structure",
   point_of_care: "Lieu de soins", purpose: "Motif", action: "Action", request_id: "Demande" };
 
 let accessLogAsked = 0; // only the latest request's answer is shown (a second click replaces the first)
@@ -508,15 +508,25 @@ async function showAccessLog() {
     const columns = Object.keys(data.accesses[0]);
     $("journal").replaceChildren(el("table", {},
       el("thead", {}, el("tr", {}, columns.map((c) => el("th", { scope: "col" }, ACCESS_HEADINGS[c] || c)))),
-      el("tbody", {}, data.accesses.map((a) => el("tr", {}, columns.map((c) => el("td", {}, cell(a[c]))))))));
+      el("tbody", {}, data.accesses.map((a) => el("tr", {}, columns.map((c) => el("td", {}, cell(a[c], c))))))));
   } catch (e) {
     $("etat-journal").textContent = "";
     showError(e.message);
   }
 }
 
-function cell(value) {
+/** French words for the codes the access log holds; an unknown code is shown as it is. */
+const ACCESS_LABELS = {
+  purpose: { TREATMENT: "Traitement", EMERGENCY: "Urgence" },
+  profession: Object.fromEntries([...document.querySelectorAll("#profession option")].map((o) => [o.value, o.textContent])),
+  action: { PS_OUTCOME: "Synthèse médicale consultée", EP_OUTCOME: "Prescriptions consultées" },
+};
+const PARIS_TIME = new Intl.DateTimeFormat("fr-FR", { dateStyle: "short", timeStyle: "medium", timeZone: "Europe/Paris" });
+
+function cell(value, column) {
   if (value === null || value === undefined) return "—";
+  if (column === "accessed_at") return PARIS_TIME.format(new Date(value));
+  if (ACCESS_LABELS[column] && ACCESS_LABELS[column][value]) return `${ACCESS_LABELS[column][value]} (${value})`;
   if (typeof value === "object") return Object.values(value).filter((v) => v !== null).join(" · ");
   return String(value);
 }
