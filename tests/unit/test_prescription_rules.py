@@ -148,8 +148,9 @@ def test_a_second_dispense_waits_for_the_first_acknowledgement_and_cannot_exceed
 
 def test_duplicates_never_count_twice():
     states, ledger = {}, Ledger(prescriptions={"1.2.3^RX-1": prescription()})
-    list(handle(observed(), TOPICS, states))
-    assert list(handle(observed(), TOPICS, states)) == []  # a second listing changes nothing
+    listing = observed()
+    list(handle(listing, TOPICS, states))
+    assert list(handle(listing, TOPICS, states)) == []  # a redelivered listing changes nothing
     request = dispense("d1", line(quantity=1))
     [submitted, _] = handle(request, TOPICS, states)
     assert list(handle(request, TOPICS, states)) == []  # redelivered request
