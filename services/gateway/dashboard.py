@@ -55,8 +55,13 @@ class StreamWatch:
         self.snapshots: list[OffsetSnapshot] = []
         self.lag: dict[str, dict[str, int]] = {}
         self.lag_error: str | None = None
+        #: (topic, partition) -> the offset after the last record the follower read: the broker's
+        #: end offset can lag behind it (seen on the embedded broker under load).
+        self.read_up_to: dict[tuple[str, int], int] = {}
 
     def _apply(self, rec) -> None:
+        key = (rec.topic, rec.partition)
+        self.read_up_to[key] = max(self.read_up_to.get(key, 0), rec.offset + 1)
         try:
             event_type, event = self.serde.decode(rec.value)
         except DecodeError:
@@ -100,6 +105,8 @@ class StreamWatch:
         partitions = [TopicPartition(t, p) for t in sorted(names) if t.startswith(prefix)
                       for p in sorted(offsets.partitions_for_topic(t) or ())]
         ends = {(tp.topic, tp.partition): end for tp, end in (await offsets.end_offsets(partitions)).items()}
+        for key, read in list(self.read_up_to.items()):  # a followed topic: at least what was read
+            ends[key] = max(ends.get(key, 0), read)
         now = time.time()
         self.snapshots = [s for s in self.snapshots if now - s.at <= RATE_WINDOW_SECONDS] + [OffsetSnapshot(now, ends)]
         lag: dict[str, dict[str, int]] = {}
