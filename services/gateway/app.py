@@ -127,9 +127,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                                key=request_key(event))
 
     app.include_router(audit_router(settings, professional, publish_audit_read))
-    app.include_router(prescription_router(settings, professional, lambda: app.state.producer))
+    app.include_router(prescription_router(settings, serde, professions, professional, lambda: app.state.producer))
     app.include_router(dashboard_router(settings, serde, professional))
-    install_portal(app, settings)
+    install_portal(app, settings, countries)
 
     @app.get("/v1/countries", response_model=list[CountryView], tags=["reference"])
     async def list_countries():

@@ -77,8 +77,7 @@ def dev_sign_in_enabled(settings: Settings) -> bool:
     return not settings.tokens.jwks_url
 
 
-def portal_router(settings: Settings) -> APIRouter:
-    countries = CountryRegistry.load(settings.countries_file)
+def portal_router(settings: Settings, countries: CountryRegistry) -> APIRouter:
     router = APIRouter(tags=["portal"])
 
     @router.get(f"{PREFIX}/config", response_model=PortalConfig)
@@ -113,7 +112,7 @@ def portal_router(settings: Settings) -> APIRouter:
     return router
 
 
-def install_portal(app: FastAPI, settings: Settings) -> None:
-    """The portal's routes and its static pages at ``/portail/``."""
-    app.include_router(portal_router(settings))
+def install_portal(app: FastAPI, settings: Settings, countries: CountryRegistry | None = None) -> None:
+    """The portal's routes and its static pages at ``/portail/``; ``countries``: the gateway's, already loaded."""
+    app.include_router(portal_router(settings, countries or CountryRegistry.load(settings.countries_file)))
     app.mount(PREFIX, PortalFiles(directory=PORTAL_DIR, html=True), name="portal")

@@ -23,8 +23,8 @@ from passerelle.envelope import new_envelope
 from passerelle.eprescription import FRANCE
 from passerelle.events import (AUTHENTICATION_FAILED, DISPENSATION_DISCARD_REQUESTED, DISPENSATION_REQUESTED,
                                EP_REQUESTED, request_key)
-from passerelle.professionals import load_professions, service_refusal
-from passerelle.runtime import make_serde
+from passerelle.professionals import Profession, service_refusal
+from passerelle.serde import AvroSerde
 from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims
 from passerelle.topics import Topics
@@ -106,12 +106,10 @@ def discard_requested(hp: dict, dispensation: dict, origin: str | None) -> dict:
             "prescription_id": dispensation["prescription_id"], "request_origin": origin}
 
 
-def prescription_router(settings: Settings, caller: Callable[..., HealthProfessionalClaims],
-                        producer: Callable[[], object]) -> APIRouter:
-    """The routes; ``producer()`` is the gateway's started Kafka producer."""
-    serde = make_serde(settings)
+def prescription_router(settings: Settings, serde: AvroSerde, professions: dict[str, Profession],
+                        caller: Callable[..., HealthProfessionalClaims], producer: Callable[[], object]) -> APIRouter:
+    """The routes; ``serde`` and ``professions`` are the gateway's, ``producer()`` its started Kafka producer."""
     topics = Topics(settings.topic_prefix)
-    professions = load_professions(settings.professions_file)
     tracker = PrescriptionTracker(MAX_TRACKED_REQUESTS)
 
     @asynccontextmanager
