@@ -10,8 +10,8 @@ requests, country A's answers. Rules:
   dispensation no longer in flight, a prescription already observed change nothing;
 * quantities count only what country A acknowledged (``dispensed``), minus what it discarded;
 * only a pharmacist whose listing was authorised (consent, country A's treatment-relationship check)
-  and returned the prescription may dispense it (``listed_by``), and only within 2 hours of that
-  listing (``listed_at``), the life of the treatment-relationship confirmation; listing again renews it.
+  and returned the prescription may dispense it, and only within 2 hours of that
+  listing (``listed_at``: RPPS -> time), the life of the treatment-relationship confirmation; listing again renews it.
 """
 
 from __future__ import annotations
@@ -57,12 +57,12 @@ def new_state(observed: dict) -> dict:
     prescription = observed["prescription"]
     return {"envelope": caused_by(observed, PRODUCER), "patient": observed["patient"], "prescription": prescription,
             "status": prescription_status(prescription, {}), "dispensed": {}, "dispensations": [], "queue": [],
-            "listed_by": [observed["hp"]["rpps"]], "listed_at": {observed["hp"]["rpps"]: _ms(observed)}}
+            "listed_at": {observed["hp"]["rpps"]: _ms(observed)}}
 
 
 def listing_expired(state: dict, request: dict) -> bool:
     """The pharmacist's last authorised listing is more than 2 hours older than this request."""
-    listed = state.get("listed_at", {}).get(request["hp"]["rpps"])
+    listed = state["listed_at"].get(request["hp"]["rpps"])
     return listed is None or _ms(request) - listed > LISTING_VALID_MS
 
 
@@ -166,21 +166,19 @@ def handle(incoming: Incoming, topics: Topics, states: dict[str, dict]) -> Itera
     if kind == EP_OBSERVED:
         prescription_id = event["prescription"]["prescription_id"]
         state, rpps, at = states.get(prescription_id), event["hp"]["rpps"], _ms(event)
-        if state is not None and rpps in state["listed_by"] and state.get("listed_at", {}).get(rpps, -1) >= at:
+        if state is not None and state["listed_at"].get(rpps, -1) >= at:
             return  # a redelivered (or older) listing changes nothing
         if state is None:
             state = states[prescription_id] = new_state(event)
         else:  # a new authorised listing: quantities unchanged; this pharmacist may dispense for 2 hours
-            listed_by = state["listed_by"] if rpps in state["listed_by"] else [*state["listed_by"], rpps]
-            state.update(envelope=caused_by(event, PRODUCER), listed_by=listed_by,
-                         listed_at={**state.get("listed_at", {}), rpps: at})
+            state.update(envelope=caused_by(event, PRODUCER), listed_at={**state["listed_at"], rpps: at})
         yield Emit(topics.ep_state, EP_STATE, copy.deepcopy(state), prescription_id.encode())
         return
     if kind not in (DISPENSATION_REQUESTED, DISPENSATION_DISCARD_REQUESTED, DISPENSATION_ANSWERED):
         raise RejectedEvent(f"{kind} is not a prescription command")
     state = states.get(event["prescription_id"])
     if state is not None and kind == DISPENSATION_REQUESTED and (
-            state["patient"] != event["patient"] or event["hp"]["rpps"] not in state["listed_by"]):
+            state["patient"] != event["patient"] or event["hp"]["rpps"] not in state["listed_at"]):
         state = None  # not listed by this pharmacist (consent applies to the listing), or another patient's
     refusal = None
     if state is None and kind == DISPENSATION_REQUESTED:  # the pharmacist must list the prescriptions first

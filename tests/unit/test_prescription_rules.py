@@ -265,7 +265,7 @@ def test_only_a_pharmacist_whose_listing_was_authorised_may_dispense():
     listing = observed()
     listing.event["hp"] = other.event["hp"]
     [state] = handle(listing, TOPICS, states)
-    assert state.record["listed_by"] == ["10002000007", "10002000015"] and state.record["dispensed"] == {}
+    assert list(state.record["listed_at"]) == ["10002000007", "10002000015"] and state.record["dispensed"] == {}
     [submitted, _] = handle(dispense("d2", line()), TOPICS, states)
     assert submitted.event_type == "fr.passerelle.ep.DispensationSubmitted"
 
