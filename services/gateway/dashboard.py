@@ -140,6 +140,7 @@ class StreamWatch:
 
 def dashboard_router(settings: Settings, serde: AvroSerde, caller: Callable[..., HealthProfessionalClaims]) -> APIRouter:
     watch = StreamWatch(settings, serde)
+    page_html = (STATIC / "index.html").read_text(encoding="utf-8")  # read once, not per request
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -156,7 +157,7 @@ def dashboard_router(settings: Settings, serde: AvroSerde, caller: Callable[...,
     @router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
     async def page():
         """The page (no figures in it: it asks for them with the operator's token)."""
-        return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
+        return HTMLResponse(page_html)
 
     @router.get("/dashboard/dashboard.js", include_in_schema=False)
     async def script():
