@@ -115,8 +115,9 @@ async def test_two_processes_per_service_lose_one_each_under_load_and_answer_eve
             return False
 
     try:
-        await wait_until(lambda: group_sizes(2), "every group at two members")
-        await wait_until(gateways_ready, "both gateways ready")
+        # Sixteen Python processes start at once: on a loaded 2-core machine that alone can take a minute.
+        await wait_until(lambda: group_sizes(2), "every group at two members", timeout=120)
+        await wait_until(gateways_ready, "both gateways ready", timeout=60)
         await post(REQUESTS // 3, gateways)
         # The work is shared: each of the ten group workers has consumed events of its topics.
         await wait_until(lambda: asyncio.to_thread(lambda: all(
