@@ -13,7 +13,11 @@ function fill(table, head, rows) {
   if (!rows.length) { const r = table.insertRow(); const c = r.insertCell(); c.colSpan = head.length; c.textContent = "Aucune donnée"; }
   rows.forEach((row) => {
     const r = table.insertRow();
-    row.forEach((v) => { const c = r.insertCell(); c.textContent = typeof v === "number" ? fmt(v, 2) : v; if (typeof v === "number") c.className = "n"; });
+    row.forEach((v) => {
+      const c = r.insertCell();
+      c.textContent = (typeof v === "number" || v === null || v === undefined) ? fmt(v, 2) : v;
+      if (typeof v === "number") c.className = "n";
+    });
   });
 }
 
@@ -32,12 +36,23 @@ function draw(s) {
 }
 
 let timer = null;
+function stopPolling() {
+  if (timer) { clearInterval(timer); timer = null; }
+}
+
 async function refresh() {
   const token = sessionStorage.getItem("passerelle-ops-token");
   if (!token) return;
   try {
     const resp = await fetch("/v1/operations/stream-stats", { headers: { Authorization: "Bearer " + token } });
     const body = await resp.json();
+    if (resp.status === 401 || resp.status === 403) {
+      // A refused token stays refused: stop asking (each refusal is audited) and ask for another.
+      sessionStorage.removeItem("passerelle-ops-token");
+      stopPolling();
+      $("figures").hidden = true;
+      $("token").focus();
+    }
     if (!resp.ok) throw new Error(body.error ? body.error.message : resp.statusText);
     draw(body);
     $("figures").hidden = false;
@@ -54,7 +69,8 @@ $("signin").addEventListener("submit", (e) => {
   e.preventDefault();
   sessionStorage.setItem("passerelle-ops-token", $("token").value.trim());
   $("token").value = "";
+  stopPolling();
   refresh();
-  if (!timer) timer = setInterval(refresh, REFRESH_MS);
+  timer = setInterval(refresh, REFRESH_MS);
 });
 if (sessionStorage.getItem("passerelle-ops-token")) { refresh(); timer = setInterval(refresh, REFRESH_MS); }
