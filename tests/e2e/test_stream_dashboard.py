@@ -19,7 +19,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from passerelle import PROJECT_ROOT
 from passerelle.metrics_ports import TARGETS_FILE
+from passerelle.settings import Settings
 from passerelle.supervisor import WORKERS
+from passerelle.tokens import mint
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = "/usr/bin/chromium"
@@ -28,6 +30,13 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "dashboard"
 PHYSICIAN, PHARMACIST, OPERATOR = "10001234565", "10002000007", "10009999995"  # data/rpps-dev.yaml
 TIMEOUT_MS = 30_000
+PS = "Synthèse patient"  # how the page names the Patient Summary service
+
+
+def token(system, rpps: str, profession: str, scope: str | None = None) -> str:
+    """A development token signed with this system's key (as ``passerelle token`` makes, in process)."""
+    settings = Settings(state_dir=Path(system.env["PASSERELLE_STATE_DIR"]))
+    return mint(settings.state_dir, settings.tokens, rpps, profession, "750000001", scope=scope)
 
 
 def summary_request(system, token: str, country: str = "PT", patient_id: str = "193857264",
@@ -71,9 +80,9 @@ def test_every_worker_serves_its_own_metrics_on_its_own_port_listed_at_start_up(
     for name, target in ports.items():  # the start-up log line lists them too
         assert f"{target}/metrics" in log, name
 
-    physician = system.token(PHYSICIAN, "10")
+    physician = token(system, PHYSICIAN, "10")
     assert wait_outcome(system, physician, summary_request(system, physician)) == "completed"
-    pharmacist = system.token(PHARMACIST, "21")
+    pharmacist = token(system, PHARMACIST, "21")
     listing = httpx.get(f"{system.url}/v1/prescriptions", timeout=30, headers={"Authorization": f"Bearer {pharmacist}"},
                         params={"country": "FI", "patient_id": "140772-946S", "consent_confirmed": "true",
                                 "information_notice_given": "true"})
@@ -146,27 +155,27 @@ def test_the_dashboard_updates_without_reload_as_requests_go_through(page, syste
     page.on("framenavigated", lambda frame: navigations.append(frame.url) if frame == page.main_frame else None)
     page.goto("/dashboard")
     expect(page.locator("html")).to_have_attribute("lang", "fr")
-    page.get_by_label(re.compile("Jeton d'opérateur")).fill(system.token(OPERATOR, "10", "--scope", "ops:read"))
+    page.get_by_label(re.compile("Jeton d'opérateur")).fill(token(system, OPERATOR, "10", scope="ops:read"))
     page.get_by_role("button", name="Afficher").click()
     expect(page.get_by_role("status")).to_contain_text("Mis à jour à")
     expect(page.locator("#figures")).to_be_visible()
     page.evaluate("window.sameDocument = true")  # gone if the page reloads
-    before = {key: count(page, "outcomes", "patient_summary", key) for key in ("COMPLETED", "DENIED", "FAILED")}
-    denied_before = {key: count(page, "denials", "patient_summary", key)
+    before = {key: count(page, "outcomes", PS, key) for key in ("terminée", "refusée", "en échec")}
+    denied_before = {key: count(page, "denials", PS, key)
                      for key in ("CONSENT_NOT_CONFIRMED", "INFORMATION_NOTICE_NOT_GIVEN")}
     shot(page, "01-avant")
 
-    physician = system.token(PHYSICIAN, "10")
+    physician = token(system, PHYSICIAN, "10")
     requests = [summary_request(system, physician), summary_request(system, physician, confirmed=False),
                 summary_request(system, physician, notice=False), summary_request(system, physician, country="ZZ")]
     assert sorted(wait_outcome(system, physician, r) for r in requests) == ["completed", "denied", "denied", "failed"]
 
     # Requests by outcome and denials by reason: the page redraws on its own.
-    expect_figure(page, lambda: count(page, "outcomes", "patient_summary", "COMPLETED") >= before["COMPLETED"] + 1
-                  and count(page, "outcomes", "patient_summary", "DENIED") >= before["DENIED"] + 2
-                  and count(page, "outcomes", "patient_summary", "FAILED") >= before["FAILED"] + 1, "requests by outcome")
+    expect_figure(page, lambda: count(page, "outcomes", PS, "terminée") >= before["terminée"] + 1
+                  and count(page, "outcomes", PS, "refusée") >= before["refusée"] + 2
+                  and count(page, "outcomes", PS, "en échec") >= before["en échec"] + 1, "requests by outcome")
     for reason, seen in denied_before.items():
-        expect_figure(page, lambda: count(page, "denials", "patient_summary", reason) >= seen + 1, reason)
+        expect_figure(page, lambda: count(page, "denials", PS, reason) >= seen + 1, reason)
     # Per-topic event rates: the request topic moved within the rate window.
     expect_figure(page, lambda: any(r[0] == "ps.requested.v1" and number(r[1]) >= 4 and number(r[2]) > 0
                                     for r in table(page, "topics")), "event rate of ps.requested.v1")
@@ -191,7 +200,7 @@ def test_a_token_without_ops_read_is_refused_and_the_page_stops_asking(page, sys
     page.on("response", lambda r: asked.append(r.status) if r.url.endswith("/v1/operations/stream-stats") else None)
     page.clock.install()  # the page's timers run when the test says so
     page.goto("/dashboard")
-    page.get_by_label(re.compile("Jeton d'opérateur")).fill(system.token(PHYSICIAN, "10"))
+    page.get_by_label(re.compile("Jeton d'opérateur")).fill(token(system, PHYSICIAN, "10"))
     page.get_by_role("button", name="Afficher").click()
     expect(page.get_by_role("status")).to_contain_text("ops:read requis")
     expect(page.locator("#figures")).to_be_hidden()

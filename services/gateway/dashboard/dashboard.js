@@ -3,6 +3,10 @@
 "use strict";
 const REFRESH_MS = 2000;
 const $ = (id) => document.getElementById(id);
+// The page is in French; the stable codes stay visible where operators search logs with them.
+const SERVICE_LABELS = { patient_summary: "Synthèse patient", eprescription: "ePrescription" };
+const OUTCOME_LABELS = { COMPLETED: "terminée", DENIED: "refusée", FAILED: "en échec" };
+const label = (labels, code) => labels[code] || code;
 const fmt = (n, digits = 0) => (n === null || n === undefined) ? "—" :
   Number(n).toLocaleString("fr-FR", { maximumFractionDigits: digits });
 
@@ -27,9 +31,11 @@ function draw(s) {
   fill($("lag"), ["Groupe", "Topic", "Retard"],
     Object.entries(s.consumer_lag).flatMap(([g, topics]) => Object.entries(topics).map(([t, n]) => [g, t, n])));
   fill($("outcomes"), ["Service", "Issue", "Nombre"],
-    Object.entries(s.requests_by_outcome).flatMap(([svc, c]) => Object.entries(c).map(([k, n]) => [svc, k, n])));
-  fill($("denials"), ["Service", "Motif", "Nombre"],
-    Object.entries(s.denials_by_reason).flatMap(([svc, c]) => Object.entries(c).map(([k, n]) => [svc, k, n])));
+    Object.entries(s.requests_by_outcome).flatMap(([svc, c]) =>
+      Object.entries(c).map(([k, n]) => [label(SERVICE_LABELS, svc), label(OUTCOME_LABELS, k), n])));
+  fill($("denials"), ["Service", "Motif (code)", "Nombre"],
+    Object.entries(s.denials_by_reason).flatMap(([svc, c]) =>
+      Object.entries(c).map(([k, n]) => [label(SERVICE_LABELS, svc), k, n])));
   fill($("countries"), ["Pays", "Demandes", "Réponses", "Couverture de traduction", "Délai moyen (ms)", "p50 (ms)", "p95 (ms)"],
     Object.entries(s.countries).map(([code, c]) => [code, c.requests, c.outcomes,
       c.coverage === null ? "—" : fmt(100 * c.coverage, 1) + " %", c.latency_ms.mean, c.latency_ms.p50, c.latency_ms.p95]));
