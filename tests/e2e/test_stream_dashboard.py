@@ -98,6 +98,8 @@ def test_every_worker_serves_its_own_metrics_on_its_own_port_listed_at_start_up(
     for name in workers:
         assert set(seen[name]) == {name}, f"{name}'s port serves {sorted(seen[name])}"  # its own counters only
         assert seen[name][name] > 0, name
+    store = httpx.get(f"http://{ports['audit-store']}/metrics", timeout=5).text
+    assert re.search(r"^passerelle_audit_records_stored_total [1-9]", store, re.M)  # the store's own counter
     gateway = httpx.get(f"http://{ports['gateway']}/metrics", timeout=5).text
     assert re.search(r'^passerelle_gateway_requests_total\{country="PT"\} [1-9]', gateway, re.M)
     assert "passerelle_events_consumed_total{" not in gateway
