@@ -26,6 +26,7 @@ def up(
     broker: Annotated[Optional[str], typer.Option(help="Bootstrap servers of an existing Kafka (default: start the embedded broker).")] = None,
     http: Annotated[str, typer.Option(help="HOST:PORT of the HTTP gateway.")] = "127.0.0.1:8080",
     ncp_data: Annotated[Optional[Path], typer.Option(help="Directory of the foreign NCP simulator (default: data/ncp).")] = None,
+    metrics_port: Annotated[Optional[int], typer.Option(help="Worker i serves Prometheus metrics on N+i (default: PASSERELLE_METRICS_PORT, else free ports; listed at start-up).")] = None,
 ) -> None:
     """Run the whole system until Ctrl-C."""
     from passerelle.supervisor import up as run_up
@@ -38,6 +39,8 @@ def up(
         settings.kafka.bootstrap_servers = broker
     if ncp_data:
         settings.ncp_data = ncp_data.resolve()
+    if metrics_port is not None:
+        settings.metrics_port = metrics_port
     raise typer.Exit(run_up(settings, embedded=broker is None))
 
 

@@ -36,7 +36,10 @@ async def run_processor(processor: Processor) -> None:
 def run_service(name: str, build: Builder, settings: Settings | None = None, metrics_port: int | None = None) -> None:
     settings = settings or Settings()
     configure_logging(settings.log_format, settings.log_level, service=name)
+    if metrics_port is None:
+        metrics_port = settings.metrics_port  # PASSERELLE_METRICS_PORT (``passerelle up`` sets one per worker)
     if metrics_port:
         start_http_server(metrics_port, addr=settings.metrics_host)
-    structlog.get_logger().info("starting", bootstrap=settings.kafka.bootstrap_servers)
+    structlog.get_logger().info("starting", bootstrap=settings.kafka.bootstrap_servers,
+                                metrics=f"{settings.metrics_host}:{metrics_port}" if metrics_port else None)
     asyncio.run(run_processor(build(settings, make_serde(settings))))

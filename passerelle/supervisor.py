@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from passerelle.broker import EmbeddedBroker
+from passerelle.metrics_ports import metrics_endpoints, worker_metrics_ports, write_targets
 from passerelle.settings import Settings
 from passerelle.topic_admin import apply_topics
 
@@ -77,14 +78,18 @@ def up(settings: Settings, embedded: bool) -> int:
         created = asyncio.run(ensure_topics(settings))
         log.info("topics ready", created=len(created))
         env = settings_env(settings)
-        children = [spawn(name, env) for name in WORKERS]
+        ports = worker_metrics_ports(settings, list(WORKERS))  # one Prometheus port per worker
+        envs = {name: {**env, "PASSERELLE_METRICS_PORT": str(ports[name])} if name in ports else env for name in WORKERS}
+        children = [spawn(name, envs[name]) for name in WORKERS]
+        log.info("Prometheus metrics", targets_file=str(write_targets(settings, ports)),
+                 **metrics_endpoints(settings, ports))
         log.info("Passerelle is up", url=f"http://{settings.http_host}:{settings.http_port}/docs")
         while not stopping:
             for i, child in enumerate(children):
                 if child.process.poll() is not None and not stopping:
                     log.error("service exited; restarting", worker=child.name, code=child.process.returncode)
                     time.sleep(max(0.0, 1.0 - (time.monotonic() - child.started)))  # no hot restart loop
-                    children[i] = spawn(child.name, env)
+                    children[i] = spawn(child.name, envs[child.name])  # same metrics port
             time.sleep(0.2)
         return 0
     finally:

@@ -128,7 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(audit_router(settings, professional, publish_audit_read))
     app.include_router(prescription_router(settings, serde, professions, professional, lambda: app.state.producer))
-    app.include_router(dashboard_router(settings, serde, professional))
+    app.include_router(dashboard_router(settings, serde, professional, lambda: app.state.producer))
     install_portal(app, settings, countries)
 
     @app.get("/v1/countries", response_model=list[CountryView], tags=["reference"])

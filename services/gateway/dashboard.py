@@ -2,7 +2,8 @@
 ``GET /v1/operations/stream-stats`` (the figures it polls every few seconds).
 
 Operators only: the figures need a token with the scope ``ops:read`` (as the audit trail needs
-``audit:read``); everyone else gets 403 ``OPS_SCOPE_REQUIRED``. The figures hold no patient data:
+``audit:read``); everyone else gets 403 ``OPS_SCOPE_REQUIRED``, and the refusal is audited like every
+refused identity (``AuthenticationFailed`` on the security events topic, read by the audit service). The figures hold no patient data:
 topic rates, consumer lag, counts of outcomes and error codes, and per country of affiliation the
 translation coverage and the latency (services/gateway/dashboard_stats.py computes them).
 
@@ -23,17 +24,20 @@ from typing import Callable
 import structlog
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
+from fastapi.security.utils import get_authorization_scheme_param
 from prometheus_client import Gauge
 
 from passerelle import kafka
+from passerelle.events import AUTHENTICATION_FAILED, request_key
 from passerelle.serde import AvroSerde, DecodeError
 from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims
 from passerelle.topics import Topics
 from services.gateway.dashboard_stats import OffsetSnapshot, RequestStats, SERVICES, group_lag, topic_rates, topic_totals
 from services.gateway.errors import ApiError
+from services.gateway.handlers import authentication_failed
 from services.gateway.tracker import follow_topics
 
 log = structlog.get_logger()
@@ -138,8 +142,11 @@ class StreamWatch:
                 **self.requests.view()}
 
 
-def dashboard_router(settings: Settings, serde: AvroSerde, caller: Callable[..., HealthProfessionalClaims]) -> APIRouter:
+def dashboard_router(settings: Settings, serde: AvroSerde, caller: Callable[..., HealthProfessionalClaims],
+                     producer: Callable[[], object]) -> APIRouter:
+    """The routes; ``producer()`` is the gateway's started Kafka producer (refusals are audited)."""
     watch = StreamWatch(settings, serde)
+    security_events = Topics(settings.topic_prefix).security_events
     page_html = (STATIC / "index.html").read_text(encoding="utf-8")  # read once, not per request
 
     @asynccontextmanager
@@ -164,12 +171,24 @@ def dashboard_router(settings: Settings, serde: AvroSerde, caller: Callable[...,
         return Response((STATIC / "dashboard.js").read_text(encoding="utf-8"), media_type="text/javascript")
 
     @router.get("/v1/operations/stream-stats")
-    async def stream_stats(who: HealthProfessionalClaims = Depends(caller)):
+    async def stream_stats(request: Request, who: HealthProfessionalClaims = Depends(caller)):
         """Per-topic event rates, consumer lag, requests by outcome, denials by reason, translation
         coverage and latency by country. Scope ``ops:read`` required; no patient data."""
         if OPS_READ_SCOPE not in who.scopes:
             log.warning("stream statistics refused", reason="OPS_SCOPE_REQUIRED")
+            await audit_refusal(request, who, "OPS_SCOPE_REQUIRED")
             raise ApiError(403, "OPS_SCOPE_REQUIRED")
         return watch.view()
+
+    async def audit_refusal(request: Request, who: HealthProfessionalClaims, code: str) -> None:
+        """The refusal on the audit path of every refused identity; it stands even if unaudited."""
+        _scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+        event = authentication_failed(code, token or None, who, request.method, request.url.path,
+                                      request.client.host if request.client else None)
+        try:
+            await producer().send_and_wait(security_events, serde.encode(AUTHENTICATION_FAILED, event),
+                                           key=request_key(event))
+        except KafkaError as exc:
+            log.error("refusal not audited", code=code, error_class=type(exc).__name__)
 
     return router

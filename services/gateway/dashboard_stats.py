@@ -65,6 +65,14 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[int(rank) - 1]
 
 
+def prescription_terms(prescriptions) -> list[dict]:
+    """Every coded term of a prescription list outcome (product, ingredients, dose form, route,
+    package): its translation coverage counts them, as a summary's counts its coded elements."""
+    return [term for prescription in prescriptions for item in prescription["items"]
+            for term in (item["product"], *(i["substance"] for i in item["ingredients"]),
+                         item["dose_form"], item["route"], item["package"])]
+
+
 @dataclass
 class CountryStats:
     requests: int = 0
@@ -120,6 +128,10 @@ class RequestStats:
             if summary:
                 stats.coded_elements += summary.get("coded_elements", 0)
                 stats.translated_elements += summary.get("translated_elements", 0)
+            for term in prescription_terms(event.get("prescriptions") or ()):
+                if term.get("code"):
+                    stats.coded_elements += 1
+                    stats.translated_elements += term.get("french") is not None
 
     def view(self) -> dict:
         return {"requests_by_outcome": {s: dict(c) for s, c in sorted(self.outcomes.items())},

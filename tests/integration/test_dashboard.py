@@ -4,12 +4,17 @@ the consent service after a patient's opposition), and only an operator may read
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 
 import httpx
 import pytest
 
+from passerelle.events import AUTHENTICATION_FAILED
+from passerelle.testing import consume
 from passerelle.tokens import mint
+from passerelle.topics import Topics
+from services.audit.app import build as audit
 from services.consent.app import build as consent
 from services.consent.cli import directive, record
 from services.gateway.app import create_app
@@ -72,3 +77,33 @@ async def test_stream_stats_reflect_real_requests_and_need_the_ops_scope(topics_
     finally:
         stop.set()
         await consent_task
+
+
+async def test_a_refusal_of_ops_read_is_audited_like_every_refused_identity(topics_ready, serde):
+    """403 OPS_SCOPE_REQUIRED becomes an AuthenticationFailed on the security events topic, and the
+    audit service turns it into a DENIED audit record naming the professional and the reason."""
+    settings = topics_ready
+    topics = Topics(settings.topic_prefix)
+    stop = asyncio.Event()
+    audit_task = asyncio.create_task(audit(settings, serde).run(stop))
+    app = create_app(settings)
+    physician = mint(settings.state_dir, settings.tokens, "10001234565", "10", "750000001", "CPS")
+    try:
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client:
+                refused = await client.get("/v1/operations/stream-stats", headers={"Authorization": f"Bearer {physician}"})
+                assert (refused.status_code, refused.json()["error"]["code"]) == (403, "OPS_SCOPE_REQUIRED")
+        [failure] = await consume(settings, topics.security_events, 1)
+        assert physician.encode() not in failure.value  # a fingerprint of the token, never the token
+        event_type, event = serde.decode(failure.value)
+        assert event_type == AUTHENTICATION_FAILED
+        assert (event["reason_code"], event["hp"]["rpps"], event["http_method"], event["http_path"]) == (
+            "OPS_SCOPE_REQUIRED", "10001234565", "GET", "/v1/operations/stream-stats")
+        assert event["token_fingerprint"] == hashlib.sha256(physician.encode()).hexdigest()[:16]
+        [record] = [serde.decode(r.value)[1] for r in await consume(settings, topics.audit_records, 1)]
+        assert (record["action"], record["outcome"], record["reason_code"], record["hp"]["rpps"]) == (
+            "HP_AUTHENTICATION_FAILED", "DENIED", "OPS_SCOPE_REQUIRED", "10001234565")
+        assert record["source_event_id"] == event["envelope"]["event_id"]
+    finally:
+        stop.set()
+        await audit_task

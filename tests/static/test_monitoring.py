@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import pkgutil
 import re
+import shutil
+import subprocess
 
 import pytest
 import yaml
@@ -15,6 +18,7 @@ from prometheus_client import REGISTRY
 import passerelle
 import services
 from passerelle import PROJECT_ROOT
+from passerelle.supervisor import WORKERS
 
 pytestmark = pytest.mark.static
 
@@ -80,3 +84,118 @@ def test_the_drift_check_can_fail():
     assert "passerelle_events_consumed_total" in code_metric_names()
     assert "passerelle_events_consumed" not in code_metric_names()  # a counter's series end in _total
     assert queried_metric_names({"panels": [{"targets": [{"expr": "rate(passerelle_nope_total[1m])"}]}]}) == {"passerelle_nope_total"}
+
+
+GRAFANA = COMPOSE["grafana"]
+
+
+def grafana_guard(password: str | None) -> int:
+    """Exit code of Grafana's start-up guard (its entrypoint, as the container's shell runs it once
+    Compose has turned ``$$`` into ``$``), with ``/run.sh`` — Grafana itself — replaced by success."""
+    shell, flag, script, name = GRAFANA["entrypoint"]
+    assert (shell, flag) == ("sh", "-c") and script.endswith('exec /run.sh "$$@"')
+    script = script.replace("$$", "$").removesuffix('exec /run.sh "$@"') + "exit 0"
+    env = {"PATH": os.environ["PATH"]} | ({"GF_SECURITY_ADMIN_PASSWORD": password} if password is not None else {})
+    return subprocess.run([shell, flag, script, name], env=env, capture_output=True, timeout=10).returncode
+
+
+def test_grafana_takes_its_admin_password_from_the_environment_with_no_default():
+    env = GRAFANA["environment"]
+    assert re.fullmatch(r"\$\{GRAFANA_ADMIN_PASSWORD(:-)?\}", env["GF_SECURITY_ADMIN_PASSWORD"])  # empty when unset
+    assert "GF_SECURITY_ADMIN_PASSWORD__FILE" not in env
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false" and env["GF_USERS_ALLOW_SIGN_UP"] == "false"
+
+
+@pytest.mark.parametrize("password, starts", [(None, False), ("", False), ("admin", False), ("short-pass1", False),
+                                              ("a-long-enough-secret", True)])
+def test_grafana_refuses_to_start_without_a_real_admin_password(password, starts):
+    assert (grafana_guard(password) == 0) is starts
+
+
+def test_prometheus_answers_on_this_host_only():
+    assert all(p.startswith("127.0.0.1:") for p in COMPOSE["prometheus"]["ports"])  # it has no authentication
+
+
+@pytest.mark.skipif(not shutil.which("docker-compose"), reason="Debian's docker-compose (1.29) is not installed")
+@pytest.mark.parametrize("password", [None, "a-long-enough-secret"])
+def test_docker_compose_validates_the_file_with_or_without_the_grafana_password(password):
+    """`docker-compose config`, as Debian's docker-compose 1.29 parses it: the file stays valid for
+    those who never set GRAFANA_ADMIN_PASSWORD (the monitoring profile is opt-in)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRAFANA_")}
+    if password:
+        env["GRAFANA_ADMIN_PASSWORD"] = password
+    done = subprocess.run(["docker-compose", "-f", str(PROJECT_ROOT / "docker-compose.yml"), "--profile", "monitoring",
+                           "config", "-q"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+K8S_DEPLOYMENTS = [doc for path in sorted((PROJECT_ROOT / "deploy" / "k8s").glob("*.yaml"))
+                   for doc in yaml.safe_load_all(path.read_text()) if doc and doc["kind"] == "Deployment"]
+K8S_METRICS_PORT = int(yaml.safe_load((PROJECT_ROOT / "deploy" / "k8s" / "config.yaml").read_text())["data"]["PASSERELLE_METRICS_PORT"])
+
+
+def discovered_pod_targets(deployment: dict) -> list[dict[str, str]]:
+    """What Prometheus's Kubernetes discovery (role: pod) makes of one pod of ``deployment``: one
+    target per declared container port, one per container without ports."""
+    template = deployment["spec"]["template"]
+    labels = {f"__meta_kubernetes_pod_label_{re.sub(r'[^a-zA-Z0-9_]', '_', k)}": v
+              for k, v in template["metadata"]["labels"].items()}
+    base = {**labels, "__meta_kubernetes_namespace": "passerelle",
+            "__meta_kubernetes_pod_name": f"{deployment['metadata']['name']}-0", "__address__": "10.0.0.7"}
+    targets = []
+    for container in template["spec"]["containers"]:
+        for port in container.get("ports") or [None]:
+            target = {**base, "__meta_kubernetes_pod_container_name": container["name"]}
+            if port:
+                target |= {"__meta_kubernetes_pod_container_port_name": port.get("name", ""),
+                           "__meta_kubernetes_pod_container_port_number": str(port["containerPort"]),
+                           "__address__": f"10.0.0.7:{port['containerPort']}"}
+            targets.append(target)
+    return targets
+
+
+def relabel(target: dict[str, str], rules: list[dict]) -> dict[str, str] | None:
+    """Prometheus's relabelling (actions replace, keep, drop; regexes anchored); None: dropped."""
+    target = dict(target)
+    for rule in rules:
+        value = rule.get("separator", ";").join(target.get(label, "") for label in rule.get("source_labels", []))
+        match = re.fullmatch(rule.get("regex", "(.*)"), value)
+        action = rule.get("action", "replace")
+        if action == "keep" and not match or action == "drop" and match:
+            return None
+        if action == "replace" and match:
+            target[rule["target_label"]] = match.expand(re.sub(r"\$(\d+)", r"\\\1", rule.get("replacement", "$1")))
+        elif action not in ("keep", "drop", "replace"):
+            raise NotImplementedError(action)
+    return target
+
+
+def k8s_scraped() -> dict[str, list[tuple[str, str, str]]]:
+    """Service -> the (job, scheme, port) of every target Prometheus keeps, over every Deployment."""
+    config = yaml.safe_load((MONITORING / "prometheus-k8s.yml").read_text())
+    scraped: dict[str, list] = {}
+    for job in config["scrape_configs"]:
+        assert [sd["role"] for sd in job["kubernetes_sd_configs"]] == ["pod"]
+        for deployment in K8S_DEPLOYMENTS:
+            for target in discovered_pod_targets(deployment):
+                kept = relabel(target, job["relabel_configs"])
+                if kept is not None:
+                    scraped.setdefault(kept["service"], []).append(
+                        (job["job_name"], job.get("scheme", "http"), kept["__address__"].rpartition(":")[2]))
+    return scraped
+
+
+def test_prometheus_on_kubernetes_scrapes_every_service_on_its_metrics_port_and_nothing_else():
+    gateway_port = next(p["containerPort"] for d in K8S_DEPLOYMENTS if d["metadata"]["name"] == "passerelle-gateway"
+                        for p in d["spec"]["template"]["spec"]["containers"][0]["ports"] if p["name"] == "https")
+    expected = {name: [("passerelle-workers", "http", str(K8S_METRICS_PORT))] for name in WORKERS if name != "gateway"}
+    expected["gateway"] = [("passerelle-gateway", "https", str(gateway_port))]
+    assert k8s_scraped() == expected
+
+
+def test_the_relabelling_simulation_can_fail():
+    rules = [{"source_labels": ["a"], "regex": "x", "action": "keep"},
+             {"source_labels": ["b"], "regex": "p-(.+)", "target_label": "service", "replacement": "$1"}]
+    assert relabel({"a": "y"}, rules) is None
+    assert relabel({"a": "x", "b": "p-router"}, rules)["service"] == "router"
+    assert "service" not in relabel({"a": "x", "b": "q"}, rules)

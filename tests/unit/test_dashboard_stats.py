@@ -79,3 +79,19 @@ def test_pending_requests_are_bounded():
     for _ in range(5):
         stats.apply(PS_REQUESTED, request())
     assert stats.view()["pending"] == 2 and stats.view()["countries"]["PT"]["requests"] == 5
+
+
+def test_prescription_lists_count_their_coded_terms_in_the_translation_coverage():
+    term = lambda code, french: {"code": code, "system": "s", "original": "o", "french": french}  # noqa: E731
+    item = {"item_id": "1", "product": term("P1", None), "ingredients": [{"substance": term("A01", "x"), "strength": None}],
+            "dose_form": term("10219000", "comprimé"), "route": term(None, None), "package": term("30009000", "boîte"),
+            "package_size": None, "quantity": 1, "dosage": None, "substitution": "N", "dispensable": True}
+    cause = request("FI")
+    listed = {**outcome(cause, "COMPLETED", 40), "summary": None,
+              "prescriptions": [{"prescription_id": "p", "language": "fi-FI", "items": [item]}]}
+    stats = RequestStats()
+    stats.apply(EP_REQUESTED, cause)
+    stats.apply(EP_OUTCOME, listed)
+    fi = stats.view()["countries"]["FI"]
+    assert (fi["coded_elements"], fi["translated_elements"]) == (4, 3)  # the route has no code: not counted
+    assert fi["coverage"] == 0.75
