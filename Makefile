@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 #: Debian's Chromium, driven headless by the browser tests (tests/e2e/test_portal_browser.py).
 CHROMIUM := /usr/bin/chromium
+#: Debian's docker-compose 1.29: parses and validates docker-compose.yml without a container engine (tests/static).
+COMPOSE := /usr/bin/docker-compose
 
 .PHONY: run test bench clean
 
@@ -20,12 +22,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 $(CHROMIUM):
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
+$(COMPOSE):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y docker-compose
+
 ## make run: the whole system on the embedded broker, gateway on http://127.0.0.1:8080 (Ctrl-C stops it)
 run: $(STAMP)
 	$(BIN)/passerelle up
 
 ## make test: the whole suite (unit, contract, integration, end-to-end) on its own broker
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(COMPOSE)
 	$(BIN)/python -m pytest
 
 ## make bench: cost of one hop (faust agent vs aiokafka relay, docs/adr/0003), whole-flow latency, audit store throughput, translation speed
