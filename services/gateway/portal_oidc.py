@@ -172,7 +172,7 @@ class OidcSignIn:
             log.error("identity provider unavailable", step="login", reason=str(exc))
             await self.on_refusal(request, 503, "IDENTITY_PROVIDER_UNAVAILABLE", None, None)
             return failure_page("IDENTITY_PROVIDER_UNAVAILABLE")
-        redirect_uri = self.cfg.redirect_uri or str(request.url_for("oidc_callback"))
+        redirect_uri = self.cfg.redirect_uri or f"{request.url.scheme}://{request.url.netloc}{MOUNT}/callback"
         extra = {"acr_values": self.cfg.acr_values} if self.cfg.acr_values else {}
         return await self.client.authorize_redirect(request, redirect_uri, **extra)
 
