@@ -11,6 +11,7 @@ at ``/portail/oidc``) and this endpoint answers 403 DEV_SIGN_IN_DISABLED.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 from fastapi import APIRouter, FastAPI, Response
@@ -22,8 +23,9 @@ from passerelle.countries import CountryRegistry, PatientIdentifier
 from passerelle.settings import Settings
 from passerelle.tokens import mint
 from services.gateway.errors import ApiError
-from services.gateway.portal_oidc import MOUNT as OIDC_MOUNT
-from services.gateway.portal_oidc import OidcSignIn, oidc_enabled
+
+if TYPE_CHECKING:
+    from services.gateway.portal_oidc import OidcSignIn
 
 log = structlog.get_logger()
 PORTAL_DIR = Path(__file__).parent / "portal"
@@ -90,7 +92,7 @@ def portal_router(settings: Settings, countries: CountryRegistry) -> APIRouter:
         """How the portal signs in: the development form, or the identity provider."""
         return {"dev_sign_in": dev_sign_in_enabled(settings),
                 "identity_provider": "développement" if dev_sign_in_enabled(settings) else "Pro Santé Connect",
-                "oidc_sign_in": oidc_enabled(settings)}
+                "oidc_sign_in": bool(settings.portal.oidc.issuer)}
 
     @router.post(f"{PREFIX}/dev-token", response_model=DevToken)
     async def dev_token(body: DevSignIn, response: Response):
@@ -124,5 +126,5 @@ def install_portal(app: FastAPI, settings: Settings, countries: CountryRegistry 
     loaded; ``oidc``: the OpenID Connect sign-in, when a provider is configured."""
     app.include_router(portal_router(settings, countries or CountryRegistry.load(settings.countries_file)))
     if oidc is not None:
-        app.mount(OIDC_MOUNT, oidc.asgi(), name="portal-oidc")  # before the static pages' mount
+        app.mount(oidc.MOUNT, oidc.asgi(), name="portal-oidc")  # before the static pages' mount
     app.mount(PREFIX, PortalFiles(directory=PORTAL_DIR, html=True), name="portal")

@@ -43,6 +43,7 @@ from passerelle.professionals import MAX_ASSERTION_AGE_SECONDS, DirectoryEntry, 
 from passerelle.settings import OidcSettings, Settings
 from passerelle.tokens import HealthProfessionalClaims, PortalSessionSigner, portal_session_key
 from services.gateway.oidc_claims import SignInRefused, merged_claims, professional_of
+from services.gateway.portal_api import SECURITY_HEADERS
 
 log = structlog.get_logger()
 MOUNT = "/portail/oidc"
@@ -106,7 +107,6 @@ def _code_of(exc: Exception) -> str:
 
 def failure_page(code: str) -> HTMLResponse:
     """A French page saying why, with the stable code, and the way back to the sign-in page."""
-    from services.gateway.portal_api import SECURITY_HEADERS  # the portal's own headers (no cycle at import)
     message = html.escape(MESSAGES[code])
     body = f"""<!DOCTYPE html>
 <html lang="fr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -121,7 +121,9 @@ def failure_page(code: str) -> HTMLResponse:
 
 
 class OidcSignIn:
-    """The sign-in routes, mounted at ``/portail/oidc`` by ``install_portal``."""
+    """The sign-in routes, mounted at ``MOUNT`` by ``install_portal``."""
+
+    MOUNT = MOUNT
 
     def __init__(self, settings: Settings, directory: dict[str, DirectoryEntry], professions: dict[str, Profession],
                  on_refusal: RefusalHook):

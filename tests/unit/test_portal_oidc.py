@@ -207,3 +207,18 @@ def test_private_key_jwt_client_authentication(tmp_path, provider):
         assert gateway.http.post("/portail/oidc/session").status_code == 200
     finally:
         provider.client_public_key = None
+
+
+def test_without_an_issuer_there_is_no_sign_in_route_and_an_incomplete_provider_is_refused_at_start(tmp_path):
+    app = FastAPI()
+    install_error_handling(app)
+    install_portal(app, Settings(state_dir=tmp_path))
+    plain = TestClient(app)
+    assert plain.get("/portail/oidc/login", follow_redirects=False).status_code == 404
+    assert plain.get("/portail/config").json()["oidc_sign_in"] is False
+    for incomplete in ({"issuer": "https://psc.example"},
+                       {"issuer": "https://psc.example", "client_id": "c"},
+                       {"issuer": "https://psc.example", "client_id": "c", "client_secret": "s",
+                        "token_endpoint_auth_method": "private_key_jwt"}):
+        with pytest.raises(ValueError):
+            OidcSettings(**incomplete)
