@@ -10,7 +10,8 @@ RS256-signed with a key published at its JWKS endpoint; the professional's claim
 shaped as PSC documents them (``SubjectNameID`` = ``8`` + RPPS, ``SubjectRefPro.exercices``).
 
 ``misbehave`` makes the next ID token wrong on purpose (``signature``, ``nonce``, ``expired``,
-``issuer``, ``audience``), for the refusal tests.
+``issuer``, ``audience``) for the refusal tests; ``auth_age`` dates the professional's authentication
+back (single sign-on: a fresh ID token for an authentication made earlier).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class ProviderDouble:
     #: The professional who signs in at the next authorisation; None: they cancel (access_denied).
     user: dict | None = None
     misbehave: str | None = None
+    auth_age: int = 0
     #: What the provider saw (the tests check the client's side of the protocol with it).
     authorizations: list[dict] = field(default_factory=list)
     token_requests: list[dict] = field(default_factory=list)
@@ -206,7 +208,7 @@ class ProviderDouble:
     def _id_token(self, grant: Grant) -> str:
         now = int(time.time())
         claims = {"iss": self.issuer, "sub": grant.user["sub"], "aud": self.client_id, "azp": self.client_id,
-                  "iat": now, "exp": now + 300, "auth_time": now, "nonce": grant.nonce, "acr": grant.user["acr"],
+                  "iat": now, "exp": now + 300, "auth_time": now - self.auth_age, "nonce": grant.nonce, "acr": grant.user["acr"],
                   "SubjectNameID": grant.user["SubjectNameID"]}
         key = self.key
         if self.misbehave == "signature":

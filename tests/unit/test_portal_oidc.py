@@ -37,7 +37,7 @@ def provider():
 
 @pytest.fixture(autouse=True)
 def fresh_provider(provider):
-    provider.misbehave, provider.user = None, None
+    provider.misbehave, provider.user, provider.auth_age = None, None, 0
     provider.authorizations.clear()
     provider.token_requests.clear()
 
@@ -222,3 +222,16 @@ def test_without_an_issuer_there_is_no_sign_in_route_and_an_incomplete_provider_
                         "token_endpoint_auth_method": "private_key_jwt"}):
         with pytest.raises(ValueError):
             OidcSettings(**incomplete)
+
+
+def test_a_session_ends_4_hours_after_the_authentication_and_an_older_one_is_refused(gateway, provider):
+    provider.auth_age = 4 * 3600 - 600  # authenticated at PSC 3 h 50 ago: a 10-minute session
+    assert gateway.sign_in(provider, psc_user(PHYSICIAN)).status_code == 303
+    assert 500 <= gateway.http.post("/portail/oidc/session").json()["expires_in"] <= 600
+    provider.auth_age = 5 * 3600
+    refused_with(gateway.sign_in(provider, psc_user(PHYSICIAN)), gateway, 401, "ASSERTION_EXPIRED")
+
+
+def test_an_id_token_signed_with_an_algorithm_we_do_not_accept_is_refused(tmp_path, provider):
+    gateway = Gateway(settings_for(tmp_path, provider, id_token_algorithms=["ES256"]))  # the provider signs RS256
+    refused_with(gateway.sign_in(provider, psc_user(PHYSICIAN)), gateway, 401, "OIDC_ID_TOKEN_INVALID")
