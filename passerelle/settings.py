@@ -78,6 +78,9 @@ class OidcSettings(BaseModel):
 
     #: The provider's issuer; its discovery document is ``<issuer>/.well-known/openid-configuration``.
     issuer: str | None = None
+    #: Where the discovery document is, when not at the standard place above (its ``issuer`` must still
+    #: be ``issuer``).
+    discovery_url: str | None = None
     client_id: str | None = None
     #: ``client_secret_basic`` / ``client_secret_post`` use ``client_secret``; ``private_key_jwt``
     #: signs a client assertion with ``private_key_file`` (PEM, RSA → RS256 or EC P-256 → ES256).

@@ -139,7 +139,7 @@ class OidcSignIn:
             auth_methods = [PrivateKeyJWT(alg=alg)]
         self.client = OAuth().register(
             "psc", client_id=cfg.client_id, client_secret=secret, client_kwargs=client_kwargs,
-            server_metadata_url=f"{cfg.issuer.rstrip('/')}/.well-known/openid-configuration",
+            server_metadata_url=cfg.discovery_url or f"{cfg.issuer.rstrip('/')}/.well-known/openid-configuration",
             client_auth_methods=auth_methods)
 
     # ---- the provider's metadata ----
