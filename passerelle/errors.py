@@ -61,6 +61,14 @@ MESSAGES: dict[str, str] = {
     "DISPENSATION_NOT_FOUND": "Aucune délivrance ne correspond à cet identifiant.",
     "DISPENSATION_NOT_DISCARDABLE": "Cette délivrance ne peut plus être annulée (déjà refusée ou annulée).",
     # web portal (issue 7)
+    "OIDC_STATE_INVALID": "La connexion Pro Santé Connect a expiré ou a été ouverte dans un autre onglet : recommencez la connexion.",
+    "OIDC_PROVIDER_REFUSED": "Pro Santé Connect n'a pas confirmé votre identité (connexion annulée ou refusée) : recommencez la connexion.",
+    "OIDC_CODE_REFUSED": "Pro Santé Connect n'a pas confirmé la connexion de Passerelle (code d'autorisation refusé) : recommencez la connexion.",
+    "OIDC_ID_TOKEN_INVALID": "L'attestation d'identité reçue de Pro Santé Connect est invalide (signature, émetteur ou destinataire) : connexion refusée.",
+    "OIDC_ID_TOKEN_EXPIRED": "L'attestation d'identité reçue de Pro Santé Connect a expiré : recommencez la connexion.",
+    "OIDC_NONCE_MISMATCH": "L'attestation d'identité reçue ne correspond pas à cette connexion : connexion refusée par sécurité.",
+    "OIDC_IDENTITY_INCOMPLETE": "Pro Santé Connect n'a pas transmis votre identité professionnelle complète (numéro RPPS, profession, structure d'exercice).",
+    "PORTAL_SESSION_NOT_FOUND": "Aucune connexion en attente pour ce navigateur : connectez-vous.",
     "DEV_SIGN_IN_DISABLED": "La connexion de développement est désactivée : connectez-vous avec Pro Santé Connect (carte CPS ou e-CPS).",
     # translation
     "TRANSLATION_FAILED": "La traduction a échoué : le document est fourni tel que transmis par le pays du patient.",

@@ -14,8 +14,10 @@ from pydantic import BaseModel, Field
 
 #: An HP's identity assertion may not be older than this (MyHealth@EU: 4 hours).
 MAX_ASSERTION_AGE_SECONDS = 4 * 3600
-#: Authentication methods that are two-factor (CPS smart card, e-CPS mobile app).
-STRONG_AUTH_METHODS = frozenset({"CPS", "E_CPS"})
+#: Authentication methods that are two-factor (CPS smart card, e-CPS mobile app; PSC_EIDAS1: Pro Santé
+#: Connect vouched for eIDAS "substantial", reached only with a CPS card or the e-CPS app, without
+#: saying which of the two — docs/adr/0070-portal-openid-connect.md).
+STRONG_AUTH_METHODS = frozenset({"CPS", "E_CPS", "PSC_EIDAS1"})
 
 
 class Profession(BaseModel):

@@ -34,6 +34,8 @@ REQUIRED_CLAIMS = ("sub", "profession", "organisation", "amr", "iat", "exp")
 DEV_KEY_FILE = "dev-signing-key.pem"
 #: This NCP's key for treatment-relationship confirmations (a different key from the HPs' tokens).
 CONFIRMATION_KEY_FILE = "ncp-confirmation-key.pem"
+#: This gateway's key for portal sessions (after an OpenID Connect sign-in; docs/adr/0070).
+PORTAL_SESSION_KEY_FILE = "portal-session-key.pem"
 CONFIRMATION_CLAIMS = ("sub", "organisation", "patient_country", "patient_id", "purpose", "jti", "iat", "exp")
 
 
@@ -120,8 +122,8 @@ def mint(state_dir: Path, settings: TokenSettings, rpps: str, profession: str,
 class LocalKeySet:
     """A JWKS read from a file, answering like ``PyJWKClient`` (which fetches over HTTP(S) only)."""
 
-    def __init__(self, path: Path):
-        self._keys = jwt.PyJWKSet.from_json(path.read_text(encoding="utf-8"))
+    def __init__(self, path: Path | None = None, jwks: dict | None = None):
+        self._keys = jwt.PyJWKSet.from_json(path.read_text(encoding="utf-8")) if path else jwt.PyJWKSet.from_dict(jwks)
 
     def get_signing_key_from_jwt(self, token: str) -> jwt.PyJWK:
         kid = jwt.get_unverified_header(token).get("kid")
@@ -138,17 +140,59 @@ def _key_set(url: str | None, state_dir: Path, key_file: str) -> jwt.PyJWKClient
     return LocalKeySet(dev_jwks_file(state_dir, key_file))
 
 
-class TokenVerifier:
+def portal_session_key(settings: TokenSettings, state_dir: Path) -> ec.EllipticCurvePrivateKey:
+    """The key of portal sessions: ``portal_session_key_file`` (PEM), else generated under ``state_dir``."""
+    if settings.portal_session_key_file:
+        return serialization.load_pem_private_key(settings.portal_session_key_file.read_bytes(), password=None)
+    return dev_private_key(state_dir, PORTAL_SESSION_KEY_FILE)
+
+
+class PortalSessionSigner:
+    """Signs the token the portal holds after an OpenID Connect sign-in: the same claims as any HP
+    token (sub = RPPS, profession, organisation, amr), issued by this gateway for its own audience."""
+
     def __init__(self, settings: TokenSettings, state_dir: Path):
         self.settings = settings
+        self._key = portal_session_key(settings, state_dir)
+        self._kid = public_jwk(self._key)["kid"]
+
+    def sign(self, hp: HealthProfessionalClaims, expires_at: int) -> str:
+        claims = {"iss": self.settings.portal_session_issuer, "aud": self.settings.audience, "sub": hp.rpps,
+                  "profession": hp.profession, "organisation": hp.organisation, "amr": hp.auth_method,
+                  "iat": hp.issued_at, "exp": expires_at}
+        if hp.scopes:
+            claims["scope"] = " ".join(hp.scopes)
+        return jwt.encode(claims, self._key, algorithm="ES256", headers={"kid": self._kid})
+
+
+def _unverified_issuer(token: str) -> str | None:
+    """Which issuer a token names, only to pick the key set it must then verify against."""
+    try:
+        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.InvalidTokenError:
+        return None
+    return issuer if isinstance(issuer, str) else None
+
+
+class TokenVerifier:
+    """HP tokens of the identity provider (or the development key); with ``portal_sessions``, also
+    this gateway's portal sessions, each verified against its own key set and issuer."""
+
+    def __init__(self, settings: TokenSettings, state_dir: Path, portal_sessions: bool = False):
+        self.settings = settings
         self._jwks = _key_set(settings.jwks_url, state_dir, DEV_KEY_FILE)
+        self._portal = None
+        if portal_sessions:
+            self._portal = LocalKeySet(jwks={"keys": [public_jwk(portal_session_key(settings, state_dir))]})
 
     def verify(self, token: str) -> HealthProfessionalClaims:
+        issuer, key_set, algorithm = self.settings.issuer, self._jwks, self.settings.algorithm
+        if self._portal is not None and _unverified_issuer(token) == self.settings.portal_session_issuer:
+            issuer, key_set, algorithm = self.settings.portal_session_issuer, self._portal, "ES256"
         try:
-            key = self._jwks.get_signing_key_from_jwt(token).key
+            key = key_set.get_signing_key_from_jwt(token).key
             claims = jwt.decode(
-                token, key, algorithms=[self.settings.algorithm], audience=self.settings.audience,
-                issuer=self.settings.issuer, leeway=self.settings.leeway_seconds,
+                token, key, algorithms=[algorithm], audience=self.settings.audience, issuer=issuer, leeway=self.settings.leeway_seconds,
                 options={"require": list(REQUIRED_CLAIMS)},
             )
         except jwt.ExpiredSignatureError as exc:

@@ -27,6 +27,7 @@ from services.gateway.dashboard import dashboard_router
 from services.gateway.errors import ApiError, install_error_handling
 from services.gateway.prescription_api import prescription_router
 from services.gateway.portal_api import install_portal
+from services.gateway.portal_oidc import OidcSignIn, oidc_enabled
 from services.gateway.models import Accepted, CountryView, PatientSummaryRequest, RequestStatus
 from services.gateway.settings import MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS
 from services.gateway.tracker import RequestTracker
@@ -40,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     serde = make_serde(settings)
     topics = Topics(settings.topic_prefix)
-    verifier = TokenVerifier(settings.tokens, settings.state_dir)
+    verifier = TokenVerifier(settings.tokens, settings.state_dir, portal_sessions=oidc_enabled(settings))
     countries = CountryRegistry.load(settings.countries_file)
     tracker = RequestTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS)
     directory = load_directory(settings.rpps_directory_file)
@@ -129,7 +130,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit_router(settings, professional, publish_audit_read))
     app.include_router(prescription_router(settings, serde, professions, professional, lambda: app.state.producer))
     app.include_router(dashboard_router(settings, serde, professional, lambda: app.state.producer))
-    install_portal(app, settings, countries)
+    install_portal(app, settings, countries,
+                   OidcSignIn(settings, directory, professions, refuse) if oidc_enabled(settings) else None)
 
     @app.get("/v1/countries", response_model=list[CountryView], tags=["reference"])
     async def list_countries():

@@ -4,12 +4,14 @@ HTTP API from the browser, the countries' patient search masks, and a developmen
 Development sign-in mints the same token as ``passerelle token`` (the development key in
 ``state_dir``). It is on only while the gateway trusts that key, that is while no identity provider
 is configured (``PASSERELLE_TOKENS__JWKS_URL`` empty); in production the portal signs in with the
-OpenID Connect provider (Pro Santé Connect) and this endpoint answers 403 DEV_SIGN_IN_DISABLED.
+OpenID Connect provider (Pro Santé Connect, ``PASSERELLE_PORTAL__OIDC__*``: portal_oidc.py, mounted
+at ``/portail/oidc``) and this endpoint answers 403 DEV_SIGN_IN_DISABLED.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 from fastapi import APIRouter, FastAPI, Response
@@ -21,6 +23,9 @@ from passerelle.countries import CountryRegistry, PatientIdentifier
 from passerelle.settings import Settings
 from passerelle.tokens import mint
 from services.gateway.errors import ApiError
+
+if TYPE_CHECKING:
+    from services.gateway.portal_oidc import OidcSignIn
 
 log = structlog.get_logger()
 PORTAL_DIR = Path(__file__).parent / "portal"
@@ -63,6 +68,8 @@ class DevToken(BaseModel):
 class PortalConfig(BaseModel):
     dev_sign_in: bool
     identity_provider: str
+    #: "Se connecter avec Pro Santé Connect" (GET /portail/oidc/login) is offered.
+    oidc_sign_in: bool = False
 
 
 class SearchMask(BaseModel):
@@ -84,7 +91,8 @@ def portal_router(settings: Settings, countries: CountryRegistry) -> APIRouter:
     async def portal_config():
         """How the portal signs in: the development form, or the identity provider."""
         return {"dev_sign_in": dev_sign_in_enabled(settings),
-                "identity_provider": "développement" if dev_sign_in_enabled(settings) else "Pro Santé Connect"}
+                "identity_provider": "développement" if dev_sign_in_enabled(settings) else "Pro Santé Connect",
+                "oidc_sign_in": bool(settings.portal.oidc.issuer)}
 
     @router.post(f"{PREFIX}/dev-token", response_model=DevToken)
     async def dev_token(body: DevSignIn, response: Response):
@@ -112,7 +120,11 @@ def portal_router(settings: Settings, countries: CountryRegistry) -> APIRouter:
     return router
 
 
-def install_portal(app: FastAPI, settings: Settings, countries: CountryRegistry | None = None) -> None:
-    """The portal's routes and its static pages at ``/portail/``; ``countries``: the gateway's, already loaded."""
+def install_portal(app: FastAPI, settings: Settings, countries: CountryRegistry | None = None,
+                   oidc: OidcSignIn | None = None) -> None:
+    """The portal's routes and its static pages at ``/portail/``; ``countries``: the gateway's, already
+    loaded; ``oidc``: the OpenID Connect sign-in, when a provider is configured."""
     app.include_router(portal_router(settings, countries or CountryRegistry.load(settings.countries_file)))
+    if oidc is not None:
+        app.mount(oidc.MOUNT, oidc.asgi(), name="portal-oidc")  # before the static pages' mount
     app.mount(PREFIX, PortalFiles(directory=PORTAL_DIR, html=True), name="portal")

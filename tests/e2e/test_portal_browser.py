@@ -7,6 +7,7 @@ is saved as a screenshot under test-artifacts/portal/. Any request leaving the g
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from urllib.parse import urlsplit
@@ -16,6 +17,8 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from passerelle import PROJECT_ROOT
+from passerelle.testing import RunningSystem
+from tests.oidc_provider import ProviderDouble, psc_user
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = "/usr/bin/chromium"
@@ -237,3 +240,77 @@ def test_a_pdf_sent_by_country_a_is_offered(page, system):
                 await read(passerellePortal.pdfsOf(fhir, "application/fhir+json")),
                 await read(passerellePortal.pdfsOf("<ClinicalDocument/>", "application/xml"))]; }""", [cda, fhir])
     assert found == [[["application/pdf", "%PDF-1.4"]], [["application/pdf", "%PDF-1.4"]], []]
+
+
+# ---- sign-in with Pro Santé Connect (its test double, tests/oidc_provider.py) -------------------------
+
+@pytest.fixture(scope="module")
+def psc_system(tmp_path_factory):
+    """The whole system with the portal's OpenID Connect sign-in configured for the provider double."""
+    provider = ProviderDouble().start()
+    running = RunningSystem(tmp_path_factory.mktemp("psc"), os.environ.get("PASSERELLE_TEST_BOOTSTRAP"),
+                            PASSERELLE_LOG_FORMAT="json", PASSERELLE_PORTAL__OIDC__ISSUER=provider.issuer,
+                            PASSERELLE_PORTAL__OIDC__CLIENT_ID=provider.client_id,
+                            PASSERELLE_PORTAL__OIDC__CLIENT_SECRET=provider.client_secret)
+    provider.redirect_uris.append(f"{running.url}/portail/oidc/callback")  # as registered with the provider
+    try:
+        yield running.wait_ready(), provider
+    finally:
+        if running.process.poll() is None:
+            running.interrupt()
+        provider.stop()
+
+
+@pytest.fixture
+def psc_page(browser, psc_system):
+    """A fresh context on that system; requests may go to the gateway and the provider, nowhere else."""
+    system, provider = psc_system
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(locale="fr-FR", viewport={"width": 1366, "height": 900}, base_url=system.url)
+    context.set_default_timeout(TIMEOUT_MS)
+    allowed, outside = {urlsplit(system.url).netloc, urlsplit(provider.issuer).netloc}, []
+
+    def guard(route):
+        if urlsplit(route.request.url).netloc in allowed:
+            return route.continue_()
+        outside.append(route.request.url)
+        return route.abort()
+
+    context.route("**/*", guard)
+    errors: list[str] = []
+    opened = context.new_page()
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield opened, provider
+    context.close()
+    assert outside == [], f"requests outside the gateway and the provider: {outside}"
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+def test_a_physician_signs_in_with_pro_sante_connect_and_reaches_the_country_choice(psc_page):
+    page, provider = psc_page
+    provider.user = psc_user(PHYSICIAN)
+    page.goto("/")
+    expect(page.get_by_role("heading", name="Connexion")).to_be_visible()
+    psc = page.get_by_role("link", name="Se connecter avec Pro Santé Connect")
+    expect(psc).to_be_visible()
+    shot(page, "08-connexion-psc")
+    psc.click()  # → provider (answers at once) → callback → the portal, which takes its session
+    expect(page.get_by_role("heading", name="Conditions générales d'utilisation")).to_be_visible()
+    assert "connexion=" not in page.url  # the hand-over leaves nothing in the address bar
+    expect(page.locator("#identite")).to_have_text(f"RPPS {PHYSICIAN}")
+    page.get_by_label(re.compile("j'accepte les conditions")).check()
+    page.get_by_role("button", name="Continuer").click()
+    expect(page.get_by_role("heading", name="Identification du patient")).to_be_visible()
+    countries = page.get_by_label("Pays d'affiliation du patient")
+    countries.select_option(label="Portugal")  # the country list came from the API with the PSC session
+    expect(page.get_by_label(re.compile("Número de utente"))).to_be_visible()
+    assert provider.authorizations[-1]["code_challenge_method"] == "S256"
+    shot(page, "09-psc-pays")
+
+    provider.user = psc_user("10002000056")  # an occupational physician: refused, in French, with the code
+    page.get_by_role("button", name="Se déconnecter").click()
+    page.get_by_role("link", name="Se connecter avec Pro Santé Connect").click()
+    expect(page.get_by_role("heading", name="Connexion refusée")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("médecine du travail")
+    expect(page.locator("#code-erreur")).to_have_text("PROFESSION_ACTIVITY_EXCLUDED")
+    shot(page, "10-psc-refus")

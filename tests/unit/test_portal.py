@@ -50,7 +50,8 @@ def test_development_sign_in_is_refused_when_an_identity_provider_is_configured(
     assert "Pro Santé Connect" in resp.json()["error"]["message"]
     assert not (tmp_path / "dev-signing-key.pem").exists()
     assert client(production).get("/portail/config").json() == {"dev_sign_in": False,
-                                                                 "identity_provider": "Pro Santé Connect"}
+                                                                 "identity_provider": "Pro Santé Connect",
+                                                                 "oidc_sign_in": False}  # no issuer configured
 
 
 @pytest.mark.parametrize("body", [{"rpps": "123", "profession": "10"}, {"rpps": PHYSICIAN, "profession": "médecin"},

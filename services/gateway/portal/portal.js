@@ -125,10 +125,24 @@ async function start() {
   const config = (await api("GET", "/portail/config")).data;
   $("form-connexion").hidden = !config.dev_sign_in;
   $("connexion-production").hidden = config.dev_sign_in;
+  $("connexion-oidc").hidden = !config.oidc_sign_in;
+  if (!state.token && new URLSearchParams(location.search).get("connexion") === "oidc") await takeOidcSession();
   if (!state.token) return show("connexion");
   renderIdentity();
   if (!state.termsAccepted) return show("cgu");
   await toPatientStep();
+}
+
+/** Back from Pro Santé Connect: the gateway hands the portal session over once (HttpOnly cookie → token). */
+async function takeOidcSession() {
+  history.replaceState(null, "", location.pathname);
+  try {
+    const { data } = await api("POST", "/portail/oidc/session");
+    state.token = data.token;
+    sessionStorage.setItem("passerelle.token", data.token);
+  } catch (e) {
+    showError(e.message);
+  }
 }
 
 function renderIdentity() {
