@@ -25,6 +25,7 @@ from services.gateway import handlers
 from services.gateway.audit_api import audit_router
 from services.gateway.dashboard import dashboard_router
 from services.gateway.errors import ApiError, install_error_handling
+from services.gateway.identification_api import identification_router
 from services.gateway.prescription_api import prescription_router
 from services.gateway.portal_api import install_portal
 from services.gateway.models import Accepted, CountryView, PatientSummaryRequest, RequestStatus
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(audit_router(settings, professional, publish_audit_read))
     app.include_router(prescription_router(settings, serde, professions, professional, lambda: app.state.producer))
+    app.include_router(identification_router(settings, serde, countries, professional, lambda: app.state.producer))
     app.include_router(dashboard_router(settings, serde, professional))
     install_portal(app, settings, countries)
 
