@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager
-from typing import Callable, Literal
+from typing import Annotated, Callable, Literal
 
 import structlog
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from typing_extensions import Annotated
 
 from passerelle.countries import CountryRegistry
 from passerelle.events import IDENTIFICATION_REQUESTED, request_key
