@@ -8,8 +8,6 @@ country A wants), ``denied`` or ``failed``. Every step is audited.
 
 from __future__ import annotations
 
-import asyncio
-from contextlib import asynccontextmanager
 from typing import Annotated, Callable, Literal
 
 import structlog
@@ -27,7 +25,6 @@ from services.gateway.errors import ApiError
 from services.gateway.identification import given, identification_requested, identification_view, mask_problems
 from services.gateway.identification_tracker import IdentificationTracker
 from services.gateway.models import ErrorBody
-from services.gateway.settings import MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS
 
 log = structlog.get_logger()
 FieldKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
@@ -66,22 +63,12 @@ class IdentificationStatus(BaseModel):
 
 
 def identification_router(settings: Settings, serde: AvroSerde, countries: CountryRegistry,
-                          caller: Callable[..., HealthProfessionalClaims], producer: Callable[[], object]) -> APIRouter:
-    """The routes; ``serde`` and ``countries`` are the gateway's, ``producer()`` its started Kafka producer."""
+                          caller: Callable[..., HealthProfessionalClaims], producer: Callable[[], object],
+                          tracker: IdentificationTracker) -> APIRouter:
+    """The routes; ``serde`` and ``countries`` are the gateway's, ``producer()`` its started Kafka
+    producer, ``tracker`` fed by the gateway's follower (``RequestTracker.follow``)."""
     topics = Topics(settings.topic_prefix)
-    tracker = IdentificationTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS)
-
-    @asynccontextmanager
-    async def lifespan(_app):
-        stop = asyncio.Event()
-        follower = asyncio.create_task(tracker.follow(settings, serde, stop))
-        try:
-            yield
-        finally:
-            stop.set()
-            await follower
-
-    router = APIRouter(tags=["patient identification"], lifespan=lifespan)
+    router = APIRouter(tags=["patient identification"])
 
     @router.post("/v1/patient-identifications", status_code=202, response_model=IdentificationAccepted)
     async def identify_patient(body: IdentificationRequest, request: Request,
