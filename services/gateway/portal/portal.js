@@ -297,7 +297,7 @@ async function identifyPatient(inputs, service) {
     }
     status.textContent = "";
     state.patient.patientId = answer.patient.patient_id;
-    $("rappel-patient").textContent = `Patient identifié par ${state.mask.name} : identifiant ${state.patient.patientId} — ` +
+    $("rappel-patient").textContent = `Patient identifié par son pays d'affiliation (${state.mask.name}) : identifiant ${state.patient.patientId} — ` +
       (service === "eprescription" ? "prescriptions à délivrer." : "synthèse médicale.");
     $("consentement").checked = $("notice").checked = false;
     show("consentement");
