@@ -14,6 +14,9 @@ PATIENT_SUMMARY = "patient-summary"
 
 class PatientIdentifier(BaseModel):
     """One field of the patient search mask a country publishes (the portal builds its form from it)."""
+    #: How the field is named in an identification request (``fields``) and in country A's answer
+    #: (the fields that would tell several patients apart, or that country A needs).
+    key: str = Field("patient_id", pattern=r"^[a-z][a-z0-9_]{0,31}$")
     label: str  # in French, for the HP
     format: str = Field(description="Regular expression the whole value must match.")
     required: bool = True
@@ -40,6 +43,10 @@ class Country(BaseModel):
 
     def offers(self, service: str) -> bool:
         return service in self.services
+
+    def field(self, key: str) -> PatientIdentifier | None:
+        """The search mask's field named ``key``."""
+        return next((i for i in self.identifiers if i.key == key), None)
 
 
 class CountryRegistry(BaseModel):

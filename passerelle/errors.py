@@ -46,6 +46,13 @@ MESSAGES: dict[str, str] = {
     "PATIENT_NOT_FOUND": "Aucun patient ne correspond à cet identifiant dans le pays indiqué.",
     "NO_CONSENT": "Le pays du patient refuse l'accès : le patient n'y a pas donné son consentement (4701).",
     "DOCUMENT_NOT_FOUND": "Le pays du patient n'a pas de synthèse médicale pour ce patient.",
+    # patient identification (step 1)
+    "SEVERAL_PATIENTS_FOUND": "Plusieurs patients correspondent à ces identifiants dans le pays indiqué : complétez la recherche avec la donnée demandée.",
+    "MORE_DEMOGRAPHICS_NEEDED": "Le pays du patient demande d'autres données d'identification avant de répondre : complétez les champs signalés.",
+    "IDENTIFICATION_FIELD_MISSING": "Un champ obligatoire de la recherche de ce pays n'est pas renseigné.",
+    "IDENTIFICATION_FIELD_INVALID": "Un champ de la recherche ne respecte pas le format publié par le pays du patient.",
+    "IDENTIFICATION_FIELD_UNKNOWN": "Un champ de la recherche ne fait pas partie des identifiants publiés par ce pays.",
+    "IDENTIFICATION_NOT_FOUND": "Aucune recherche de patient ne correspond à cet identifiant.",
     # audit (gateway)
     "AUDIT_SCOPE_REQUIRED": "Votre jeton ne donne pas accès à la liste des accès aux données des patients (droit audit:read requis).",
     "OPS_SCOPE_REQUIRED": "Votre jeton ne donne pas accès au tableau de bord des flux (droit ops:read requis).",

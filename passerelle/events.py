@@ -30,12 +30,15 @@ DISPENSATION_REQUESTED = "fr.passerelle.ep.DispensationRequested"
 DISPENSATION_DISCARD_REQUESTED = "fr.passerelle.ep.DispensationDiscardRequested"
 DISPENSATION_SUBMITTED = "fr.passerelle.ep.DispensationSubmitted"
 DISPENSATION_ANSWERED = "fr.passerelle.ep.DispensationAnswered"
+IDENTIFICATION_REQUESTED = "fr.passerelle.identification.PatientIdentificationRequested"
+IDENTIFICATION_QUERY = "fr.passerelle.identification.PatientIdentificationQuery"
+IDENTIFICATION_OUTCOME = "fr.passerelle.identification.PatientIdentificationOutcome"
 
 ALL = frozenset({PS_REQUESTED, CONSENT_DECISION, PS_QUERY, PS_RETRIEVED, PS_OUTCOME, AUDIT_RECORD,
                  CONSENT_DIRECTIVE, AUTHENTICATION_FAILED, SECURITY_ALERT, PATIENT_ACCESS_NOTIFIED,
                  AUDIT_TRAIL_READ, EP_REQUESTED, EP_QUERY, EP_RETRIEVED, EP_OUTCOME, EP_OBSERVED, EP_STATE,
                  DISPENSATION_REQUESTED, DISPENSATION_DISCARD_REQUESTED, DISPENSATION_SUBMITTED,
-                 DISPENSATION_ANSWERED})
+                 DISPENSATION_ANSWERED, IDENTIFICATION_REQUESTED, IDENTIFICATION_QUERY, IDENTIFICATION_OUTCOME})
 
 
 def request_key(event: dict) -> bytes:
@@ -57,3 +60,11 @@ def ep_outcome(topics: Topics, cause: dict, producer: str, status: str, error: d
     outcome = {"envelope": caused_by(cause, producer), "hp": cause["hp"], "patient": cause["patient"],
                "purpose": cause["purpose"], "status": status, "error": error, "prescriptions": prescriptions or []}
     return Emit(topics.ep_outcomes, EP_OUTCOME, outcome, request_key(cause))
+
+
+def identification_outcome(topics: Topics, cause: dict, producer: str, status: str, error: dict | None = None,
+                           fields: list[str] | None = None, mapped_patient: dict | None = None) -> Emit:
+    """The event that ends a patient identification (``PatientIdentificationOutcome``)."""
+    outcome = {"envelope": caused_by(cause, producer), "hp": cause["hp"], "patient": cause["patient"],
+               "status": status, "mapped_patient": mapped_patient, "fields": fields or [], "error": error}
+    return Emit(topics.identification_outcomes, IDENTIFICATION_OUTCOME, outcome, request_key(cause))

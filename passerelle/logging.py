@@ -15,7 +15,7 @@ import structlog
 SENSITIVE_KEYS = frozenset({
     "patient", "patient_id", "name", "given", "family", "birth_date", "birthdate", "document",
     "content", "summary", "narrative", "display", "original", "identifiers", "token",
-    "authorization", "mapped_patient", "accesses", "audit_record",
+    "authorization", "mapped_patient", "accesses", "audit_record", "search_fields",
 })
 
 

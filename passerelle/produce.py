@@ -57,6 +57,8 @@ EVENT_TOPICS: dict[str, str] = {
     ev.EP_STATE: "ep_state", ev.DISPENSATION_REQUESTED: "ep_commands",
     ev.DISPENSATION_DISCARD_REQUESTED: "ep_commands", ev.DISPENSATION_SUBMITTED: "ncp_outbound",
     ev.DISPENSATION_ANSWERED: "ep_commands",
+    ev.IDENTIFICATION_REQUESTED: "identification_requested", ev.IDENTIFICATION_QUERY: "identification_authorised",
+    ev.IDENTIFICATION_OUTCOME: "identification_outcomes",
 }
 #: Topics keyed by prescription id (one partition serialises a prescription's commands and state).
 PRESCRIPTION_KEYED = frozenset({"ep_commands", "ep_state"})

@@ -43,6 +43,10 @@ EVENT_TYPES = {
     "DISPENSATION_DISCARD_SUBMITTED": ("110106", "Export", "D"),
     "DISPENSATION_DISCARDED": ("110110", "Patient Record", "D"),
     "DISPENSATION_DISCARD_REJECTED": ("110110", "Patient Record", "E"),
+    "IDENTIFICATION_REQUESTED": ("110112", "Query", "E"),  # patient discovery (IHE XCPD, ITI-55)
+    "IDENTIFICATION_AUTHORISED": ("110110", "Patient Record", "E"),
+    "IDENTIFICATION_QUERY_ROUTED": ("110112", "Query", "E"),
+    "IDENTIFICATION_OUTCOME": ("110112", "Query", "E"),
 }
 DEFAULT_TYPE = ("110110", "Patient Record", "E")
 OUTCOMES = {"SUCCESS": "0", "DENIED": "4", "FAILURE": "8"}  # FHIR audit-event-outcome

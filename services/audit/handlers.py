@@ -14,6 +14,7 @@ from passerelle.events import (AUDIT_RECORD, AUDIT_TRAIL_READ, AUTHENTICATION_FA
                                PS_RETRIEVED, SECURITY_ALERT, request_key)
 from passerelle.events import (DISPENSATION_ANSWERED, DISPENSATION_DISCARD_REQUESTED, DISPENSATION_REQUESTED,
                                DISPENSATION_SUBMITTED, EP_OBSERVED, EP_OUTCOME, EP_QUERY, EP_REQUESTED, EP_RETRIEVED)
+from passerelle.events import IDENTIFICATION_OUTCOME, IDENTIFICATION_QUERY, IDENTIFICATION_REQUESTED
 from passerelle.processor import Emit, Incoming, RejectedEvent
 from passerelle.topics import Topics
 
@@ -81,6 +82,17 @@ def _dispensation_answered(e: dict) -> Step:
     return ("DISPENSATION_DISCARD_REJECTED" if discard else "DISPENSATION_REJECTED"), "DENIED", e["error"]["code"] if e.get("error") else None
 
 
+def _identification_query(e: dict) -> Step:
+    # the same event twice: let through by consent, then sent on by the router to country A
+    routed = e["envelope"]["producer"] == "router"
+    return ("IDENTIFICATION_QUERY_ROUTED" if routed else "IDENTIFICATION_AUTHORISED"), "SUCCESS", None
+
+
+def _identification_outcome(e: dict) -> Step:
+    outcome = {"MATCHED": "SUCCESS", "DENIED": "DENIED"}.get(e["status"], "FAILURE")
+    return "IDENTIFICATION_OUTCOME", outcome, e["error"]["code"] if e.get("error") else None
+
+
 ACTIONS: dict[str, Callable[[dict], Step]] = {
     PS_REQUESTED: _requested,
     CONSENT_DECISION: _decided,
@@ -100,6 +112,9 @@ ACTIONS: dict[str, Callable[[dict], Step]] = {
     DISPENSATION_DISCARD_REQUESTED: lambda e: ("DISPENSATION_DISCARD_REQUESTED", "SUCCESS", None),
     DISPENSATION_SUBMITTED: _dispensation_submitted,
     DISPENSATION_ANSWERED: _dispensation_answered,
+    IDENTIFICATION_REQUESTED: lambda e: ("IDENTIFICATION_REQUESTED", "SUCCESS", None),
+    IDENTIFICATION_QUERY: _identification_query,
+    IDENTIFICATION_OUTCOME: _identification_outcome,
 }
 
 #: Event types whose successful step hands the patient's health data to the HP: the patient is

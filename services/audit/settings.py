@@ -11,5 +11,6 @@ def audited_pattern(topics: Topics) -> str:
     fall out of the audit."""
     fixed = [topics.ps_requested, topics.consent_decisions, topics.ncp_inbound, topics.ps_outcomes,
              topics.audit_reads, topics.consent_registry, topics.security_events,
-             topics.ep_requested, topics.ep_retrieved, topics.ep_outcomes, topics.ep_commands]
+             topics.ep_requested, topics.ep_retrieved, topics.ep_outcomes, topics.ep_commands,
+             topics.identification_requested, topics.identification_authorised, topics.identification_outcomes]
     return rf"^(?:{'|'.join(map(re.escape, fixed))})$|{topics.ncp_outbound_pattern}"

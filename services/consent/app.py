@@ -1,5 +1,6 @@
 """Wiring: PatientSummaryRequested and PrescriptionsRequested → ConsentDecision (+ a DENIED outcome
-when refused, + security alerts), decided against the registry view caught up with the registry
+when refused, + security alerts); PatientIdentificationRequested → PatientIdentificationQuery (or a
+DENIED identification outcome), decided against the registry view caught up with the registry
 topic before each batch (``passerelle.topic_view``)."""
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from passerelle.serde import AvroSerde
 from passerelle.settings import Settings
 from passerelle.topic_view import ViewProcessor
 from passerelle.topics import Topics
+from passerelle.events import IDENTIFICATION_REQUESTED
 from services.consent.handlers import decide_patient_summary
+from services.consent.identification import decide_identification
 from services.consent.registry import ConsentRegistry
 from services.consent.settings import consent_rules
 from services.consent.view import RegistryView
@@ -24,6 +27,8 @@ def build(settings: Settings, serde: AvroSerde) -> Processor:
     topics = Topics(settings.topic_prefix)
 
     def handle(incoming):
-        return decide_patient_summary(incoming, topics, rules, int(time.time() * 1000))
+        decide = decide_identification if incoming.event_type == IDENTIFICATION_REQUESTED else decide_patient_summary
+        return decide(incoming, topics, rules, int(time.time() * 1000))
 
-    return ViewProcessor("consent", settings, serde, handle, topics=[topics.ps_requested, topics.ep_requested], view=view)
+    return ViewProcessor("consent", settings, serde, handle, view=view,
+                         topics=[topics.ps_requested, topics.ep_requested, topics.identification_requested])

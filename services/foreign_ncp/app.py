@@ -1,4 +1,5 @@
-"""Wiring: on every ``ncp.<country>.outbound``, PatientSummaryQuery → PatientSummaryRetrieved,
+"""Wiring: on every ``ncp.<country>.outbound``, PatientIdentificationQuery → PatientIdentificationOutcome,
+PatientSummaryQuery → PatientSummaryRetrieved,
 PrescriptionQuery → PrescriptionsRetrieved, DispensationSubmitted → DispensationAnswered."""
 
 from __future__ import annotations

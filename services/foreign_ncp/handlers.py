@@ -11,11 +11,13 @@ from typing import Iterable
 
 from passerelle.envelope import caused_by
 from passerelle.errors import error
-from passerelle.events import DISPENSATION_SUBMITTED, EP_QUERY, PS_QUERY, PS_RETRIEVED, request_key
+from passerelle.events import (DISPENSATION_SUBMITTED, EP_QUERY, IDENTIFICATION_QUERY, PS_QUERY, PS_RETRIEVED,
+                               identification_outcome, request_key)
 from passerelle.processor import Emit, Incoming, handles
 from passerelle.tokens import ConfirmationVerifier, TokenError
 from passerelle.topics import Topics
 from services.foreign_ncp.directory import CountryFolder
+from services.foreign_ncp.identification import identify
 from services.foreign_ncp.prescriptions import Ledger, answer_dispensation, answer_prescription_query
 
 PRODUCER = "foreign-ncp"
@@ -63,12 +65,25 @@ def answer_patient_summary_query(incoming: Incoming, topics: Topics, directory: 
     yield Emit(topics.ncp_inbound, PS_RETRIEVED, retrieved, request_key(query))
 
 
-@handles(PS_QUERY, EP_QUERY, DISPENSATION_SUBMITTED)
+@handles(IDENTIFICATION_QUERY)
+def answer_identification_query(incoming: Incoming, topics: Topics, directory: dict[str, CountryFolder]) -> Iterable[Emit]:
+    """Who the patient is, as country A answers: the outcome goes straight back to the gateway."""
+    query = incoming.event
+    country = query["patient"]["country"]
+    answer = identify(query["search_fields"], directory.get(country))
+    mapped = {"country": country, "patient_id": answer.patient_id} if answer.patient_id else None
+    yield identification_outcome(topics, query, PRODUCER, answer.status, answer.error, answer.fields, mapped)
+
+
+@handles(PS_QUERY, EP_QUERY, DISPENSATION_SUBMITTED, IDENTIFICATION_QUERY)
 def answer_ncp_request(incoming: Incoming, topics: Topics, directory: dict[str, CountryFolder],
                        verifier: ConfirmationVerifier, ledger: Ledger, now: int | None = None) -> Iterable[Emit]:
-    """Everything France's NCP sends country A: a summary query, a prescriptions query, a dispensation."""
+    """Everything France's NCP sends country A: an identification, a summary query, a prescriptions
+    query, a dispensation."""
     event = incoming.event
-    if incoming.event_type == PS_QUERY:
+    if incoming.event_type == IDENTIFICATION_QUERY:
+        yield from answer_identification_query(incoming, topics, directory)
+    elif incoming.event_type == PS_QUERY:
         yield from answer_patient_summary_query(incoming, topics, directory, verifier, now)
     elif incoming.event_type == EP_QUERY:
         refusal = confirmation_refusal(event, verifier, now)

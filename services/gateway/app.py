@@ -25,6 +25,8 @@ from services.gateway import handlers
 from services.gateway.audit_api import audit_router
 from services.gateway.dashboard import dashboard_router
 from services.gateway.errors import ApiError, install_error_handling
+from services.gateway.identification_api import identification_router
+from services.gateway.identification_tracker import IdentificationTracker
 from services.gateway.prescription_api import prescription_router
 from services.gateway.portal_api import install_portal
 from services.gateway.portal_oidc import OidcSignIn, oidc_enabled
@@ -44,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     verifier = TokenVerifier(settings.tokens, settings.state_dir, portal_sessions=oidc_enabled(settings))
     countries = CountryRegistry.load(settings.countries_file)
     tracker = RequestTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS)
+    identifications = IdentificationTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS)
     directory = load_directory(settings.rpps_directory_file)
     professions = load_professions(settings.professions_file)
     bearer = HTTPBearer(auto_error=False)
@@ -53,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         producer = kafka.producer(settings.kafka)
         await producer.start()
         stop = asyncio.Event()
-        follower = asyncio.create_task(tracker.follow(settings, serde, stop))
+        follower = asyncio.create_task(tracker.follow(settings, serde, stop, identifications))
         app.state.producer = producer
         try:
             yield
@@ -129,6 +132,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(audit_router(settings, professional, publish_audit_read))
     app.include_router(prescription_router(settings, serde, professions, professional, lambda: app.state.producer))
+    app.include_router(identification_router(settings, serde, countries, professional, lambda: app.state.producer,
+                                             identifications))
     app.include_router(dashboard_router(settings, serde, professional, lambda: app.state.producer))
     install_portal(app, settings, countries,
                    OidcSignIn(settings, directory, professions, refuse) if oidc_enabled(settings) else None)

@@ -34,6 +34,12 @@ class RequestTracker:
     """Requests in arrival order; the oldest are forgotten past ``max_requests`` or ``ttl_seconds``,
     so summaries (health data) do not linger in the gateway's memory."""
 
+    REQUESTED, OUTCOME = PS_REQUESTED, PS_OUTCOME  # the event types that start and end a request
+
+    @staticmethod
+    def followed(topics: Topics) -> list[str]:
+        return [topics.ps_requested, topics.ps_outcomes]
+
     def __init__(self, max_requests: int, ttl_seconds: float, clock=time.time):
         self.requests: OrderedDict[str, Tracked] = OrderedDict()
         self.max_requests = max_requests
@@ -63,21 +69,28 @@ class RequestTracker:
                                  or next(iter(self.requests.values())).requested_at < horizon):
             self.requests.popitem(last=False)
 
-    async def follow(self, settings: Settings, serde: AvroSerde, stop: asyncio.Event) -> None:
+    async def follow(self, settings: Settings, serde: AvroSerde, stop: asyncio.Event,
+                     *others: "RequestTracker") -> None:
+        """Follow this tracker's topics, and those of ``others`` with the same consumer."""
         topics = Topics(settings.topic_prefix)
-        await follow_topics(settings, [topics.ps_requested, topics.ps_outcomes], lambda rec: self._apply(serde, rec),
-                            stop, self.ready)
+        trackers = (self, *others)
+        followed = [topic for tracker in trackers for topic in tracker.followed(topics)]
+        by_type = {event_type: t for t in trackers for event_type in (t.REQUESTED, t.OUTCOME)}
+        await follow_topics(settings, followed, lambda rec: self._apply(serde, rec, by_type), stop, self.ready)
 
-    def _apply(self, serde: AvroSerde, rec) -> None:
+    def _apply(self, serde: AvroSerde, rec, by_type: dict | None = None) -> None:
         try:
             event_type, event = serde.decode(rec.value)
         except DecodeError:
             return  # the processors dead-letter it; the gateway only reads
-        if event_type == PS_REQUESTED:
-            self.requested(event["envelope"]["correlation_id"], event["hp"]["rpps"],
-                           event["envelope"]["occurred_at"].timestamp())
-        elif event_type == PS_OUTCOME:
-            self.ended(event)
+        tracker = (by_type or {self.REQUESTED: self, self.OUTCOME: self}).get(event_type)
+        if tracker is None:
+            return
+        if event_type == tracker.REQUESTED:
+            tracker.requested(event["envelope"]["correlation_id"], event["hp"]["rpps"],
+                              event["envelope"]["occurred_at"].timestamp())
+        else:
+            tracker.ended(event)
 
 
 async def follow_topics(settings: Settings, topics: list[str], apply: Callable[[object], None], stop: asyncio.Event,

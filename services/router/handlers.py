@@ -7,7 +7,8 @@ from typing import Iterable
 from passerelle.countries import PATIENT_SUMMARY, CountryRegistry
 from passerelle.envelope import caused_by
 from passerelle.errors import error
-from passerelle.events import CONSENT_DECISION, EP_QUERY, PS_QUERY, ep_outcome, ps_outcome, request_key
+from passerelle.events import (CONSENT_DECISION, EP_QUERY, IDENTIFICATION_QUERY, PS_QUERY, ep_outcome,
+                               identification_outcome, ps_outcome, request_key)
 from passerelle.processor import Emit, Incoming, handles
 from passerelle.topics import Topics
 
@@ -44,3 +45,33 @@ def route_to_affiliation_country(incoming: Incoming, topics: Topics, registry: C
              "purpose": decision["purpose"], "target_language": "fr-FR",
              "treatment_relationship": decision.get("treatment_relationship")}
     yield Emit(topics.ncp_outbound(decision["patient"]["country"]), PS_QUERY, query, request_key(decision))
+
+
+def identification_route_refusal(country_code: str, registry: CountryRegistry) -> str | None:
+    """Why an identification cannot go to ``country_code``: unknown, or connected for no service."""
+    country = registry.get(country_code)
+    if country is None:
+        return "COUNTRY_UNKNOWN"
+    if not country.services:
+        return "SERVICE_NOT_AVAILABLE_FOR_COUNTRY"
+    return None
+
+
+@handles(IDENTIFICATION_QUERY)
+def route_identification(incoming: Incoming, topics: Topics, registry: CountryRegistry) -> Iterable[Emit]:
+    """An allowed identification goes, as it is, to the country of affiliation's NCP topic."""
+    query = incoming.event
+    country = query["patient"]["country"]
+    refusal = identification_route_refusal(country, registry)
+    if refusal:
+        yield identification_outcome(topics, query, PRODUCER, "FAILED", error(refusal))
+        return
+    routed = {**query, "envelope": caused_by(query, PRODUCER)}
+    yield Emit(topics.ncp_outbound(country), IDENTIFICATION_QUERY, routed, request_key(query))
+
+
+def route(incoming: Incoming, topics: Topics, registry: CountryRegistry) -> Iterable[Emit]:
+    """Everything the router reads: consent decisions and allowed identifications."""
+    if incoming.event_type == IDENTIFICATION_QUERY:
+        return route_identification(incoming, topics, registry)
+    return route_to_affiliation_country(incoming, topics, registry)

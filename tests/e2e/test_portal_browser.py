@@ -1,6 +1,8 @@
 """The web portal in a real browser: Debian's Chromium, headless, driven by Playwright against the
 whole system as ``make run`` starts it (this module's own ``passerelle up``). A physician signs in,
-accepts the terms, searches a Portuguese patient, confirms consent and reads the summary in French;
+accepts the terms, searches a Portuguese patient (identified by country A: one patient, none, several
+then one once the birth date asked for is added, or more demographics needed), confirms consent and
+reads the summary in French;
 a pharmacist dispenses a Finnish prescription; a security officer reads the access log. Every page
 is saved as a screenshot under test-artifacts/portal/. Any request leaving the gateway fails the test
 (the portal uses no external resource)."""
@@ -28,6 +30,8 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "portal"
 PHYSICIAN, PHARMACIST = "10001234565", "10002000007"  # data/rpps-dev.yaml
 PT_PATIENT = "193857264"  # data/ncp/PT: a full Patient Summary in Portuguese
 FI_PATIENT = "140772-946S"  # data/ncp/FI: two prescriptions
+SHARED_PT = "402113658"  # data/ncp/PT: a parent's número de utente, a child filed under it too
+GR_PATIENT = "23044903575"  # data/ncp/GR: Greece asks for the birth date with the AMKA
 TIMEOUT_MS = 30_000
 
 
@@ -154,9 +158,48 @@ def test_a_physician_signs_in_searches_confirms_consent_and_reads_the_summary_in
 def test_a_patient_that_country_a_does_not_know_gets_the_french_not_found(page):
     sign_in(page, PHYSICIAN, "10")
     search(page, "Portugal", "Número de utente", "000000000")
-    confirm_consent(page)
     expect(page.get_by_role("alert")).to_contain_text("Aucun patient ne correspond")
+    expect(page.locator("#etat-identification")).to_contain_text("Patient non trouvé")
+    expect(page.get_by_role("heading", name="Identification du patient")).to_be_visible()  # no consent step
     shot(page, "04-patient-inconnu")
+
+
+def test_several_patients_then_the_birth_date_asked_for_identifies_one_and_the_summary_follows(page):
+    """A número de utente under which Portugal files a parent and a child: "several", the birth date
+    field highlighted, filled, one patient matched, consent, the summary."""
+    sign_in(page, PHYSICIAN, "10")
+    search(page, "Portugal", "Número de utente", SHARED_PT)
+    expect(page.get_by_role("alert")).to_contain_text("Plusieurs patients correspondent")
+    expect(page.get_by_role("alert")).to_contain_text("À ajouter : Data de nascimento")
+    expect(page.locator("#etat-identification")).to_contain_text("Plusieurs patients")
+    birth_date = page.get_by_label(re.compile("date de naissance"))
+    expect(birth_date).to_be_focused()  # the field to add, highlighted and explained
+    expect(page.locator(".champ.a-completer")).to_have_count(1)
+    expect(page.locator(".champ.a-completer")).to_contain_text("À compléter")
+    assert "1979" not in page.content() and "2019" not in page.content()  # nothing of either patient shown
+    shot(page, "08-plusieurs-patients")
+
+    birth_date.fill("1979-05-21")
+    page.get_by_role("button", name="Rechercher le patient").click()
+    expect(page.locator("#rappel-patient")).to_contain_text(f"identifiant {SHARED_PT}")
+    shot(page, "09-patient-identifie")
+    confirm_consent(page)
+    expect(page.get_by_role("status").first).to_contain_text("synthèse médicale reçue")
+    expect(page.get_by_role("heading", name=re.compile("Allergies"))).to_be_visible()
+
+
+def test_a_country_that_needs_more_demographics_gets_its_fields_highlighted(page):
+    sign_in(page, PHYSICIAN, "10")
+    search(page, "Grèce", "AMKA", GR_PATIENT)
+    expect(page.get_by_role("alert")).to_contain_text("demande d'autres données d'identification")
+    highlighted = page.locator(".champ.a-completer")
+    expect(highlighted).to_have_count(1)
+    expect(highlighted).to_contain_text("Date de naissance")
+    shot(page, "10-donnees-demandees")
+    page.get_by_label(re.compile("Date de naissance")).fill("1949-04-23")
+    page.get_by_role("button", name="Rechercher le patient").click()
+    expect(page.locator("#rappel-patient")).to_contain_text(f"identifiant {GR_PATIENT}")
+    expect(page.locator(".champ.a-completer")).to_have_count(0)
 
 
 def test_a_pharmacist_lists_a_finnish_patients_prescriptions_and_dispenses(page):
@@ -217,8 +260,7 @@ def test_the_access_log_lists_who_read_the_patients_data(page, system):
 
 def test_a_refused_professional_reads_why_in_french_and_signing_out_forgets_the_session(page):
     sign_in(page, "10002000056", "10")  # occupational physician: excluded by data/professions.yaml
-    search(page, "Portugal", "Número de utente", PT_PATIENT)
-    confirm_consent(page)
+    search(page, "Portugal", "Número de utente", PT_PATIENT)  # refused at identification already
     expect(page.get_by_role("alert")).to_contain_text("médecine du travail")
     page.get_by_role("button", name="Se déconnecter").click()
     expect(page.get_by_role("heading", name="Connexion")).to_be_visible()

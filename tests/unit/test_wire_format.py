@@ -91,7 +91,10 @@ def test_schema_set_lists_every_event_schema():
         "fr.passerelle.ep.PrescriptionsRetrieved", "fr.passerelle.ep.PrescriptionListOutcome",
         "fr.passerelle.ep.PrescriptionObserved", "fr.passerelle.ep.PrescriptionState",
         "fr.passerelle.ep.DispensationRequested", "fr.passerelle.ep.DispensationDiscardRequested",
-        "fr.passerelle.ep.DispensationSubmitted", "fr.passerelle.ep.DispensationAnswered"}
+        "fr.passerelle.ep.DispensationSubmitted", "fr.passerelle.ep.DispensationAnswered",
+        "fr.passerelle.identification.PatientIdentificationRequested",
+        "fr.passerelle.identification.PatientIdentificationQuery",
+        "fr.passerelle.identification.PatientIdentificationOutcome"}
 
 
 def test_an_event_written_with_a_released_older_version_still_decodes(tmp_path):

@@ -222,7 +222,7 @@ $("pays").addEventListener("change", async () => {
     $("champs-identifiants").append(el("div", { class: "champ" },
       el("label", { for: id }, identifier.label, identifier.required ? " (obligatoire)" : " (facultatif)"),
       el("input", { id, name: id, required: identifier.required, pattern: identifier.format, autocomplete: "off",
-        spellcheck: "false", "aria-describedby": `${id}-aide` }),
+        spellcheck: "false", "aria-describedby": `${id}-aide`, "data-key": identifier.key }),
       el("p", { class: "aide", id: `${id}-aide` }, hint)));
   });
   $("identifiants").hidden = mask.identifiers.length === 0;
@@ -260,11 +260,68 @@ $("form-patient").addEventListener("submit", (event) => {
   const service = new FormData($("form-patient")).get("service");
   state.patient = { country: state.mask.code, countryName: state.mask.name, patientId: inputs[0].value.trim(), service };
   if (service === "audit") return showAccessLog();
-  $("rappel-patient").textContent = `Patient affilié en ${state.mask.name}, identifiant ${state.patient.patientId} — ` +
-    (service === "eprescription" ? "prescriptions à délivrer." : "synthèse médicale.");
-  $("consentement").checked = $("notice").checked = false;
-  show("consentement");
+  identifyPatient(inputs, service);
 });
+
+/* ---------- patient identification (step 1: country A says who the patient is) ---------- */
+
+const IDENTIFICATION_STATES = {
+  not_found: "Patient non trouvé.",
+  several: "Plusieurs patients correspondent : précisez la recherche.",
+  more_details_needed: "Le pays du patient demande d'autres données d'identification.",
+  denied: "Recherche refusée.",
+  failed: "La recherche n'a pas pu aboutir.",
+};
+
+/** Marks the fields country A asks for (several patients, or more demographics needed). */
+function highlightFields(inputs, fields) {
+  for (const input of inputs) {
+    const wanted = fields.find((f) => f.key === input.dataset.key);
+    const box = input.closest(".champ");
+    box.classList.toggle("a-completer", Boolean(wanted));
+    const note = box.querySelector(".note-a-completer");
+    if (note) note.remove();
+    if (wanted) {
+      box.append(el("p", { class: "note-a-completer", id: `${input.id}-a-completer` },
+        "À compléter : demandé par le pays du patient pour l'identifier."));
+      input.setAttribute("aria-describedby", `${input.id}-aide ${input.id}-a-completer`);
+    } else {
+      input.setAttribute("aria-describedby", `${input.id}-aide`);
+    }
+  }
+  const first = inputs.find((i) => fields.some((f) => f.key === i.dataset.key));
+  if (first) first.focus();
+}
+
+async function identifyPatient(inputs, service) {
+  const fields = Object.fromEntries(inputs.filter((i) => i.value.trim()).map((i) => [i.dataset.key, i.value.trim()]));
+  const status = $("etat-identification");
+  status.textContent = `Recherche du patient auprès de : ${state.mask.name}…`;
+  $("rechercher").disabled = true;
+  highlightFields(inputs, []);
+  try {
+    const accepted = (await api("POST", "/v1/patient-identifications", { country: state.mask.code, fields })).data;
+    const answer = await poll(`/v1/patient-identifications/${accepted.identification_id}`, (d) => d.status !== "pending");
+    if (answer.status !== "matched") {
+      status.textContent = IDENTIFICATION_STATES[answer.status] || "";
+      const toAdd = answer.fields.map((f) => f.label).join(", ");
+      showError([answer.error ? answer.error.message : "", toAdd ? `À ajouter : ${toAdd}.` : ""].filter(Boolean).join(" "));
+      highlightFields(inputs, answer.fields);
+      return;
+    }
+    status.textContent = "";
+    state.patient.patientId = answer.patient.patient_id;
+    $("rappel-patient").textContent = `Patient identifié par son pays d'affiliation (${state.mask.name}) : identifiant ${state.patient.patientId} — ` +
+      (service === "eprescription" ? "prescriptions à délivrer." : "synthèse médicale.");
+    $("consentement").checked = $("notice").checked = false;
+    show("consentement");
+  } catch (e) {
+    status.textContent = "";
+    showError(e.message);
+  } finally {
+    $("rechercher").disabled = false;
+  }
+}
 
 $("retour-patient").addEventListener("click", () => show("patient"));
 
