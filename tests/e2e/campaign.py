@@ -67,12 +67,20 @@ def started_count(log: Path, worker: str) -> int:
     return count
 
 
+#: kind → (how it is sent, where it is polled): a Patient Summary, a prescriptions listing, a dispensation.
+SEND = {"ps": ("POST", "/v1/patient-summaries", "/v1/patient-summaries/"),
+        "ep": ("GET", "/v1/prescriptions", "/v1/prescriptions/requests/"),
+        "dp": ("POST", "/v1/dispensations", "/v1/dispensations/")}
+FINAL = {"completed", "denied", "failed", "acknowledged", "rejected", "discarded"}
+
+
 @dataclass
 class Request:
-    kind: str  # "ps" (Patient Summary) or "ep" (prescriptions listing)
-    expected: str  # completed | denied | failed
-    request_id: str | None = None
+    kind: str  # a key of SEND
+    expected: str | None  # completed | denied | failed; None: any final status
+    request_id: str | None = None  # a dispensation's id for a dispensation
     status: str | None = None
+    answer: dict | None = None
     not_found: int = 0  # 404s seen for it (a gateway that had not caught up again)
 
 
@@ -101,28 +109,33 @@ class Load:
             await asyncio.gather(*tasks)
 
     async def _one(self, http, request: Request, body: dict, stop: asyncio.Event, deadline: float) -> None:
+        backoff = 0.2  # doubles at each refusal, up to 2 s: a client that waits for a gateway coming back
         while request.request_id is None and not stop.is_set():
+            method, path, _ = SEND[request.kind]
             try:
-                if request.kind == "ps":
-                    response = await http.post(f"{self.url}/v1/patient-summaries", json=body)
+                if method == "POST":
+                    response = await http.post(f"{self.url}{path}", json=body)
                 else:
-                    response = await http.get(f"{self.url}/v1/prescriptions", params={**body, "wait": "0"})
+                    response = await http.get(f"{self.url}{path}", params={**body, "wait": "0"})
             except RETRIED as exc:
                 self.retries[type(exc).__name__] += 1
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(backoff)
+                backoff = min(2.0, backoff * 2)
                 continue
             if response.status_code == 503:
                 self.retries["503 " + response.json()["error"]["code"]] += 1
-                await asyncio.sleep(0.2)
-            elif response.status_code in (200, 202) and "request_id" in response.json():
-                request.request_id = response.json()["request_id"]
+                await asyncio.sleep(backoff)
+                backoff = min(2.0, backoff * 2)
+            elif response.status_code in (200, 202) and ({"request_id", "dispensation_id"} & set(response.json())):
+                answer = response.json()
+                request.request_id = answer.get("request_id") or answer["dispensation_id"]
                 if response.status_code == 200:  # a prescriptions list that arrived within its wait
-                    request.status = response.json()["status"]
+                    request.status, request.answer = answer["status"], answer
             else:
                 self.unexpected.append(f"{request.kind} {response.status_code} {response.text[:200]}")
                 return
-        path = "/v1/patient-summaries/" if request.kind == "ps" else "/v1/prescriptions/requests/"
-        while request.request_id is not None and request.status in (None, "pending") and time.monotonic() < deadline:
+        path = SEND[request.kind][2]
+        while request.request_id is not None and request.status not in FINAL and time.monotonic() < deadline:
             await asyncio.sleep(1.0)
             try:
                 response = await http.get(f"{self.url}{path}{request.request_id}")
@@ -132,7 +145,8 @@ class Load:
             if response.status_code == 404:
                 request.not_found += 1
             elif response.status_code == 200:
-                request.status = response.json()["status"]
+                request.answer = response.json()
+                request.status = request.answer["status"]
             else:
                 self.retries[f"poll {response.status_code}"] += 1
 
