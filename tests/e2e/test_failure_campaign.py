@@ -101,10 +101,10 @@ async def wait_for(condition, what: str, timeout: float) -> float:
         await asyncio.sleep(0.1)
 
 
-async def gateway_ready(system: RunningSystem) -> bool:
+async def gateway_answers(system: RunningSystem, path: str) -> bool:
     try:
         async with httpx.AsyncClient(timeout=2) as http:
-            return (await http.get(f"{system.url}/readyz")).status_code == 200
+            return (await http.get(f"{system.url}{path}")).status_code == 200
     except httpx.TransportError:
         return False
 
@@ -120,13 +120,15 @@ async def kill_and_watch_restart(system: RunningSystem, name: str) -> str:
     async def replaced():
         return (await asyncio.to_thread(worker_pids, system.process.pid)).get(name, old) != old
     await wait_for(replaced, f"{name} restarted", 30)
-    restarted = time.monotonic() - killed
-    if name == "gateway":
-        await wait_for(lambda: gateway_ready(system), "gateway ready", 60)
+    restarted = f"{time.monotonic() - killed:.1f} s"
+    if name == "gateway":  # listening (/healthz), then caught up with the topics (/readyz)
+        await wait_for(lambda: gateway_answers(system, "/healthz"), "gateway listening", 60)
+        restarted = f"{restarted}, listening after {time.monotonic() - killed:.1f} s"
+        await wait_for(lambda: gateway_answers(system, "/readyz"), "gateway ready", 90)
     else:
         await wait_for(lambda: asyncio.to_thread(lambda: started_count(system.log, name) > starts),
                        f"{name} reading again", 60)
-    return f"killed {name} (pid {old}): new process after {restarted:.1f} s, at work after {time.monotonic() - killed:.1f} s"
+    return f"killed {name} (pid {old}): new process after {restarted}, at work after {time.monotonic() - killed:.1f} s"
 
 
 def distinct_by_request(events: list[dict]) -> dict[str, list[dict]]:
