@@ -95,7 +95,8 @@ class Load:
     retries: Counter = field(default_factory=Counter)  # why a request was sent again
     unexpected: list[str] = field(default_factory=list)
 
-    async def run(self, stop: asyncio.Event, answer_deadline: float) -> None:
+    async def run(self, stop: asyncio.Event, answer_within: float) -> None:
+        """Send until ``stop``; then poll the requests still open for ``answer_within`` seconds more."""
         headers = {"Authorization": f"Bearer {self.token}"}
         async with httpx.AsyncClient(headers=headers, timeout=10) as http:
             tasks, n, start = [], 0, time.monotonic()
@@ -103,12 +104,12 @@ class Load:
                 kind, body, expected = self.cases[n % len(self.cases)]
                 request = Request(kind, expected)
                 self.requests.append(request)
-                tasks.append(asyncio.create_task(self._one(http, request, body, stop, answer_deadline)))
+                tasks.append(asyncio.create_task(self._one(http, request, body, stop, answer_within)))
                 n += 1
                 await asyncio.sleep(max(0.0, start + n / self.rate - time.monotonic()))  # a steady rate
             await asyncio.gather(*tasks)
 
-    async def _one(self, http, request: Request, body: dict, stop: asyncio.Event, deadline: float) -> None:
+    async def _one(self, http, request: Request, body: dict, stop: asyncio.Event, answer_within: float) -> None:
         backoff = 0.2  # doubles at each refusal, up to 2 s: a client that waits for a gateway coming back
         while request.request_id is None and not stop.is_set():
             method, path, _ = SEND[request.kind]
@@ -135,7 +136,12 @@ class Load:
                 self.unexpected.append(f"{request.kind} {response.status_code} {response.text[:200]}")
                 return
         path = SEND[request.kind][2]
-        while request.request_id is not None and request.status not in FINAL and time.monotonic() < deadline:
+        stopped_at = None
+        while request.request_id is not None and request.status not in FINAL:
+            if stop.is_set():
+                stopped_at = stopped_at or time.monotonic()
+                if time.monotonic() - stopped_at > answer_within:
+                    return
             await asyncio.sleep(1.0)
             try:
                 response = await http.get(f"{self.url}{path}{request.request_id}")
