@@ -33,10 +33,10 @@ async def test_the_request_tracker_is_ready_only_once_it_knows_every_request_alr
     applied_after_ready = 0
     apply = tracker._apply
 
-    def watched(serde, rec):  # a record already on the topic, applied after "ready" was said
+    def watched(*args):  # a record already on the topic, applied after "ready" was said
         nonlocal applied_after_ready
         applied_after_ready += tracker.ready.is_set()
-        apply(serde, rec)
+        apply(*args)
     tracker._apply = watched
     stop = asyncio.Event()
     follower = asyncio.create_task(tracker.follow(settings, serde, stop))
