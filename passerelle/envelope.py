@@ -6,6 +6,7 @@ so they cannot disagree with the bytes.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime, timezone
 
@@ -27,3 +28,50 @@ def caused_by(cause: dict, producer: str) -> dict:
     """Envelope of an event caused by ``cause``: same correlation id, causation = cause's id."""
     env = cause["envelope"]
     return new_envelope(producer, env["correlation_id"], env["event_id"])
+
+
+#: Namespace of the event ids a processor derives from the event it consumed (uuid5).
+DERIVED_EVENT_IDS = uuid.UUID("76f42603-9b38-41ca-be3c-a11b7349d342")
+
+
+def _uuid5(name: str) -> str:
+    """``str(uuid.uuid5(DERIVED_EVENT_IDS, name))`` (RFC 4122), at a quarter of its cost: it runs for
+    every event every processor produces."""
+    digest = bytearray(hashlib.sha1(DERIVED_EVENT_IDS.bytes + name.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def derived_event_ids(cause_event_id: str, service: str, outputs: list[tuple[str, dict]]) -> list[dict]:
+    """The ``outputs`` (event type, record) of one consumed event, with event ids that depend only on
+    that event's id, the service, the output's type and its rank among the outputs of that type.
+
+    Delivery is at least once: a processor killed between producing and committing handles the
+    event again after its restart. With ids derived this way the second copy of each output carries
+    the first copy's id, so every consumer recognises it as the same event (the audit store keeps
+    one record, the gateway one outcome). An output caused by another output of the same event (an
+    outcome by its decision) gets that output's new id as causation id. Returns new records; the
+    given ones are not modified (a record without an envelope is returned as it is).
+    """
+    ranks: dict[str, int] = {}
+    new_ids: list[str | None] = []
+    for event_type, record in outputs:
+        if "envelope" not in record:
+            new_ids.append(None)
+            continue
+        rank = ranks[event_type] = ranks.get(event_type, -1) + 1
+        new_ids.append(_uuid5(f"{cause_event_id}/{service}/{event_type}/{rank}"))
+    # Former ids of the outputs → new ones (never the consumed event's own id, which stays what it is).
+    renamed = {record["envelope"]["event_id"]: new for (_, record), new in zip(outputs, new_ids)
+               if new is not None and record["envelope"]["event_id"] != cause_event_id}
+    derived = []
+    for (_, record), new in zip(outputs, new_ids):
+        if new is None:
+            derived.append(record)
+            continue
+        env = record["envelope"]
+        derived.append({**record, "envelope": {**env, "event_id": new,
+                                               "causation_id": renamed.get(env.get("causation_id"), env.get("causation_id"))}})
+    return derived

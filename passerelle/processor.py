@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
 import structlog
@@ -21,6 +21,7 @@ from aiokafka import ConsumerRecord
 from prometheus_client import Counter
 
 from passerelle import kafka
+from passerelle.envelope import derived_event_ids
 from passerelle.serde import AvroSerde, DecodeError
 from passerelle.settings import Settings
 from passerelle.topics import Topics
@@ -118,7 +119,7 @@ class Processor:
             CONSUMED.labels(self.service, rec.topic).inc()
             try:
                 event_type, event = self.serde.decode(rec.value)
-                emits = list(self.handler(Incoming(rec.topic, event_type, event)))
+                emits = self._derive_ids(event, list(self.handler(Incoming(rec.topic, event_type, event))))
             except (DecodeError, RejectedEvent) as exc:
                 DEAD_LETTERS.labels(self.service, type(exc).__name__).inc()
                 # The reason text may quote the payload: it goes to the dead-letter headers, beside
@@ -133,3 +134,12 @@ class Processor:
                 acks.append(await producer.send(emit.topic, self.serde.encode(emit.event_type, emit.record),
                                                 key=emit.key))
         await asyncio.gather(*acks)
+
+    def _derive_ids(self, cause: dict, emits: list[Emit]) -> list[Emit]:
+        """Output ids derived from the consumed event's id: a redelivered event's outputs are
+        recognisably the same events (``passerelle.envelope.derived_event_ids``)."""
+        cause_id = (cause.get("envelope") or {}).get("event_id")
+        if not cause_id or not emits:
+            return emits
+        records = derived_event_ids(cause_id, self.service, [(e.event_type, e.record) for e in emits])
+        return [replace(e, record=r) for e, r in zip(emits, records)]

@@ -122,6 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def patient_summary_status(request_id: str, hp: HealthProfessionalClaims = Depends(professional)):
         """Where a request stands: pending, completed (with the summary in French), denied or failed."""
         tracked = tracker.lookup(request_id, hp.rpps)
+        if tracked is None and not tracker.ready.is_set():  # just started: still reading the topics
+            raise ApiError(503, "GATEWAY_UNAVAILABLE")
         if tracked is None:
             raise ApiError(404, "REQUEST_NOT_FOUND")
         return handlers.status_view(request_id, tracked.outcome)

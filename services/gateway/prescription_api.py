@@ -166,6 +166,8 @@ def prescription_router(settings: Settings, serde: AvroSerde, professions: dict[
     @router.get("/v1/prescriptions/requests/{request_id}", summary="Poll a prescriptions request")
     async def prescriptions_request(request_id: str, hp: HealthProfessionalClaims = Depends(caller)):
         found = tracker.prescriptions_list(request_id, hp.rpps)
+        if found is None and not tracker.ready.is_set():  # just started: still reading the topics
+            raise ApiError(503, "GATEWAY_UNAVAILABLE")
         if found is None:
             raise ApiError(404, "REQUEST_NOT_FOUND")
         return list_view(request_id, found["outcome"])
@@ -188,6 +190,8 @@ def prescription_router(settings: Settings, serde: AvroSerde, professions: dict[
 
     def owned(dispensation_id: str, hp: HealthProfessionalClaims) -> dict:
         found = tracker.dispensation(dispensation_id, hp.rpps)
+        if found is None and not tracker.ready.is_set():  # just started: still reading the topics
+            raise ApiError(503, "GATEWAY_UNAVAILABLE")
         if found is None:
             raise ApiError(404, "DISPENSATION_NOT_FOUND")
         return found

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 
-from passerelle import kafka
 from passerelle.events import DISPENSATION_ANSWERED, DISPENSATION_REQUESTED, EP_OUTCOME, EP_STATE
 from passerelle.serde import AvroSerde, DecodeError
 from passerelle.settings import Settings
 from passerelle.topics import Topics
+from services.gateway.tracker import follow_topics
 
 #: State of a dispensation in the prescription service → what the API shows.
 API_STATUS = {"QUEUED": "waiting", "SUBMITTED": "submitted", "ACKNOWLEDGED": "acknowledged", "REJECTED": "rejected",
@@ -76,19 +76,13 @@ class PrescriptionTracker:
         return found if found is not None and found["rpps"] == rpps else None
 
     async def follow(self, settings: Settings, serde: AvroSerde, stop: asyncio.Event) -> None:
+        """Follow the topics; ``ready`` once caught up with what they held at the start."""
         topics = Topics(settings.topic_prefix)
-        consumer = kafka.consumer(settings.kafka, None, topics.ep_outcomes, topics.ep_commands, topics.ep_state)
-        await consumer.start()
+        await follow_topics(settings, [topics.ep_outcomes, topics.ep_commands, topics.ep_state],
+                            lambda rec: self._apply_record(serde, rec), stop, self.ready)
+
+    def _apply_record(self, serde: AvroSerde, rec) -> None:
         try:
-            while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=200)
-                if consumer.assignment():
-                    self.ready.set()
-                for records in batch.values():
-                    for rec in records:
-                        try:
-                            self.apply(*serde.decode(rec.value))
-                        except DecodeError:
-                            continue  # the processors dead-letter it; the gateway only reads
-        finally:
-            await consumer.stop()
+            self.apply(*serde.decode(rec.value))
+        except DecodeError:
+            return  # the processors dead-letter it; the gateway only reads

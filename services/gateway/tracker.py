@@ -96,16 +96,21 @@ class RequestTracker:
 async def follow_topics(settings: Settings, topics: list[str], apply: Callable[[object], None], stop: asyncio.Event,
                         ready: asyncio.Event | None = None) -> None:
     """Read ``topics`` whole from the beginning (no consumer group) until ``stop``, passing every
-    record to ``apply``; ``ready`` is set once partitions are assigned."""
+    record to ``apply``; ``ready`` is set once caught up: every record that was on the topics when
+    the partitions were assigned has been applied (before that, an unknown request may exist)."""
     consumer = kafka.consumer(settings.kafka, None, *topics)
     await consumer.start()
+    start_ends = None  # end offsets when the partitions were first assigned
     try:
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=200)
-            if ready is not None and consumer.assignment():
-                ready.set()
             for records in batch.values():
                 for rec in records:
                     apply(rec)
+            if ready is not None and not ready.is_set() and consumer.assignment():
+                if start_ends is None:
+                    start_ends = await consumer.end_offsets(list(consumer.assignment()))
+                if all([await consumer.position(tp) >= end for tp, end in start_ends.items()]):
+                    ready.set()
     finally:
         await consumer.stop()

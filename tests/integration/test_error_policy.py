@@ -1,12 +1,17 @@
-"""A bug in a handler stops the processor without committing: the event is processed again."""
+"""A bug in a handler stops the processor without committing: the event is processed again, and
+what it produces again is recognisably the same events."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 
 import pytest
 
 from passerelle import kafka
+from passerelle.envelope import caused_by
+from passerelle.errors import error
+from passerelle.events import ps_outcome
 from passerelle.processor import Emit, Processor
 from passerelle.testing import consume
 from passerelle.topics import Topics
@@ -45,3 +50,46 @@ async def test_a_crashing_handler_commits_nothing_and_the_next_worker_redoes_the
     stop.set()
     await task
     assert serde.decode(record.value)[1]["source_event_id"] == request["envelope"]["event_id"]
+
+
+async def test_outputs_produced_before_a_crash_and_produced_again_after_it_carry_the_same_ids(topics_ready, serde):
+    """The worker dies after producing the first event's outputs but before committing: the next
+    worker handles that event again, and its outputs are the same events (same ids), not new ones."""
+    settings = topics_ready
+    topics = Topics(settings.topic_prefix)
+    first, second = patient_summary_request(), patient_summary_request()
+    producer = kafka.producer(settings.kafka)
+    await producer.start()
+    for request in (first, second):
+        await producer.send_and_wait(topics.ps_requested, serde.encode(REQUESTED, request), key=b"one-partition")
+    await producer.stop()
+
+    def decide(incoming):  # two outputs per event, the second caused by the first (as consent does)
+        decision = {"envelope": caused_by(incoming.event, "worker"), "hp": incoming.event["hp"],
+                    "patient": incoming.event["patient"], "purpose": "TREATMENT", "service": "patient_summary",
+                    "authorised": False, "reason_code": "CONSENT_NOT_CONFIRMED", "treatment_relationship": None}
+        yield Emit(topics.consent_decisions, "fr.passerelle.consent.ConsentDecision", decision)
+        yield ps_outcome(topics, decision, "worker", "DENIED", error("CONSENT_NOT_CONFIRMED"))
+
+    def dies_on_the_second(incoming):
+        if incoming.event["envelope"]["event_id"] == second["envelope"]["event_id"]:
+            raise ZeroDivisionError("killed after producing the first event's outputs")
+        return decide(incoming)
+
+    with pytest.raises(ZeroDivisionError):
+        await asyncio.wait_for(Processor("worker", settings, serde, dies_on_the_second, topics=[topics.ps_requested])
+                               .run(asyncio.Event()), timeout=30)
+    stop = asyncio.Event()
+    task = asyncio.create_task(Processor("worker", settings, serde, decide, topics=[topics.ps_requested]).run(stop))
+    records = await consume(settings, topics.ps_outcomes, 3)  # the first request's twice, the second's once
+    decisions = await consume(settings, topics.consent_decisions, 3)
+    stop.set()
+    await task
+    outcomes = [serde.decode(r.value)[1] for r in records]
+    by_request = collections.defaultdict(list)
+    for outcome in outcomes:
+        by_request[outcome["envelope"]["correlation_id"]].append(outcome["envelope"])
+    assert len(by_request[first["envelope"]["correlation_id"]]) == 2  # redelivered: produced twice ...
+    assert len({e["event_id"] for e in by_request[first["envelope"]["correlation_id"]]}) == 1  # ... one event
+    assert len({e["causation_id"] for e in by_request[first["envelope"]["correlation_id"]]}) == 1
+    assert len({e["event_id"] for e in (serde.decode(r.value)[1]["envelope"] for r in decisions)}) == 2
