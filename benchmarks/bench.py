@@ -34,7 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks import flow_latency, hop_cost, stages
-from benchmarks.processes import SystemCpu
+from benchmarks.processes import Profiler, SystemCpu
 from passerelle import PROJECT_ROOT
 
 FLOW_DOCUMENT = PROJECT_ROOT / "data/ncp/PT/193857264/ps.xml"
@@ -60,6 +60,8 @@ class BenchOptions:
     compare_polling: bool = True  # also run target (b)'s rate with the 5 ms polling client
     request_timeout: float = 10.0
     max_flow_requests: int = MAX_FLOW_REQUESTS
+    #: py-spy flame graphs of each stage alone and of every process during the flow's saturation run
+    profile_dir: Path | None = None
     log: object = field(default=lambda msg: print(msg, file=sys.stderr, flush=True), repr=False)
 
 
@@ -115,7 +117,7 @@ def stages_alone(opts: BenchOptions, workdir: Path) -> dict:
     try:
         result = asyncio.run(stages.run_stages(broker.bootstrap_servers, broker.process.pid,
                                                min(opts.stage_requests, MAX_STAGE_REQUESTS), workdir / "state",
-                                               workdir, log=opts.log))
+                                               workdir, log=opts.log, profile_dir=opts.profile_dir))
         result["broker_rss_mib_at_end"] = rss_mib(broker.process.pid)
         return result
     finally:
@@ -136,6 +138,7 @@ class FlowRun:
         self.system = RunningSystem(workdir, self.broker.bootstrap_servers, **stages.BENCH_ENV)
         self.cpu = SystemCpu(self.system.process.pid, [self.broker.process.pid])
         self.requests_sent = 0
+        self.idle_cores = 0.0
         self.answers: dict[str, list] = {}  # row label -> answers (for country A's leg)
 
     def stop(self) -> None:
@@ -162,27 +165,37 @@ class FlowRun:
                                 and row["p99_ms"] is not None and row["p99_ms"] <= SUSTAINED_P99_MS)
         return row
 
+    async def cpu_rate(self, seconds: float = 1.0) -> float:
+        """Cores the whole system uses now (measured over ``seconds``)."""
+        before = self.cpu.snapshot()
+        await asyncio.sleep(seconds)
+        return sum(SystemCpu.used(before, self.cpu.snapshot()).values()) / seconds
+
     async def quiet(self, limit: float = 30.0) -> None:
-        """Wait until the system is idle again (under 40% of a core for 1 s): no backlog left."""
+        """Wait until the system is back to its idle CPU (no backlog left from the last rate)."""
         end = time.monotonic() + limit
-        while time.monotonic() < end:
-            before = self.cpu.snapshot()
-            await asyncio.sleep(1.0)
-            if sum(SystemCpu.used(before, self.cpu.snapshot()).values()) < 0.4:
-                return
+        while time.monotonic() < end and await self.cpu_rate() > 1.5 * self.idle_cores + 0.1:
+            pass
 
     async def run(self, slowest_stage_rps: float | None) -> dict:
         opts, log = self.opts, self.opts.log
         self.system.wait_ready(120)
+        log("[bench] flow: passerelle up is ready")
         token = self.system.token()
         rows = []
         async with flow_latency.client(self.system.url, token) as c:
             for _ in range(3):  # warm-up: every consumer has joined, every path was taken once
                 await flow_latency.one_request(c, {}, time.perf_counter(), 60)
+            self.idle_cores = await self.cpu_rate(2.0)
             log(f"[bench] flow: closed loop, {opts.saturation_concurrency} clients, {opts.saturation_seconds:g} s")
+            profiler = Profiler(opts.profile_dir and opts.profile_dir / "flow-saturation")
+            for pid, (name, _) in self.cpu.snapshot().items():
+                if name not in ("broker", "supervisor"):
+                    profiler.attach(pid, name)
             saturation = await self.measure(
                 "saturation", flow_latency.closed_loop(c, opts.saturation_concurrency, opts.saturation_seconds,
                                                        opts.request_timeout), None)
+            profiler.stop()
             saturation["concurrency"] = opts.saturation_concurrency
             await self.quiet()
             capacity = saturation["requests_per_s"] or 1.0
@@ -208,6 +221,7 @@ class FlowRun:
         for row in [saturation, *rows] + ([polling] if polling else []):
             add_country_a_exclusion(row, self.answers[row["label"]], legs)
         return {"saturation": saturation, "rates": rows, "polling_5ms": polling,
+                "idle_cpu_cores": round(self.idle_cores, 3),
                 "broker_rss_mib_at_end": rss_mib(self.broker.process.pid),
                 "requests_sent": self.requests_sent}
 
@@ -233,12 +247,19 @@ class FlowRun:
 
 async def read_whole(settings, kafka, topic: str) -> list:
     """Every record of ``topic`` up to its end offsets now (no consumer group)."""
-    consumer = kafka.consumer(settings.kafka, None, topic)
+    from aiokafka import TopicPartition
+
+    consumer = kafka.consumer(settings.kafka, None)
     await consumer.start()
     records: list = []
     try:
-        await consumer.getmany(timeout_ms=100)  # partitions assigned
-        end = await consumer.end_offsets(list(consumer.assignment()))
+        await consumer.topics()  # refreshes the cluster metadata
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not partitions:
+            return records
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if all([await consumer.position(tp) >= offset for tp, offset in end.items()]):
@@ -320,25 +341,38 @@ def ratios(row: dict, base: dict) -> dict:
 
 def run(opts: BenchOptions) -> dict:
     started = time.monotonic()
-    report: dict = {"environment": environment(), "options": {k: v for k, v in vars(opts).items() if k != "log"},
+    report: dict = {"environment": environment(),
+                    "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(opts).items() if k != "log"},
                     "bounds": {"max_flow_requests": opts.max_flow_requests, "max_stage_requests": MAX_STAGE_REQUESTS,
                                "max_hop_messages": hop_cost.MAX_MESSAGES,
                                "note": "Tansu (memory storage) keeps every record and never frees it: each part "
                                        "runs on its own broker, stopped after it, and the counts are capped."}}
     with tempfile.TemporaryDirectory(prefix="passerelle-bench-") as tmp:
         workdir = Path(tmp)
-        opts.log("[bench] translation alone")
+        parts, mark = {}, time.monotonic()
+
+        def done(part: str) -> None:
+            nonlocal mark
+            parts[part] = round(time.monotonic() - mark, 1)
+            mark = time.monotonic()
+            opts.log(f"[bench] {part}: {parts[part]} s")
+
         report["translation"] = translation_alone(opts.translation_seconds)
+        done("translation alone")
         report["stages"] = stages_alone(opts, workdir)
+        done("stages alone")
         size = report["stages"]["typical_event_bytes"] or 1024
         opts.log(f"[bench] raw broker round trip, {size} B messages")
         report["raw_hop"] = raw_hop(size, opts)
+        done("raw hop")
         stage_rates = [s["requests_per_s"] for s in report["stages"]["stages"] if s["requests_per_s"]]
         flow = FlowRun(opts, workdir)
         try:
             report["flow"] = asyncio.run(flow.run(min(stage_rates) if stage_rates else None))
         finally:
             flow.stop()
+        done("flow")
+        report["part_seconds"] = parts
     for row in [report["flow"]["saturation"], *report["flow"]["rates"]]:
         row["vs_raw_hop"] = ratios(row, report["raw_hop"])
         row["vs_translation"] = ratios(row, report["translation"])

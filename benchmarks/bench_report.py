@@ -96,6 +96,8 @@ def text(report: dict, command: str) -> str:
         "", markdown(report, command), "",
         "Where the flow's CPU goes (ms per answered request, every process of `passerelle up` and the broker):",
         "", *cpu_breakdown(report), "",
+        f"The system idle (no request) uses {flow['idle_cpu_cores']:.2f} cores: every consumer polls the broker "
+        "(fetch_max_wait_ms), so at low rates much of the CPU per request is that idle polling.",
         f"Encoded flow events (median bytes): {sizes}; raw hop messages: the mean, {report['raw_hop']['message_bytes']} B.",
         "req/s: answers / (first send → last answer). Latency: from the request's scheduled send to the answer "
         "(long poll, GET ?wait=). 'excl. country A': each request's query → answer time at country A (event "

@@ -73,3 +73,43 @@ class SystemCpu:
             start = before.get(pid, (name, 0.0))[1]  # a process started in between: all its time
             by_name[name] = by_name.get(name, 0.0) + max(0.0, seconds - start)
         return by_name
+
+
+class Profiler:
+    """py-spy (a sampling profiler, from the test extra) attached to running processes: one file of
+    collapsed stacks per process (``NAME.folded``: "frame;frame;... count" lines, which flamegraph.pl
+    or speedscope draw), written when ``stop`` is called. py-spy needs ptrace permission
+    on the processes (root, or kernel.yama.ptrace_scope=0 for one's own processes)."""
+
+    def __init__(self, directory: Path | None):
+        self.directory = directory
+        self.spies: list = []
+
+    def attach(self, pid: int, name: str) -> None:
+        import shutil
+        import subprocess
+        import sys
+
+        if self.directory is None:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        self.spies.append(subprocess.Popen(
+            [exe, "record", "--pid", str(pid), "--rate", "200", "--nonblocking", "--format", "raw",
+             "--output", str(self.directory / f"{name}.folded")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    def stop(self) -> None:
+        import signal
+        import subprocess
+
+        for spy in self.spies:
+            if spy.poll() is None:
+                spy.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl-C
+        for spy in self.spies:
+            try:
+                spy.wait(20)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+                spy.wait()
+        self.spies = []

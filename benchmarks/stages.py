@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from benchmarks.hop_cost import cpu_seconds
+from benchmarks.processes import Profiler
 from passerelle import PROJECT_ROOT, kafka
 from passerelle.events import PS_REQUESTED, request_key
 from passerelle.runtime import make_serde
@@ -182,14 +183,17 @@ async def encoded_sizes(settings: Settings) -> dict[str, int]:
 
 
 async def measure_stage(stage: Stage, settings: Settings, env: dict[str, str], broker_pid: int, requests: int,
-                        logs: Path, timeout: float) -> StageResult:
+                        logs: Path, timeout: float, profile_dir: Path | None = None) -> StageResult:
     result = StageResult(stage.name, requests=requests)
     proc = spawn_worker(stage, env, logs / f"stage-{stage.name}.log")
+    profiler = Profiler(profile_dir)
+    profiler.attach(proc.pid, f"stage-{stage.name}")
     try:
         watch = OutputWatch(settings.kafka, topic_name(Topics(settings.topic_prefix), stage.output),
                             [proc.pid, broker_pid])
         await watch.run(expected=requests * stage.outputs_per_request, quiet_s=5.0, timeout=timeout)
     finally:
+        profiler.stop()
         stop_worker(proc)
     result.outputs = watch.count
     per_request = stage.outputs_per_request
@@ -212,7 +216,7 @@ async def measure_stage(stage: Stage, settings: Settings, env: dict[str, str], b
 
 
 async def run_stages(bootstrap: str, broker_pid: int, requests: int, state_dir: Path, logs: Path,
-                     timeout: float = 90.0, log=print) -> dict:
+                     timeout: float = 90.0, log=print, profile_dir: Path | None = None) -> dict:
     """Every stage alone, in flow order, on ``requests`` seeded requests; and the flow events' sizes."""
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     settings = Settings(kafka=KafkaSettings(bootstrap_servers=bootstrap), topic_prefix=prefix, state_dir=state_dir)
@@ -224,7 +228,8 @@ async def run_stages(bootstrap: str, broker_pid: int, requests: int, state_dir: 
     results = []
     for stage in STAGES:
         log(f"[bench] stage alone: {stage.name} ({requests} requests)")
-        results.append(await measure_stage(stage, settings, env, broker_pid, requests, logs, timeout))
+        results.append(await measure_stage(stage, settings, env, broker_pid, requests, logs, timeout, profile_dir))
+        log(f"[bench]   {results[-1].requests_per_s} requests/s, {results[-1].status}")
     sizes = await encoded_sizes(settings)
     return {"stages": [asdict(r) for r in results], "event_bytes": sizes,
             "typical_event_bytes": round(statistics.mean(sizes.values())) if sizes else None}

@@ -156,6 +156,7 @@ def bench(
     hop_latency_seconds: Annotated[float, typer.Option(help="Seconds of the raw hop's latency phase.")] = 5.0,
     translation_seconds: Annotated[float, typer.Option(help="Seconds of translation alone.")] = 2.0,
     compare_polling: Annotated[bool, typer.Option(help="Also run target (b)'s rate with a client polling every 5 ms.")] = True,
+    profile: Annotated[Optional[Path], typer.Option(help="Write py-spy profiles (collapsed stacks) of each stage alone and of every process under saturation to this directory.")] = None,
 ) -> None:
     """Measure the Patient Summary flow against the raw broker hop and translation alone (bounded, a few minutes)."""
     import json
@@ -168,7 +169,8 @@ def bench(
     opts = BenchOptions(stage_requests=stage_requests, hop_messages=hop_messages, rate_seconds=rate_seconds,
                         hop_latency_seconds=hop_latency_seconds, translation_seconds=translation_seconds,
                         saturation_seconds=saturation_seconds, saturation_concurrency=saturation_clients,
-                        rates=[float(r) for r in rates.split(",")] if rates else None, compare_polling=compare_polling)
+                        rates=[float(r) for r in rates.split(",")] if rates else None, compare_polling=compare_polling,
+                        profile_dir=profile)
     report = run(opts)
     command = "passerelle " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     typer.echo(bench_report.markdown(report, command) if markdown else bench_report.text(report, command))
