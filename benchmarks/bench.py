@@ -44,11 +44,12 @@ TARGET_SHARE = 0.6
 TARGET_P99_MS = 250.0
 MAX_FLOW_REQUESTS = 20_000  # Tansu keeps every record in memory and never frees it
 MAX_STAGE_REQUESTS = 5_000
+MAX_HOP_BYTES = 100 * 1024 * 1024  # raw hop: at most this many bytes of messages
 
 
 @dataclass
 class BenchOptions:
-    stage_requests: int = 2000
+    stage_requests: int = 1000
     hop_messages: int = 20_000
     hop_rate: float = 200.0
     hop_latency_seconds: float = 5.0
@@ -95,7 +96,9 @@ def translation_alone(seconds: float) -> dict:
 
 
 def raw_hop(size: int, opts: BenchOptions) -> dict:
-    args = argparse.Namespace(messages=opts.hop_messages, size=max(size, hop_cost.HEADER.size), rate=opts.hop_rate,
+    size = max(size, hop_cost.HEADER.size)
+    messages = max(100, min(opts.hop_messages, MAX_HOP_BYTES // size))  # the broker keeps them all in memory
+    args = argparse.Namespace(messages=messages, size=size, rate=opts.hop_rate,
                               latency_seconds=opts.hop_latency_seconds, relays=["direct"], max_seconds=120.0,
                               phase_timeout=45.0, start_timeout=60.0)
     report = asyncio.run(hop_cost.run_benchmark(args))
@@ -344,7 +347,7 @@ def run(opts: BenchOptions) -> dict:
     report: dict = {"environment": environment(),
                     "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(opts).items() if k != "log"},
                     "bounds": {"max_flow_requests": opts.max_flow_requests, "max_stage_requests": MAX_STAGE_REQUESTS,
-                               "max_hop_messages": hop_cost.MAX_MESSAGES,
+                               "max_hop_messages": hop_cost.MAX_MESSAGES, "max_hop_bytes": MAX_HOP_BYTES,
                                "note": "Tansu (memory storage) keeps every record and never frees it: each part "
                                        "runs on its own broker, stopped after it, and the counts are capped."}}
     with tempfile.TemporaryDirectory(prefix="passerelle-bench-") as tmp:
