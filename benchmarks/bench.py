@@ -51,7 +51,7 @@ MAX_HOP_BYTES = 100 * 1024 * 1024  # raw hop: at most this many bytes of message
 class BenchOptions:
     stage_requests: int = 1000
     hop_messages: int = 20_000
-    hop_rate: float = 200.0
+    hop_rate: float = 50.0  # the raw hop latency rate: of the order of the flow's rates, far below the hop's throughput
     hop_latency_seconds: float = 5.0
     translation_seconds: float = 2.0
     saturation_seconds: float = 10.0

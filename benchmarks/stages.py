@@ -216,7 +216,7 @@ async def measure_stage(stage: Stage, settings: Settings, env: dict[str, str], b
 
 
 async def run_stages(bootstrap: str, broker_pid: int, requests: int, state_dir: Path, logs: Path,
-                     timeout: float = 90.0, log=print, profile_dir: Path | None = None) -> dict:
+                     timeout: float = 120.0, log=print, profile_dir: Path | None = None) -> dict:
     """Every stage alone, in flow order, on ``requests`` seeded requests; and the flow events' sizes."""
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     settings = Settings(kafka=KafkaSettings(bootstrap_servers=bootstrap), topic_prefix=prefix, state_dir=state_dir)
