@@ -204,7 +204,12 @@ class FlowRun:
             capacity = saturation["requests_per_s"] or 1.0
             targets = ({"b": round(0.5 * slowest_stage_rps, 1), "a": round(TARGET_SHARE * slowest_stage_rps, 1)}
                        if slowest_stage_rps else {})
-            for rate in arrival_rates(opts.rates, capacity, targets):
+            rates = arrival_rates(opts.rates, capacity, targets)
+            # The before/after of the long poll: the same rate (target (b)'s) right after, before
+            # any overload leaves a backlog.
+            compare_at = min(rates, key=lambda r: abs(r - targets.get("b", rates[0]))) if rates else None
+            polling = None
+            for rate in rates:
                 count = round(rate * opts.rate_seconds)
                 if self.requests_sent + count > opts.max_flow_requests:
                     log(f"[bench] flow: {rate:g}/s skipped (the run's bound of {opts.max_flow_requests} requests)")
@@ -213,13 +218,11 @@ class FlowRun:
                 rows.append(await self.measure(f"{rate:g}/s", flow_latency.open_loop(
                     c, rate, count, opts.request_timeout), rate))
                 await self.quiet()
-            polling = None
-            if opts.compare_polling and rows:
-                rate = targets.get("b") or rows[0]["offered_per_s"]
-                rate = min(rows, key=lambda r: abs(r["offered_per_s"] - rate))["offered_per_s"]
-                log(f"[bench] flow: {rate:g} requests/s, polling every 5 ms (the client before the long poll)")
-                polling = await self.measure(f"{rate:g}/s polling 5 ms", flow_latency.open_loop(
-                    c, rate, round(rate * opts.rate_seconds), opts.request_timeout, poll_ms=5), rate)
+                if opts.compare_polling and rate == compare_at:
+                    log(f"[bench] flow: {rate:g} requests/s, polling every 5 ms (the client before the long poll)")
+                    polling = await self.measure(f"{rate:g}/s polling 5 ms", flow_latency.open_loop(
+                        c, rate, count, opts.request_timeout, poll_ms=5), rate)
+                    await self.quiet()
         legs = await self.country_a_legs()
         for row in [saturation, *rows] + ([polling] if polling else []):
             add_country_a_exclusion(row, self.answers[row["label"]], legs)

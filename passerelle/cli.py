@@ -156,7 +156,7 @@ def bench(
     hop_latency_seconds: Annotated[float, typer.Option(help="Seconds of the raw hop's latency phase.")] = 5.0,
     translation_seconds: Annotated[float, typer.Option(help="Seconds of translation alone.")] = 2.0,
     compare_polling: Annotated[bool, typer.Option(help="Also run target (b)'s rate with a client polling every 5 ms.")] = True,
-    profile: Annotated[Optional[Path], typer.Option(help="Write py-spy profiles (collapsed stacks) of each stage alone and of every process under saturation to this directory.")] = None,
+    profile: Annotated[Optional[Path], typer.Option(help="Write py-spy profiles (collapsed stacks) of each stage alone and of every process under saturation to this directory (the profilers share the cores: figures of a profiled run are lower).")] = None,
 ) -> None:
     """Measure the Patient Summary flow against the raw broker hop and translation alone (bounded, a few minutes)."""
     import json
