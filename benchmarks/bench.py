@@ -338,7 +338,7 @@ def judge(report: dict) -> dict:
 
 def ratios(row: dict, base: dict) -> dict:
     def ratio(x, y):
-        return round(x / y, 2) if x and y else None
+        return float(f"{x / y:.3g}") if x and y else None  # 3 significant digits: 0.0044, 1.27, 212
     return {"throughput": ratio(row["requests_per_s"], base["requests_per_s"]),
             "p50": ratio(row["p50_ms"], base["p50_ms"]), "cpu": ratio(row["cpu_ms_per_request"], base["cpu_ms_per_request"])}
 

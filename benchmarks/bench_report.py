@@ -15,7 +15,9 @@ def num(value, digits: int = 1) -> str:
 def ratio_cell(r: dict | None) -> str:
     if not r:
         return "—"
-    return f"{num(r['throughput'], 2)} / {num(r['p50'], 1)} / {num(r['cpu'], 1)}"
+    def g(x):
+        return "—" if x is None else f"{x:.3g}"
+    return f"{g(r['throughput'])} / {g(r['p50'])} / {g(r['cpu'])}"
 
 
 def table(report: dict) -> list[str]:
