@@ -1,10 +1,16 @@
 """Request → French summary latency of the whole Patient Summary flow, through the HTTP API.
 
 Starts ``passerelle up`` (embedded broker, free port), sends ``--requests`` requests for a PT demo
-patient at ``--rate`` per second, polls each answer every 5 ms (so figures are up to ~5 ms high),
-and prints p50 / p95 / p99 / max. Bounded: at most 2,000 requests, 120 s in all.
+patient at a fixed ``--rate`` per second, **open loop** (each request leaves at its scheduled time,
+whatever the answers to the earlier ones), learns each answer with a long poll
+(``GET /v1/patient-summaries/{id}?wait=…``) or, with ``--poll-ms 5``, by polling every 5 ms, and
+prints p50 / p95 / p99 / max. A latency runs from the request's *scheduled* time to the answer, so
+a client or server that falls behind shows up in the figures (no coordinated omission).
+Bounded: at most 20,000 requests, each abandoned after ``timeout`` seconds.
 
     .venv/bin/python -m benchmarks.flow_latency --requests 200 --rate 20
+
+``passerelle bench`` (``benchmarks.bench``) runs these functions at several rates.
 """
 
 from __future__ import annotations
@@ -14,56 +20,139 @@ import asyncio
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from benchmarks.hop_cost import percentile
 from passerelle.testing import RunningSystem
 
 BODY = {"country": "PT", "patient_id": "193857264", "purpose": "TREATMENT",
         "consent": {"confirmed": True, "information_notice_given": True}}
+MAX_REQUESTS = 20_000
+LONG_POLL_S = 5.0
 
 
-async def one_request(client: httpx.AsyncClient, headers: dict, deadline: float) -> float:
-    start = time.perf_counter()
-    request_id = (await client.post("/v1/patient-summaries", json=BODY, headers=headers)).json()["request_id"]
-    while time.perf_counter() < deadline:
-        answer = (await client.get(f"/v1/patient-summaries/{request_id}", headers=headers)).json()
-        if answer["status"] != "pending":
-            assert answer["status"] == "completed", answer
-            return time.perf_counter() - start
-        await asyncio.sleep(0.005)
-    raise TimeoutError(request_id)
+@dataclass
+class Answer:
+    request_id: str | None
+    scheduled: float  # perf_counter
+    answered: float | None
+    status: str  # completed, denied, failed, or error:/timeout
+    gets: int = 0
+
+    @property
+    def latency(self) -> float | None:
+        return None if self.answered is None else self.answered - self.scheduled
 
 
-async def measure(url: str, token: str, requests: int, rate: float, deadline: float) -> list[float]:
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-        await one_request(client, headers, deadline)  # warm-up: every consumer has joined
-        tasks = []
-        for _ in range(requests):
-            tasks.append(asyncio.create_task(one_request(client, headers, deadline)))
-            await asyncio.sleep(1 / rate)
-        return sorted(await asyncio.gather(*tasks))
+async def one_request(client: httpx.AsyncClient, headers: dict, scheduled: float, timeout: float,
+                      poll_ms: float | None = None) -> Answer:
+    """POST a request, then learn its answer: long poll (``poll_ms`` None) or a GET every ``poll_ms``."""
+    deadline = scheduled + timeout
+    answer = Answer(None, scheduled, None, "timeout")
+    try:
+        posted = await client.post("/v1/patient-summaries", json=BODY, headers=headers)
+        if posted.status_code != 202:
+            answer.status = f"error: POST {posted.status_code}"
+            return answer
+        answer.request_id = posted.json()["request_id"]
+        url = f"/v1/patient-summaries/{answer.request_id}"
+        while (left := deadline - time.perf_counter()) > 0:
+            params = {} if poll_ms else {"wait": round(min(LONG_POLL_S, left), 3)}
+            got = await client.get(url, headers=headers, params=params)
+            answer.gets += 1
+            if got.status_code != 200:
+                answer.status = f"error: GET {got.status_code}"
+                return answer
+            status = got.json()["status"]
+            if status != "pending":
+                answer.answered, answer.status = time.perf_counter(), status
+                return answer
+            if poll_ms:
+                await asyncio.sleep(poll_ms / 1000)
+    except httpx.HTTPError as exc:
+        answer.status = f"error: {type(exc).__name__}"
+    return answer
+
+
+def client(url: str, token: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(LONG_POLL_S + 10),
+                             headers={"Authorization": f"Bearer {token}"},
+                             limits=httpx.Limits(max_connections=2000, max_keepalive_connections=2000))
+
+
+async def open_loop(c: httpx.AsyncClient, rate: float, count: int, timeout: float,
+                    poll_ms: float | None = None) -> list[Answer]:
+    """``count`` requests at ``rate`` per second on schedule, whatever the answers."""
+    start = time.perf_counter() + 0.05
+
+    async def scheduled(i: int) -> Answer:
+        at = start + i / rate
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
+        return await one_request(c, {}, at, timeout, poll_ms)
+
+    return list(await asyncio.gather(*(scheduled(i) for i in range(min(count, MAX_REQUESTS)))))
+
+
+async def closed_loop(c: httpx.AsyncClient, concurrency: int, seconds: float, timeout: float,
+                      poll_ms: float | None = None) -> list[Answer]:
+    """``concurrency`` clients, each sending its next request when it has the previous answer."""
+    end = time.perf_counter() + seconds
+    answers: list[Answer] = []
+
+    async def worker() -> None:
+        while time.perf_counter() < end and len(answers) < MAX_REQUESTS:
+            answers.append(await one_request(c, {}, time.perf_counter(), timeout, poll_ms))
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return answers
+
+
+def latency_summary(answers: list[Answer]) -> dict:
+    """Requests per second achieved (answers / first send → last answer), latency percentiles (ms)."""
+    done = [a for a in answers if a.answered is not None]
+    ms = sorted(a.latency * 1000 for a in done)
+    first = min((a.scheduled for a in answers), default=0.0)
+    last = max((a.answered for a in done), default=first)
+    return {
+        "requests": len(answers), "answered": len(done),
+        "completed": sum(a.status == "completed" for a in answers),
+        "unanswered": len(answers) - len(done),
+        "requests_per_s": round(len(done) / (last - first), 1) if last > first else None,
+        "p50_ms": round(percentile(ms, 50), 1) if ms else None,
+        "p95_ms": round(percentile(ms, 95), 1) if ms else None,
+        "p99_ms": round(percentile(ms, 99), 1) if ms else None,
+        "max_ms": round(ms[-1], 1) if ms else None,
+        "gets_per_request": round(sum(a.gets for a in answers) / len(answers), 2) if answers else None,
+    }
+
+
+async def measure(url: str, token: str, requests: int, rate: float, poll_ms: float | None) -> dict:
+    async with client(url, token) as c:
+        await one_request(c, {}, time.perf_counter(), 60, poll_ms)  # warm-up: every consumer has joined
+        return latency_summary(await open_loop(c, rate, requests, 30, poll_ms))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--poll-ms", type=float, default=None,
+                        help="poll every N ms instead of the long poll (the client before ?wait= existed)")
     args = parser.parse_args()
-    requests = min(args.requests, 2000)
     system = RunningSystem(Path(tempfile.mkdtemp()), PASSERELLE_LOG_LEVEL="WARNING")
     try:
         system.wait_ready()
-        latencies = asyncio.run(measure(system.url, system.token(), requests, args.rate, time.perf_counter() + 120))
+        s = asyncio.run(measure(system.url, system.token(), args.requests, args.rate, args.poll_ms))
     finally:
         system.interrupt()
-    ms = [x * 1000 for x in latencies]
-    pick = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))]  # noqa: E731
-    print(f"whole Patient Summary flow over HTTP, embedded broker, {requests} requests at {args.rate:g}/s "
-          f"(PT patient, CDA, {os.cpu_count()} cores)")
-    print(f"p50 {pick(0.50):.1f} ms   p95 {pick(0.95):.1f} ms   p99 {pick(0.99):.1f} ms   max {ms[-1]:.1f} ms")
+    how = f"polling every {args.poll_ms:g} ms" if args.poll_ms else "long poll"
+    print(f"whole Patient Summary flow over HTTP, embedded broker, {s['requests']} requests at {args.rate:g}/s "
+          f"open loop, {how} (PT patient, CDA, {os.cpu_count()} cores)")
+    print(f"p50 {s['p50_ms']} ms   p95 {s['p95_ms']} ms   p99 {s['p99_ms']} ms   max {s['max_ms']} ms   "
+          f"answered {s['answered']}/{s['requests']}")
 
 
 if __name__ == "__main__":

@@ -143,7 +143,7 @@ async def feed(bootstrap: str, topic: str, phase: int, count: int, rate: float, 
     try:
         print("ready", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-        start = time.monotonic()
+        start, cpu_start = time.monotonic(), time.process_time()
         pending: list[asyncio.Future] = []
         for seq in range(count):
             if rate:
@@ -153,7 +153,8 @@ async def feed(bootstrap: str, topic: str, phase: int, count: int, rate: float, 
                 await asyncio.gather(*pending[:FEEDER_WINDOW // 2])
                 del pending[:FEEDER_WINDOW // 2]
         await asyncio.gather(*pending)
-        print(json.dumps({"sent": count, "seconds": time.monotonic() - start}), flush=True)
+        print(json.dumps({"sent": count, "seconds": time.monotonic() - start,
+                          "cpu_s": time.process_time() - cpu_start}), flush=True)
     finally:
         await producer.stop()
 
@@ -366,9 +367,12 @@ class Row:
     relay_cpu_us_per_msg: float | None = None
     broker_cpu_us_per_msg: float | None = None
     latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
     latency_p99_ms: float | None = None
     latency_max_ms: float | None = None
     relay_cpu_us_per_msg_at_rate: float | None = None
+    #: CPU of the feeder (producer) and of this process (the observer, a consumer), throughput phase
+    client_cpu_us_per_msg: float | None = None
     lost: int = 0
     duplicated: int = 0
 
@@ -379,6 +383,7 @@ class Phase:
     feeder: dict | None
     cpu_relay_s: float | None
     cpu_broker_s: float
+    cpu_self_s: float = 0.0
 
 
 class Bench:
@@ -410,14 +415,16 @@ class Bench:
                 return Phase(False, None, None, 0.0)
             relay_cpu0 = cpu_seconds(relay.pid) if relay else None
             broker_cpu0 = cpu_seconds(self.broker.process.pid)
+            self_cpu0 = time.process_time()
             feeder.stdin.write(b"go\n")
             feeder.stdin.flush()
             complete = await observer.wait_for(phase, count, max(0.0, deadline - time.monotonic()),
                                                alive=lambda: relay is None or relay.poll() is None)
             relay_cpu = cpu_seconds(relay.pid) - relay_cpu0 if relay and relay.poll() is None else None
             broker_cpu = cpu_seconds(self.broker.process.pid) - broker_cpu0
+            self_cpu = time.process_time() - self_cpu0
             report = await read_line(feeder, 5.0) if complete else ""
-            return Phase(complete, json.loads(report) if report else None, relay_cpu, broker_cpu)
+            return Phase(complete, json.loads(report) if report else None, relay_cpu, broker_cpu, self_cpu)
         finally:
             stop_process(feeder, grace=2.0)
 
@@ -468,6 +475,7 @@ class Bench:
         row.msgs_per_s = round(rate) if rate else None
         if result.feeder:
             row.feed_msgs_per_s = round(result.feeder["sent"] / result.feeder["seconds"])
+            row.client_cpu_us_per_msg = round((result.feeder["cpu_s"] + result.cpu_self_s) / n * 1e6, 1)
         if result.cpu_relay_s is not None:
             row.relay_cpu_us_per_msg = round(result.cpu_relay_s / n * 1e6, 1)
         row.broker_cpu_us_per_msg = round(result.cpu_broker_s / n * 1e6, 1)
@@ -484,6 +492,7 @@ class Bench:
         latencies = observer.latencies_ms(LATENCY)
         if latencies:
             row.latency_p50_ms = round(percentile(latencies, 50), 1)
+            row.latency_p95_ms = round(percentile(latencies, 95), 1)
             row.latency_p99_ms = round(percentile(latencies, 99), 1)
             row.latency_max_ms = round(latencies[-1], 1)
         if result.cpu_relay_s is not None:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from benchmarks.hop_cost import percentile
 from passerelle import PROJECT_ROOT
 from services.translation.catalogue import Catalogue
 from services.translation.handlers import translate_document
@@ -74,14 +75,20 @@ def measure(name: str, fmt: str, content: bytes, catalogue: Catalogue, seconds: 
     document = {"format": fmt, "language": None, "content": content}
     summary, error = translate_document(document, catalogue)  # warm-up
     assert error is None, f"{name}: {error}"
-    runs, start = 0, time.perf_counter()
+    runs, times, cpu0, start = 0, [], time.process_time(), time.perf_counter()
     while (elapsed := time.perf_counter() - start) < seconds:
+        t0 = time.perf_counter()
         translate_document(document, catalogue)
+        times.append((time.perf_counter() - t0) * 1e3)
         runs += 1
+    cpu = time.process_time() - cpu0
     coded = summary["coded_elements"]
+    times.sort()
     return {"document": name, "kb": round(len(content) / 1000, 1), "coded": coded,
             "translated": summary["translated_elements"], "docs_per_s": runs / elapsed,
-            "us_per_element": elapsed / runs / coded * 1e6, "ms_per_doc": elapsed / runs * 1e3}
+            "us_per_element": elapsed / runs / coded * 1e6, "ms_per_doc": elapsed / runs * 1e3,
+            "cpu_ms_per_doc": cpu / runs * 1e3, "p50_ms": percentile(times, 50),
+            "p95_ms": percentile(times, 95), "p99_ms": percentile(times, 99)}
 
 
 def main() -> None:

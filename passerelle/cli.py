@@ -144,3 +144,38 @@ def token(
     now = int(time.time()) - issued_ago
     typer.echo(mint(settings.state_dir, settings.tokens, rpps, profession, organisation, auth_method,
                     ttl + issued_ago, now, scope=scope))
+
+
+@app.command()
+def bench(
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write every figure as JSON to this file.")] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print only the README's table, targets and command.")] = False,
+    rates: Annotated[Optional[str], typer.Option(help="Comma-separated arrival rates (requests/s); default: derived from the stages and the saturation run.")] = None,
+    rate_seconds: Annotated[float, typer.Option(help="Seconds per arrival rate.")] = 10.0,
+    saturation_seconds: Annotated[float, typer.Option(help="Seconds of the closed-loop saturation run.")] = 10.0,
+    saturation_clients: Annotated[int, typer.Option(help="Concurrent clients of the saturation run.")] = 32,
+    stage_requests: Annotated[int, typer.Option(help="Requests each stage alone processes (at most 5000).")] = 1000,
+    hop_messages: Annotated[int, typer.Option(help="Messages of the raw broker hop's throughput phase.")] = 20_000,
+    hop_latency_seconds: Annotated[float, typer.Option(help="Seconds of the raw hop's latency phase.")] = 5.0,
+    translation_seconds: Annotated[float, typer.Option(help="Seconds of translation alone.")] = 2.0,
+    compare_polling: Annotated[bool, typer.Option(help="Also run target (b)'s rate with a client polling every 5 ms.")] = True,
+    profile: Annotated[Optional[Path], typer.Option(help="Write py-spy profiles (collapsed stacks) of each stage alone and of every process under saturation to this directory (the profilers share the cores: figures of a profiled run are lower).")] = None,
+) -> None:
+    """Measure the Patient Summary flow against the raw broker hop and translation alone (bounded, a few minutes)."""
+    import json
+    import shlex
+    import sys
+
+    from benchmarks import bench_report
+    from benchmarks.bench import BenchOptions, run
+
+    opts = BenchOptions(stage_requests=stage_requests, hop_messages=hop_messages, rate_seconds=rate_seconds,
+                        hop_latency_seconds=hop_latency_seconds, translation_seconds=translation_seconds,
+                        saturation_seconds=saturation_seconds, saturation_concurrency=saturation_clients,
+                        rates=[float(r) for r in rates.split(",")] if rates else None, compare_polling=compare_polling,
+                        profile_dir=profile)
+    report = run(opts)
+    command = "passerelle " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    typer.echo(bench_report.markdown(report, command) if markdown else bench_report.text(report, command))
+    if json_path:
+        json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")

@@ -26,6 +26,8 @@ from typing import Any, Callable
 import fastavro
 from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
 
+from passerelle.union_branches import branch_tagger
+
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = b"\x00"
 
@@ -41,6 +43,8 @@ class EventSchema:
     source: dict  # self-contained schema JSON (named types inlined on first use)
     parsed: dict
     fingerprint: bytes  # CRC-64-AVRO of the parsing canonical form, little-endian
+    #: names the branch of ["null", T] unions before writing (passerelle/union_branches.py)
+    tag_branches: Callable[[dict], dict] | None = None
 
 
 def _inline(schema: Any, defs: dict[str, dict], seen: set[str], namespace: str | None) -> Any:
@@ -93,7 +97,8 @@ class SchemaSet:
                 continue  # a shared named type, not an event
             source = _inline(schema, raw, set(), None)
             fp = schema_fingerprint(source)
-            event = EventSchema(name, int(schema["version"]), source, parse_schema(source), fp)
+            event = EventSchema(name, int(schema["version"]), source, parse_schema(source), fp,
+                                branch_tagger(source))
             self.by_name[name] = event
         #: writer fingerprint -> (writer schema, current version of the same event)
         self.writers: dict[bytes, tuple[dict, EventSchema]] = {e.fingerprint: (e.parsed, e) for e in self.by_name.values()}
@@ -134,7 +139,7 @@ class AvroSerde:
             buf.write(CONFLUENT_MAGIC + struct.pack(">I", self.registry_ids[name]))
         else:
             buf.write(SINGLE_OBJECT_MAGIC + schema.fingerprint)
-        fastavro.schemaless_writer(buf, schema.parsed, record)
+        fastavro.schemaless_writer(buf, schema.parsed, schema.tag_branches(record) if schema.tag_branches else record)
         return buf.getvalue()
 
     def decode(self, data: bytes) -> tuple[str, dict]:

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 import structlog
 from aiokafka.errors import KafkaError
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
@@ -31,7 +31,7 @@ from services.gateway.prescription_api import prescription_router
 from services.gateway.portal_api import install_portal
 from services.gateway.portal_oidc import OidcSignIn, oidc_enabled
 from services.gateway.models import Accepted, CountryView, PatientSummaryRequest, RequestStatus
-from services.gateway.settings import MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS
+from services.gateway.settings import MAX_TRACKED_REQUESTS, MAX_WAIT_SECONDS, REQUEST_TTL_SECONDS
 from services.gateway.tracker import RequestTracker
 
 log = structlog.get_logger()
@@ -119,13 +119,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"request_id": request_id}
 
     @app.get("/v1/patient-summaries/{request_id}", response_model=RequestStatus, tags=["patient summary"])
-    async def patient_summary_status(request_id: str, hp: HealthProfessionalClaims = Depends(professional)):
+    async def patient_summary_status(request_id: str, hp: HealthProfessionalClaims = Depends(professional),
+                                     wait: float = Query(0, ge=0, le=MAX_WAIT_SECONDS, description=(
+                                         "Long poll: while the request is pending, answer as soon as it ends "
+                                         "or after this many seconds, whichever comes first."))):
         """Where a request stands: pending, completed (with the summary in French), denied or failed."""
         tracked = tracker.lookup(request_id, hp.rpps)
         if tracked is None and not tracker.ready.is_set():  # just started: still reading the topics
             raise ApiError(503, "GATEWAY_UNAVAILABLE")
         if tracked is None:
             raise ApiError(404, "REQUEST_NOT_FOUND")
+        await tracker.wait_for_outcome(request_id, wait)
         return handlers.status_view(request_id, tracked.outcome)
 
     async def publish_audit_read(event: dict) -> None:

@@ -6,3 +6,5 @@ MAX_TRACKED_REQUESTS = 10_000
 REQUEST_TTL_SECONDS = 3600
 #: Largest request body accepted, in bytes.
 MAX_BODY_BYTES = 16 * 1024
+#: Longest long poll of GET /v1/patient-summaries/{id}?wait=SECONDS.
+MAX_WAIT_SECONDS = 30

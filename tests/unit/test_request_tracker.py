@@ -50,3 +50,39 @@ def test_an_outcome_older_than_the_ttl_replayed_at_start_is_not_kept():
     tracker = RequestTracker(10, 60, clock)
     tracker.ended(outcome("old", "A", clock.now - 3600))
     assert tracker.lookup("old", "A") is None
+
+
+async def test_a_long_poll_wakes_when_the_outcome_arrives():
+    import asyncio
+
+    clock = Clock()
+    tracker = RequestTracker(10, 60, clock)
+    tracker.requested("r1", "A")
+    waiting = asyncio.create_task(tracker.wait_for_outcome("r1", 30))
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    tracker.ended(outcome("r1", "A", clock.now))
+    await asyncio.wait_for(waiting, 1)  # woken by the outcome, long before the 30 s
+    assert tracker.lookup("r1", "A").outcome["status"] == "COMPLETED"
+    assert tracker._waiters == {}
+
+
+async def test_a_long_poll_gives_up_after_its_timeout_and_leaves_nothing_behind():
+    import time
+
+    tracker = RequestTracker(10, 60, Clock())
+    tracker.requested("r1", "A")
+    start = time.monotonic()
+    await tracker.wait_for_outcome("r1", 0.05)
+    assert 0.04 <= time.monotonic() - start < 1
+    assert tracker.lookup("r1", "A").outcome is None and tracker._waiters == {}
+
+
+async def test_a_long_poll_returns_at_once_for_an_ended_or_unknown_request():
+    import asyncio
+
+    clock = Clock()
+    tracker = RequestTracker(10, 60, clock)
+    tracker.ended(outcome("done", "A", clock.now))
+    await asyncio.wait_for(tracker.wait_for_outcome("done", 30), 0.5)
+    await asyncio.wait_for(tracker.wait_for_outcome("unknown", 30), 0.5)

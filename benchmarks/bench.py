@@ -1,0 +1,387 @@
+"""``passerelle bench``: the whole Patient Summary flow against its two baselines, in one run.
+
+Four measurements, in this order, each on its own embedded broker (Tansu, memory storage) so that
+one part's records do not weigh on the next:
+
+1. **translation alone** (no broker): ``benchmarks.translation.measure`` on the flow's own document
+   (``data/ncp/PT/193857264/ps.xml``), in this process;
+2. **each stage alone** on the broker (``benchmarks.stages``): the throughput a stage allows when
+   it has a core to itself; the slowest one is the reference of target (a); the same run measures
+   the encoded size of the flow's events;
+3. **raw broker round trip, one hop** (``benchmarks.hop_cost``, relay ``direct``): aiokafka produce
+   then consume, messages of the flow events' mean encoded size, at full speed (throughput) and at
+   a fixed rate (latency);
+4. **the whole flow through the HTTP API**: ``passerelle up`` as a child process, a closed-loop
+   saturation run (max throughput), then open-loop fixed arrival rates (``benchmarks.flow_latency``).
+
+Targets (issue 9): (a) the flow sustains at least 60% of the throughput its slowest stage allows
+alone; (b) at half that stage's rate, p99 request → French summary < 250 ms, country A's own time
+excluded. See docs/performance.md for definitions, findings and figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from benchmarks import flow_latency, hop_cost, stages
+from benchmarks.processes import Profiler, SystemCpu
+from passerelle import PROJECT_ROOT
+
+FLOW_DOCUMENT = PROJECT_ROOT / "data/ncp/PT/193857264/ps.xml"
+SUSTAINED_SHARE = 0.95  # achieved / offered rate
+SUSTAINED_P99_MS = 1000.0
+TARGET_SHARE = 0.6
+TARGET_P99_MS = 250.0
+MAX_FLOW_REQUESTS = 20_000  # Tansu keeps every record in memory and never frees it
+MAX_STAGE_REQUESTS = 5_000
+MAX_HOP_BYTES = 100 * 1024 * 1024  # raw hop: at most this many bytes of messages
+
+
+@dataclass
+class BenchOptions:
+    stage_requests: int = 1000
+    hop_messages: int = 20_000
+    hop_rate: float = 50.0  # the raw hop latency rate: of the order of the flow's rates, far below the hop's throughput
+    hop_latency_seconds: float = 5.0
+    translation_seconds: float = 2.0
+    saturation_seconds: float = 10.0
+    saturation_concurrency: int = 32
+    rate_seconds: float = 10.0
+    rates: list[float] | None = None  # explicit arrival rates; default: derived from the stages and saturation
+    compare_polling: bool = True  # also run target (b)'s rate with the 5 ms polling client
+    request_timeout: float = 10.0
+    max_flow_requests: int = MAX_FLOW_REQUESTS
+    #: py-spy flame graphs of each stage alone and of every process during the flow's saturation run
+    profile_dir: Path | None = None
+    log: object = field(default=lambda msg: print(msg, file=sys.stderr, flush=True), repr=False)
+
+
+def environment() -> dict:
+    load = os.getloadavg()
+    return {"nproc": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)),
+            "python": platform.python_version(), "platform": platform.platform(),
+            "load_average_at_start": [round(x, 2) for x in load],
+            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def rss_mib(pid: int) -> float | None:
+    try:
+        return round(hop_cost.rss_mib(pid), 1)
+    except OSError:
+        return None
+
+
+# ----------------------------------------------------------------------------- baselines
+
+def translation_alone(seconds: float) -> dict:
+    from benchmarks.translation import measure
+    from services.translation.catalogue import Catalogue
+
+    catalogue = Catalogue.load(PROJECT_ROOT / "data" / "catalogue")
+    r = measure(f"CDA {FLOW_DOCUMENT.parent.name}", "CDA", FLOW_DOCUMENT.read_bytes(), catalogue, seconds)
+    return {"document": str(FLOW_DOCUMENT.relative_to(PROJECT_ROOT)), "kb": r["kb"],
+            "requests_per_s": round(r["docs_per_s"], 1), "p50_ms": round(r["p50_ms"], 2),
+            "p95_ms": round(r["p95_ms"], 2), "p99_ms": round(r["p99_ms"], 2),
+            "cpu_ms_per_request": round(r["cpu_ms_per_doc"], 3)}
+
+
+def raw_hop(size: int, opts: BenchOptions) -> dict:
+    size = max(size, hop_cost.HEADER.size)
+    messages = max(100, min(opts.hop_messages, MAX_HOP_BYTES // size))  # the broker keeps them all in memory
+    args = argparse.Namespace(messages=messages, size=size, rate=opts.hop_rate,
+                              latency_seconds=opts.hop_latency_seconds, relays=["direct"], max_seconds=120.0,
+                              phase_timeout=45.0, start_timeout=60.0)
+    report = asyncio.run(hop_cost.run_benchmark(args))
+    row = report["rows"][0]
+    cpu_us = (row["broker_cpu_us_per_msg"] or 0) + (row["client_cpu_us_per_msg"] or 0)
+    return {"status": row["status"], "message_bytes": args.size, "messages": args.messages,
+            "requests_per_s": row["msgs_per_s"], "latency_rate_per_s": args.rate,
+            "p50_ms": row["latency_p50_ms"], "p95_ms": row["latency_p95_ms"], "p99_ms": row["latency_p99_ms"],
+            "cpu_ms_per_request": round(cpu_us / 1000, 4),
+            "broker_cpu_ms_per_msg": round((row["broker_cpu_us_per_msg"] or 0) / 1000, 4),
+            "client_cpu_ms_per_msg": round((row["client_cpu_us_per_msg"] or 0) / 1000, 4),
+            "broker_rss_mib_at_end": report["broker_rss_mib_at_end"]}
+
+
+def stages_alone(opts: BenchOptions, workdir: Path) -> dict:
+    from passerelle.broker import EmbeddedBroker
+
+    broker = EmbeddedBroker().start()
+    try:
+        result = asyncio.run(stages.run_stages(broker.bootstrap_servers, broker.process.pid,
+                                               min(opts.stage_requests, MAX_STAGE_REQUESTS), workdir / "state",
+                                               workdir, log=opts.log, profile_dir=opts.profile_dir))
+        result["broker_rss_mib_at_end"] = rss_mib(broker.process.pid)
+        return result
+    finally:
+        broker.stop()
+
+
+# ----------------------------------------------------------------------------- the flow
+
+class FlowRun:
+    """``passerelle up`` on a broker of this run; measurements of the flow through its HTTP API."""
+
+    def __init__(self, opts: BenchOptions, workdir: Path):
+        from passerelle.broker import EmbeddedBroker
+        from passerelle.testing import RunningSystem
+
+        self.opts = opts
+        self.broker = EmbeddedBroker().start()
+        self.system = RunningSystem(workdir, self.broker.bootstrap_servers, **stages.BENCH_ENV)
+        self.cpu = SystemCpu(self.system.process.pid, [self.broker.process.pid])
+        self.requests_sent = 0
+        self.idle_cores = 0.0
+        self.answers: dict[str, list] = {}  # row label -> answers (for country A's leg)
+
+    def stop(self) -> None:
+        try:
+            if self.system.process.poll() is None:
+                self.system.interrupt()
+        finally:
+            self.broker.stop()
+
+    async def measure(self, label: str, run, rate: float | None) -> dict:
+        before, client0 = self.cpu.snapshot(), time.process_time()
+        answers = await run
+        used = SystemCpu.used(before, self.cpu.snapshot())
+        client_cpu = time.process_time() - client0
+        self.requests_sent += len(answers)
+        self.answers[label] = answers
+        row = {"label": label, "offered_per_s": rate, **flow_latency.latency_summary(answers)}
+        n = max(1, row["answered"])
+        row["cpu_ms_per_request"] = round(sum(used.values()) / n * 1e3, 3)
+        row["cpu_ms_per_request_by_process"] = {k: round(v / n * 1e3, 3) for k, v in sorted(used.items())}
+        row["client_cpu_ms_per_request"] = round(client_cpu / n * 1e3, 3)
+        row["sustained"] = bool(rate and row["unanswered"] == 0 and row["requests_per_s"]
+                                and row["requests_per_s"] >= SUSTAINED_SHARE * rate
+                                and row["p99_ms"] is not None and row["p99_ms"] <= SUSTAINED_P99_MS)
+        return row
+
+    async def cpu_rate(self, seconds: float = 1.0) -> float:
+        """Cores the whole system uses now (measured over ``seconds``)."""
+        before = self.cpu.snapshot()
+        await asyncio.sleep(seconds)
+        return sum(SystemCpu.used(before, self.cpu.snapshot()).values()) / seconds
+
+    async def quiet(self, limit: float = 30.0) -> None:
+        """Wait until the system is back to its idle CPU (no backlog left from the last rate)."""
+        end = time.monotonic() + limit
+        while time.monotonic() < end and await self.cpu_rate() > 1.5 * self.idle_cores + 0.1:
+            pass
+
+    async def run(self, slowest_stage_rps: float | None) -> dict:
+        opts, log = self.opts, self.opts.log
+        self.system.wait_ready(120)
+        log("[bench] flow: passerelle up is ready")
+        token = self.system.token()
+        rows = []
+        async with flow_latency.client(self.system.url, token) as c:
+            for _ in range(3):  # warm-up: every consumer has joined, every path was taken once
+                await flow_latency.one_request(c, {}, time.perf_counter(), 60)
+            self.idle_cores = await self.cpu_rate(2.0)
+            log(f"[bench] flow: closed loop, {opts.saturation_concurrency} clients, {opts.saturation_seconds:g} s")
+            profiler = Profiler(opts.profile_dir and opts.profile_dir / "flow-saturation")
+            for pid, (name, _) in self.cpu.snapshot().items():
+                if name not in ("broker", "supervisor"):
+                    profiler.attach(pid, name)
+            saturation = await self.measure(
+                "saturation", flow_latency.closed_loop(c, opts.saturation_concurrency, opts.saturation_seconds,
+                                                       opts.request_timeout), None)
+            profiler.stop()
+            saturation["concurrency"] = opts.saturation_concurrency
+            await self.quiet()
+            capacity = saturation["requests_per_s"] or 1.0
+            targets = ({"b": round(0.5 * slowest_stage_rps, 1), "a": round(TARGET_SHARE * slowest_stage_rps, 1)}
+                       if slowest_stage_rps else {})
+            rates = arrival_rates(opts.rates, capacity, targets)
+            # The before/after of the long poll: the same rate (target (b)'s) right after, before
+            # any overload leaves a backlog.
+            compare_at = min(rates, key=lambda r: abs(r - targets.get("b", rates[0]))) if rates else None
+            polling = None
+            for rate in rates:
+                count = round(rate * opts.rate_seconds)
+                if self.requests_sent + count > opts.max_flow_requests:
+                    log(f"[bench] flow: {rate:g}/s skipped (the run's bound of {opts.max_flow_requests} requests)")
+                    continue
+                log(f"[bench] flow: {rate:g} requests/s for {opts.rate_seconds:g} s (open loop, long poll)")
+                rows.append(await self.measure(f"{rate:g}/s", flow_latency.open_loop(
+                    c, rate, count, opts.request_timeout), rate))
+                await self.quiet()
+                if opts.compare_polling and rate == compare_at:
+                    log(f"[bench] flow: {rate:g} requests/s, polling every 5 ms (the client before the long poll)")
+                    polling = await self.measure(f"{rate:g}/s polling 5 ms", flow_latency.open_loop(
+                        c, rate, count, opts.request_timeout, poll_ms=5), rate)
+                    await self.quiet()
+        legs = await self.country_a_legs()
+        for row in [saturation, *rows] + ([polling] if polling else []):
+            add_country_a_exclusion(row, self.answers[row["label"]], legs)
+        return {"saturation": saturation, "rates": rows, "polling_5ms": polling,
+                "idle_cpu_cores": round(self.idle_cores, 3),
+                "broker_rss_mib_at_end": rss_mib(self.broker.process.pid),
+                "requests_sent": self.requests_sent}
+
+    async def country_a_legs(self) -> dict[str, float]:
+        """Request id → ms between the query to country A and its answer, as their producers
+        stamped them (``envelope.occurred_at``, milliseconds)."""
+        from passerelle import kafka
+        from passerelle.runtime import make_serde
+        from passerelle.settings import KafkaSettings, Settings
+        from passerelle.topics import Topics
+
+        settings = Settings(kafka=KafkaSettings(bootstrap_servers=self.broker.bootstrap_servers),
+                            topic_prefix=self.system.env["PASSERELLE_TOPIC_PREFIX"])
+        serde, topics = make_serde(settings), Topics(settings.topic_prefix)
+        stamps: dict[str, dict[str, datetime]] = {"query": {}, "answer": {}}
+        for kind, topic in (("query", topics.ncp_outbound("pt")), ("answer", topics.ncp_inbound)):
+            for rec in await read_whole(settings, kafka, topic):
+                _, event = serde.decode(rec.value)
+                stamps[kind][event["envelope"]["correlation_id"]] = event["envelope"]["occurred_at"]
+        return {rid: (stamps["answer"][rid] - at).total_seconds() * 1000
+                for rid, at in stamps["query"].items() if rid in stamps["answer"]}
+
+
+async def read_whole(settings, kafka, topic: str) -> list:
+    """Every record of ``topic`` up to its end offsets now (no consumer group)."""
+    from aiokafka import TopicPartition
+
+    consumer = kafka.consumer(settings.kafka, None)
+    await consumer.start()
+    records: list = []
+    try:
+        await consumer.topics()  # refreshes the cluster metadata
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not partitions:
+            return records
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if all([await consumer.position(tp) >= offset for tp, offset in end.items()]):
+                break
+            for batch in (await consumer.getmany(timeout_ms=200)).values():
+                records.extend(batch)
+    finally:
+        await consumer.stop()
+    return records
+
+
+def add_country_a_exclusion(row: dict, answers: list, legs: dict[str, float]) -> None:
+    """p50/p95/p99 with each request's country-A leg subtracted, and that leg's own median."""
+    own = [(a.latency * 1000, legs[a.request_id]) for a in answers
+           if a.answered is not None and a.request_id in legs]
+    if not own:
+        row.update(country_a_leg_p50_ms=None, p50_ms_excl_country_a=None, p95_ms_excl_country_a=None,
+                   p99_ms_excl_country_a=None)
+        return
+    excluded = sorted(total - leg for total, leg in own)
+    row["country_a_leg_p50_ms"] = round(statistics.median(leg for _, leg in own), 1)
+    for q in (50, 95, 99):
+        row[f"p{q}_ms_excl_country_a"] = round(hop_cost.percentile(excluded, q), 1)
+
+
+def arrival_rates(explicit: list[float] | None, capacity: float, targets: dict[str, float]) -> list[float]:
+    """The explicit rates, or: a quarter, half and 80% of the measured capacity, plus target (b)'s
+    rate (half the slowest stage alone) and target (a)'s (60% of it); near-duplicates merged."""
+    if explicit:
+        return sorted(explicit)
+    wanted = [0.25 * capacity, 0.5 * capacity, 0.8 * capacity, *targets.values()]
+    rates: list[float] = []
+    for rate in sorted(round(r, 1) for r in wanted if r > 0):
+        if rates and rate <= rates[-1] * 1.05:
+            if rate in targets.values():
+                rates[-1] = rate  # keep the target's exact rate
+            continue
+        rates.append(rate)
+    return rates
+
+
+# ----------------------------------------------------------------------------- targets and ratios
+
+def closest(rows: list[dict], rate: float) -> dict | None:
+    near = [r for r in rows if abs(r["offered_per_s"] - rate) <= 0.05 * rate]
+    return min(near, key=lambda r: abs(r["offered_per_s"] - rate)) if near else None
+
+
+def judge(report: dict) -> dict:
+    ok = [s for s in report["stages"]["stages"] if s["requests_per_s"]]
+    if not ok:
+        return {"slowest_stage": None, "a": {"met": False, "why": "no stage measured"},
+                "b": {"met": False, "why": "no stage measured"}}
+    slowest = min(ok, key=lambda s: s["requests_per_s"])
+    x = slowest["requests_per_s"]
+    rows = report["flow"]["rates"]
+    sustained = [r for r in rows if r["sustained"]]
+    best = max((r["requests_per_s"] for r in sustained), default=0.0)
+    a = {"slowest_stage": slowest["stage"], "slowest_stage_per_s": x, "required_per_s": round(TARGET_SHARE * x, 1),
+         "flow_max_sustained_per_s": best, "flow_saturation_per_s": report["flow"]["saturation"]["requests_per_s"],
+         "share": round(best / x, 3), "met": best >= TARGET_SHARE * x}
+    row = closest(rows, 0.5 * x)
+    b = {"rate_per_s": round(0.5 * x, 1), "measured": row is not None,
+         "p99_ms": row and row["p99_ms"], "p99_ms_excl_country_a": row and row["p99_ms_excl_country_a"],
+         "sustained": bool(row and row["sustained"]), "limit_ms": TARGET_P99_MS}
+    b["met"] = bool(row and row["sustained"] and row["p99_ms_excl_country_a"] is not None
+                    and row["p99_ms_excl_country_a"] < TARGET_P99_MS)
+    return {"a": a, "b": b}
+
+
+def ratios(row: dict, base: dict) -> dict:
+    def ratio(x, y):
+        return float(f"{x / y:.3g}") if x and y else None  # 3 significant digits: 0.0044, 1.27, 212
+    return {"throughput": ratio(row["requests_per_s"], base["requests_per_s"]),
+            "p50": ratio(row["p50_ms"], base["p50_ms"]), "cpu": ratio(row["cpu_ms_per_request"], base["cpu_ms_per_request"])}
+
+
+# ----------------------------------------------------------------------------- the run
+
+def run(opts: BenchOptions) -> dict:
+    started = time.monotonic()
+    report: dict = {"environment": environment(),
+                    "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(opts).items() if k != "log"},
+                    "bounds": {"max_flow_requests": opts.max_flow_requests, "max_stage_requests": MAX_STAGE_REQUESTS,
+                               "max_hop_messages": hop_cost.MAX_MESSAGES, "max_hop_bytes": MAX_HOP_BYTES,
+                               "note": "Tansu (memory storage) keeps every record and never frees it: each part "
+                                       "runs on its own broker, stopped after it, and the counts are capped."}}
+    with tempfile.TemporaryDirectory(prefix="passerelle-bench-") as tmp:
+        workdir = Path(tmp)
+        parts, mark = {}, time.monotonic()
+
+        def done(part: str) -> None:
+            nonlocal mark
+            parts[part] = round(time.monotonic() - mark, 1)
+            mark = time.monotonic()
+            opts.log(f"[bench] {part}: {parts[part]} s")
+
+        report["translation"] = translation_alone(opts.translation_seconds)
+        done("translation alone")
+        report["stages"] = stages_alone(opts, workdir)
+        done("stages alone")
+        size = report["stages"]["typical_event_bytes"] or 1024
+        opts.log(f"[bench] raw broker round trip, {size} B messages")
+        report["raw_hop"] = raw_hop(size, opts)
+        done("raw hop")
+        stage_rates = [s["requests_per_s"] for s in report["stages"]["stages"] if s["requests_per_s"]]
+        flow = FlowRun(opts, workdir)
+        try:
+            report["flow"] = asyncio.run(flow.run(min(stage_rates) if stage_rates else None))
+        finally:
+            flow.stop()
+        done("flow")
+        report["part_seconds"] = parts
+    for row in [report["flow"]["saturation"], *report["flow"]["rates"]]:
+        row["vs_raw_hop"] = ratios(row, report["raw_hop"])
+        row["vs_translation"] = ratios(row, report["translation"])
+    report["targets"] = judge(report)
+    report["elapsed_s"] = round(time.monotonic() - started, 1)
+    return report
