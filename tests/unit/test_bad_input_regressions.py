@@ -1,0 +1,25 @@
+"""Defects the bad-input campaign found (tests/unit/test_bad_input_campaign.py), each pinned by the
+smallest input that showed it: every one used to stop its service (an exception outside the error
+policy), and now is dead-lettered or handled."""
+
+from __future__ import annotations
+
+import pytest
+
+from passerelle.processor import Incoming, RejectedEvent
+from passerelle.topics import Topics
+from services.audit.handlers import audit_record
+
+from tests.integration.conftest import patient_summary_request
+
+TOPICS = Topics("p")
+
+
+@pytest.mark.parametrize("status", ["", "completed", "UNKNOWN"])
+def test_a_prescriptions_outcome_with_an_unknown_status_is_dead_lettered_by_the_audit(status):
+    # PrescriptionListOutcome.status is a string in the schema: any value decodes.
+    request = patient_summary_request()
+    outcome = {"envelope": request["envelope"], "hp": request["hp"], "patient": request["patient"],
+               "purpose": "TREATMENT", "status": status, "error": None, "prescriptions": []}
+    with pytest.raises(RejectedEvent):
+        audit_record(Incoming("p.ep.outcomes.v1", "fr.passerelle.ep.PrescriptionListOutcome", outcome))
