@@ -23,3 +23,13 @@ def test_a_prescriptions_outcome_with_an_unknown_status_is_dead_lettered_by_the_
                "purpose": "TREATMENT", "status": status, "error": None, "prescriptions": []}
     with pytest.raises(RejectedEvent):
         audit_record(Incoming("p.ep.outcomes.v1", "fr.passerelle.ep.PrescriptionListOutcome", outcome))
+
+
+@pytest.mark.parametrize("content", [b"", b"not xml", b"<unclosed"])
+def test_country_a_documents_that_are_not_xml_list_nothing_and_stop_nothing(content):
+    from services.prescription.handlers import handle
+
+    request = patient_summary_request(country="FI")
+    retrieved = {"envelope": request["envelope"], "hp": request["hp"], "patient": request["patient"],
+                 "purpose": "TREATMENT", "error": None, "documents": [{"format": "CDA", "language": None, "content": content}]}
+    assert list(handle(Incoming("p.ep.retrieved.v1", "fr.passerelle.ep.PrescriptionsRetrieved", retrieved), TOPICS, {})) == []
