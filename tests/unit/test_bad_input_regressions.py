@@ -33,3 +33,16 @@ def test_country_a_documents_that_are_not_xml_list_nothing_and_stop_nothing(cont
     retrieved = {"envelope": request["envelope"], "hp": request["hp"], "patient": request["patient"],
                  "purpose": "TREATMENT", "error": None, "documents": [{"format": "CDA", "language": None, "content": content}]}
     assert list(handle(Incoming("p.ep.retrieved.v1", "fr.passerelle.ep.PrescriptionsRetrieved", retrieved), TOPICS, {})) == []
+
+
+def test_the_gateway_skips_a_dispensation_state_it_does_not_know_and_keeps_the_others(tmp_path):
+    from services.gateway.prescription_tracker import PrescriptionTracker
+    from tests.prescription_flow import prescription_flow
+
+    state = next(e for e in prescription_flow(tmp_path) if e.event_type == "fr.passerelle.ep.PrescriptionState"
+                 and e.record["dispensations"]).record
+    known = state["dispensations"][0]
+    odd = {**known, "dispensation_id": "odd", "status": "SOMETHING_NEW"}
+    tracker = PrescriptionTracker(100)
+    tracker.apply("fr.passerelle.ep.PrescriptionState", {**state, "dispensations": [odd, known]})
+    assert "odd" not in tracker.dispensations and known["dispensation_id"] in tracker.dispensations
