@@ -46,3 +46,24 @@ def test_the_gateway_skips_a_dispensation_state_it_does_not_know_and_keeps_the_o
     tracker = PrescriptionTracker(100)
     tracker.apply("fr.passerelle.ep.PrescriptionState", {**state, "dispensations": [odd, known]})
     assert "odd" not in tracker.dispensations and known["dispensation_id"] in tracker.dispensations
+
+
+def test_an_event_whose_output_would_not_fit_in_a_message_is_dead_lettered(tmp_path, serde):
+    """A document of coded sections only: its translation (a French title added to each) is three
+    times as big, over the message limit (8 MiB by default, 1 MiB here: a 3 MB document does the
+    same with the default). The producer would refuse the send, the processor stop, and the
+    redelivered event stop it again, forever: it is dead-lettered instead."""
+    from passerelle.settings import KafkaSettings, Settings
+    from services.translation.app import build
+    from tests.bad_input import DeadLettered, through
+
+    sections = (b'<component><section><code code="48765-2" codeSystem="2.16.840.1.113883.6.1"/></section></component>'
+                * 4_000)
+    document = (b'<ClinicalDocument xmlns="urn:hl7-org:v3"><component><structuredBody>' + sections
+                + b"</structuredBody></component></ClinicalDocument>")
+    request = patient_summary_request()
+    retrieved = {"envelope": request["envelope"], "hp": request["hp"], "patient": request["patient"],
+                 "purpose": "TREATMENT", "error": None, "document": {"format": "CDA", "language": "pt-PT", "content": document}}
+    processor = build(Settings(state_dir=tmp_path, topic_prefix="p", kafka=KafkaSettings(max_message_bytes=2**20)), serde)
+    verdict = through(processor, "p.ncp.inbound.v1", serde.encode("fr.passerelle.ncp.PatientSummaryRetrieved", retrieved))
+    assert verdict == DeadLettered("OutputTooLarge", verdict.reason) and "message limit" in verdict.reason
