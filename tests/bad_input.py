@@ -30,7 +30,7 @@ from fastavro.schema import parse_schema
 from hypothesis import strategies as st
 
 from passerelle import PROJECT_ROOT
-from passerelle.processor import Emit, Incoming, Processor, RejectedEvent
+from passerelle.processor import Emit, Incoming, Processor, RejectedEvent, encode_outputs
 from passerelle.serde import SINGLE_OBJECT_MAGIC, AvroSerde, DecodeError, schema_fingerprint
 
 #: consumer name -> how many inputs it was given (all tiers of the campaign together).
@@ -40,7 +40,7 @@ PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "str
 
 ODD_TEXT = ["", "\x00", "\x00FR", "FR", "fr", "PT", "ZZ", "XX", "DISCARD", "DISPENSE", " ", "\t\n", "é☃𝄞",
             "../../etc/passwd", "<x/>", "&amp;", "' OR 1=1 --", "null", "NaN", "-1", "0", "99999999999999999999",
-            "1" * 300, "a" * 5000, "PT-TEST-1", "10001234565", "\u202e", "\ufeff", "%s%n", "${jndi:ldap://x}"]
+            "1" * 300, "PT-TEST-1", "10001234565", "\u202e", "\ufeff", "%s%n", "${jndi:ldap://x}"]
 
 
 def odd_text() -> st.SearchStrategy[str]:
@@ -106,11 +106,14 @@ HOSTILE_JSON = {"deep-array": b"[" * 100_000 + b"]" * 100_000, "deep-object": b'
                 "wide": b'{"resourceType": "Bundle", "type": "document", "entry": [' + b",".join([b'{"resource": {"resourceType": "Composition", "section": [{}]}}'] * 5000) + b"]}"}
 
 HOSTILE_DOCUMENTS = {**{f"xml:{k}": v for k, v in HOSTILE_XML.items()}, **{f"json:{k}": v for k, v in HOSTILE_JSON.items()}}
+#: The small ones, drawn by hypothesis in any bytes field; the big ones (deep and wide trees, quadratic
+#: blow-up, ...) are sent once each by dedicated tests (drawing them thousands of times costs minutes).
+SMALL_HOSTILE_DOCUMENTS = {k: v for k, v in HOSTILE_DOCUMENTS.items() if len(v) < 4096}
 
 
 def documents() -> st.SearchStrategy[bytes]:
-    """Hostile documents, real ones damaged, and random bytes."""
-    return st.one_of(st.sampled_from(sorted(HOSTILE_DOCUMENTS.values())), st.binary(max_size=200),
+    """Small hostile documents and random bytes."""
+    return st.one_of(st.sampled_from(sorted(SMALL_HOSTILE_DOCUMENTS.values())), st.binary(max_size=200),
                      st.text(max_size=200).map(str.encode))
 
 
@@ -203,8 +206,12 @@ class RecordStrategies:
             record = copy.deepcopy(valid)
             for path, schema in draw(st.lists(st.sampled_from(places), min_size=1, max_size=3)):
                 target = record
-                for step in path[:-1]:
-                    target = target[step]
+                try:  # an earlier replacement may have removed this place
+                    for step in path[:-1]:
+                        target = target[step]
+                    target[path[-1]]
+                except (KeyError, IndexError, TypeError):
+                    continue
                 target[path[-1]] = draw(self.values(schema))
             return record
         return mutated()
@@ -247,18 +254,14 @@ def through(processor: Processor, topic: str, value: bytes) -> DeadLettered | li
 
     Returns the dead-letter verdict, or the outputs (topic, bytes). Anything else that is raised
     (a bug by the error policy) propagates: the real processor would stop and its process exit.
-    An output larger than the producer accepts would stop it too, so that is checked here.
     """
     try:
         event_type, event = processor.serde.decode(value)
         emits: list[Emit] = list(processor.handler(Incoming(topic, event_type, event)))
+        outputs = encode_outputs(processor.serde, emits, processor.settings.kafka.max_message_bytes)
     except (DecodeError, RejectedEvent) as exc:
         return DeadLettered(type(exc).__name__, str(exc))
-    outputs = [(e.topic, processor.serde.encode(e.event_type, e.record)) for e in emits]
-    limit = processor.settings.kafka.max_message_bytes
-    too_big = [len(b) for _, b in outputs if len(b) > limit]
-    assert not too_big, f"an output of {too_big} bytes exceeds the producer's {limit}: the processor would stop"
-    return outputs
+    return [(e.topic, b) for e, b in outputs]
 
 
 def mangled(valid: bytes) -> st.SearchStrategy[bytes]:

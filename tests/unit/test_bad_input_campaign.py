@@ -27,10 +27,11 @@ from passerelle.serde import DecodeError
 from passerelle.settings import Settings
 from passerelle.topics import Topics
 
-from tests.bad_input import (TRIED, DeadLettered, RecordStrategies, encoded, framings, mangled, through,
-                             valid_events)
+from passerelle import PROJECT_ROOT
+from tests.bad_input import (HOSTILE_DOCUMENTS, SECRET_MARK, TRIED, DeadLettered, RecordStrategies, encoded, framings,
+                             mangled, through, valid_events)
 
-CAMPAIGN = settings(max_examples=400, deadline=None, database=None,
+CAMPAIGN = settings(max_examples=250, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.large_base_example])
 
@@ -106,7 +107,7 @@ def test_every_bad_input_is_dead_lettered_or_handled_and_valid_work_goes_on(syst
         TRIED[consumer] += 1
         verdict = through(processor, topic, value)  # raises if the process would stop
         if isinstance(verdict, DeadLettered):
-            assert verdict.error_class in ("DecodeError", "RejectedEvent") and verdict.reason
+            assert verdict.error_class in ("DecodeError", "RejectedEvent", "OutputTooLarge") and verdict.reason
             verdicts["dead-lettered"] += 1
         else:
             verdicts["handled"] += 1
@@ -162,3 +163,55 @@ def test_the_gateway_followers_read_anything_without_stopping(system, serde, fol
     else:
         assert watch.requests.view()["requests_by_outcome"]
     print(f"bad-input campaign: {follower}: {TRIED[follower]} inputs read, follower alive")
+
+
+def _with_document(system, serde, name: str, content: bytes, fmt: str = "CDA") -> bytes:
+    record = fresh(system.valid[name][0])
+    if name == PS_RETRIEVED:
+        record["document"] = {"format": fmt, "language": "pt-PT", "content": content}
+    elif name == EP_RETRIEVED:
+        record["documents"] = [{**record["documents"][0], "content": content}]
+    else:  # DispensationSubmitted
+        record["document"] = content
+    return encoded(serde, name, record)
+
+
+#: consumer -> the events it reads that carry a document country A (or a foreign writer) sent
+DOCUMENT_READERS = {"translation": [PS_RETRIEVED, EP_RETRIEVED], "prescription": [EP_RETRIEVED],
+                    "foreign-ncp": [DISPENSATION_SUBMITTED], "audit": [PS_RETRIEVED, EP_RETRIEVED]}
+
+
+@pytest.mark.parametrize("document", sorted(HOSTILE_DOCUMENTS))
+def test_hostile_documents_are_never_expanded_resolved_or_fatal(system, serde, document):
+    """Entity expansion, external entities, DTDs, XInclude, deep and wide trees, hostile JSON: in every
+    event that carries a document, to every consumer that reads it. Nothing crashes, no entity is
+    expanded into the outputs, no local file leaks into them, and the outputs stay bounded."""
+    content = HOSTILE_DOCUMENTS[document]
+    tried = 0
+    for consumer, names in DOCUMENT_READERS.items():
+        processor = system.processors[consumer]
+        topic = _topic(system.topics, CONSUMERS[consumer][0])
+        for name in names:
+            for fmt in (("CDA", "FHIR") if name == PS_RETRIEVED else ("CDA",)):
+                TRIED[f"{consumer} (hostile documents)"] += 1
+                tried += 1
+                verdict = through(processor, topic, _with_document(system, serde, name, content, fmt))
+                outputs = [] if isinstance(verdict, DeadLettered) else verdict
+                for _, out in outputs:
+                    assert SECRET_MARK.encode() not in out, f"{document}: a local file leaked into {consumer}'s output"
+                    assert b"lollollol" not in out, f"{document}: entities expanded by {consumer}"
+                    assert len(out) <= 4 * len(content) + 200_000, f"{document}: {consumer}'s output grew to {len(out)} bytes"
+    assert tried
+
+
+def test_an_oversized_document_is_handled_or_dead_lettered_never_fatal(system, serde):
+    """A 7 MiB document (the broker's limit is 8 MiB): translated or delivered as sent, and what the
+    translation produces still fits in one message."""
+    page = (PROJECT_ROOT / "data/ncp/PT/193857264/ps.xml").read_bytes()
+    padding = b"<!--" + b"x" * (7 * 1024 * 1024 - len(page)) + b"-->"
+    big = page.replace(b"?>", b"?>" + padding, 1) if page.startswith(b"<?xml") else padding + page
+    for consumer, names in DOCUMENT_READERS.items():
+        processor = system.processors[consumer]
+        for name in names:
+            TRIED[f"{consumer} (oversized)"] += 1
+            through(processor, _topic(system.topics, CONSUMERS[consumer][0]), _with_document(system, serde, name, big))
