@@ -74,8 +74,12 @@ def worst_inputs(serde, topic: str, topics: Topics, round_: int) -> list[bytes]:
         record = {"envelope": request["envelope"], "action": "X", "outcome": "SUCCESS", "source_topic": topic,
                   "source_event_id": str(uuid.uuid4()), "source_event_type": "x", "source_occurred_at": 0}
         inputs.append(serde.encode(AUDIT_RECORD, record))
-    else:
+    else:  # another event type; an audit record the store's columns cannot hold
         inputs.append(serde.encode(PS_REQUESTED, patient_summary_request()))
+        unstorable = {"envelope": {**request["envelope"], "correlation_id": "x" * 100}, "action": "X", "outcome": "SUCCESS",
+                      "source_topic": topic, "source_event_id": str(uuid.uuid4()), "source_event_type": "x",
+                      "source_occurred_at": 0}
+        inputs.append(serde.encode(AUDIT_RECORD, unstorable))
     if topic == topics.ep_outcomes:  # a status the audit has no rule for (was a crash of the audit)
         outcome = {"envelope": patient_summary_request()["envelope"], "hp": request["hp"], "patient": request["patient"],
                    "purpose": "TREATMENT", "status": "", "error": None, "prescriptions": []}
@@ -157,7 +161,8 @@ async def test_bad_inputs_at_every_consumer_are_dead_lettered_and_valid_work_goe
     for (topic, value, group), rec in got.items():
         headers = dict(rec.headers)
         assert rec.key == expected_dead[(topic, value, group)]
-        assert headers["dlq.error.class"] in (b"DecodeError", b"RejectedEvent", b"NotAnAuditRecord") and headers["dlq.error.message"]
+        assert headers["dlq.error.class"] in (b"DecodeError", b"RejectedEvent", b"NotAnAuditRecord",
+                                                                                   b"UnstorableAuditRecord") and headers["dlq.error.message"]
         assert headers["dlq.source.partition"].isdigit() and headers["dlq.source.offset"].isdigit()
 
     assert {e["envelope"]["correlation_id"] for e in outcomes} == set(ps_ids)

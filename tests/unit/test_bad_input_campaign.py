@@ -31,7 +31,7 @@ from passerelle import PROJECT_ROOT
 from tests.bad_input import (HOSTILE_DOCUMENTS, SECRET_MARK, TRIED, DeadLettered, RecordStrategies, encoded, framings,
                              mangled, through, valid_events)
 
-CAMPAIGN = settings(max_examples=200, deadline=None, database=None,
+CAMPAIGN = settings(max_examples=150, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.large_base_example])
 
