@@ -81,6 +81,24 @@ def dead_letter_headers(rec: ConsumerRecord, service: str, exc: Exception) -> li
     ]
 
 
+class OutputTooLarge(RejectedEvent):
+    """An output of the event would not fit in one message: the event is dead-lettered instead of
+    stopping the processor on every redelivery (the producer refuses the send)."""
+
+
+#: What a record costs beside its value and key (batch and record headers), as aiokafka counts it.
+RECORD_OVERHEAD = 1024
+
+
+def encode_outputs(serde: AvroSerde, emits: list[Emit], max_bytes: int) -> list[tuple[Emit, bytes]]:
+    """Each output with its bytes; ``OutputTooLarge`` if one would exceed ``max_bytes``."""
+    encoded = [(emit, serde.encode(emit.event_type, emit.record)) for emit in emits]
+    for emit, value in encoded:
+        if len(value) + len(emit.key or b"") + RECORD_OVERHEAD > max_bytes:
+            raise OutputTooLarge(f"{emit.event_type} of {len(value)} bytes exceeds the {max_bytes}-byte message limit")
+    return encoded
+
+
 class Processor:
     def __init__(self, service: str, settings: Settings, serde: AvroSerde, handler: Handler,
                  topics: list[str] | None = None, pattern: str | None = None):
@@ -120,6 +138,7 @@ class Processor:
             try:
                 event_type, event = self.serde.decode(rec.value)
                 emits = self._derive_ids(event, list(self.handler(Incoming(rec.topic, event_type, event))))
+                outputs = encode_outputs(self.serde, emits, self.settings.kafka.max_message_bytes)
             except (DecodeError, RejectedEvent) as exc:
                 DEAD_LETTERS.labels(self.service, type(exc).__name__).inc()
                 # The reason text may quote the payload: it goes to the dead-letter headers, beside
@@ -129,10 +148,9 @@ class Processor:
                 acks.append(await producer.send(self.dead_letter_topic, rec.value, key=rec.key,
                                                 headers=dead_letter_headers(rec, self.service, exc)))
                 continue
-            for emit in emits:
+            for emit, value in outputs:
                 PRODUCED.labels(self.service, emit.topic).inc()
-                acks.append(await producer.send(emit.topic, self.serde.encode(emit.event_type, emit.record),
-                                                key=emit.key))
+                acks.append(await producer.send(emit.topic, value, key=emit.key))
         await asyncio.gather(*acks)
 
     def _derive_ids(self, cause: dict, emits: list[Emit]) -> list[Emit]:

@@ -26,3 +26,13 @@ def serde() -> AvroSerde:
 def settings(bootstrap, tmp_path):
     return settings_for_test(bootstrap, tmp_path / "state", ncp_data=FIXTURES / "ncp",
                              catalogue_dir=FIXTURES / "catalogue")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many inputs the bad-input campaign tried, per consumer and endpoint (issue 9, part 4)."""
+    from tests.bad_input import TRIED
+
+    if TRIED:
+        terminalreporter.write_sep("-", f"bad-input campaign: {sum(TRIED.values())} inputs tried")
+        for name, count in sorted(TRIED.items()):
+            terminalreporter.write_line(f"  {name}: {count}")

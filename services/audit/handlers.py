@@ -40,8 +40,19 @@ def _retrieved(e: dict) -> Step:
     return "PS_RETRIEVED", "FAILURE" if e["error"] else "SUCCESS", e["error"]["code"] if e["error"] else None
 
 
+#: Outcome status -> audit outcome; any other status (``PrescriptionListOutcome.status`` is a free
+#: string) is bad data: dead-lettered, never a crash of the audit service.
+_STATUS_OUTCOMES = {"COMPLETED": "SUCCESS", "DENIED": "DENIED", "FAILED": "FAILURE"}
+
+
+def _status_outcome(e: dict) -> str:
+    if e["status"] not in _STATUS_OUTCOMES:
+        raise RejectedEvent("outcome status is not COMPLETED, DENIED or FAILED")
+    return _STATUS_OUTCOMES[e["status"]]
+
+
 def _outcome(e: dict) -> Step:
-    outcome = {"COMPLETED": "SUCCESS", "DENIED": "DENIED", "FAILED": "FAILURE"}[e["status"]]
+    outcome = _status_outcome(e)
     return "PS_OUTCOME", outcome, e["error"]["code"] if e["error"] else None
 
 
@@ -67,7 +78,7 @@ def _failure(e: dict) -> tuple[str, str | None]:
 
 
 def _ep_outcome(e: dict) -> Step:
-    outcome = {"COMPLETED": "SUCCESS", "DENIED": "DENIED", "FAILED": "FAILURE"}[e["status"]]
+    outcome = _status_outcome(e)
     return "EP_OUTCOME", outcome, e["error"]["code"] if e["error"] else None
 
 

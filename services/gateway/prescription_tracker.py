@@ -59,6 +59,8 @@ class PrescriptionTracker:
                 known.update(status="rejected", error=event["error"])  # e.g. a prescription never listed
         elif event_type == EP_STATE:
             for d in event["dispensations"]:
+                if d["status"] not in API_STATUS:
+                    continue  # a status this gateway does not know (a free string): never stop following
                 queued_discard = f"DISCARD:{d['dispensation_id']}" in event["queue"]
                 self.dispensations[d["dispensation_id"]] = {
                     "dispensation_id": d["dispensation_id"], "rpps": d["hp"]["rpps"],

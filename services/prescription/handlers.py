@@ -19,6 +19,8 @@ from __future__ import annotations
 import copy
 from typing import Iterable
 
+from lxml import etree
+
 from passerelle.envelope import caused_by
 from passerelle.eprescription import NotAnEPrescription, add_lines, dispense_refusal, prescription_status, read_eprescription
 from passerelle.errors import error
@@ -41,7 +43,7 @@ def observed_prescriptions(retrieved: dict, topics: Topics) -> Iterable[Emit]:
     for document in retrieved["documents"]:
         try:
             prescription = read_eprescription(document["content"])
-        except (NotAnEPrescription, ValueError):
+        except (NotAnEPrescription, ValueError, etree.XMLSyntaxError):
             continue  # the translation flags the document to the pharmacist; nothing to dispense from it
         event = {"envelope": caused_by(retrieved, PRODUCER), "hp": retrieved["hp"], "patient": retrieved["patient"],
                  "prescription": prescription}

@@ -32,6 +32,11 @@ class NotAnAuditRecord(Exception):
     """A decodable event of another type on the audit topic."""
 
 
+class UnstorableAuditRecord(Exception):
+    """An audit record the store's columns cannot hold (a value too long, a NUL character): it would
+    fail its whole batch's transaction, on every redelivery."""
+
+
 class StoreWriter:
     def __init__(self, settings: Settings, serde: AvroSerde, store: AuditStore | None = None):
         self.settings, self.serde = settings, serde
@@ -73,8 +78,10 @@ class StoreWriter:
                 event_type, record = self.serde.decode(rec.value)
                 if event_type != AUDIT_RECORD:
                     raise NotAnAuditRecord(f"{event_type} is not {AUDIT_RECORD}")
+                if reason := self.store.unstorable(record):
+                    raise UnstorableAuditRecord(reason)
                 decoded.append((record, Coordinates(rec.topic, rec.partition, rec.offset)))
-            except (DecodeError, NotAnAuditRecord) as exc:
+            except (DecodeError, NotAnAuditRecord, UnstorableAuditRecord) as exc:
                 log.warning("dead-lettered", topic=rec.topic, partition=rec.partition, offset=rec.offset,
                             error_class=type(exc).__name__)
                 dead.append(await producer.send(self.dead_letters, rec.value, key=rec.key,

@@ -97,6 +97,20 @@ class AuditStore:
         except (OperationalError, ProgrammingError, IntegrityError):
             md.create_all(self.engine)  # another process (writer, gateway) created them meanwhile
 
+    def unstorable(self, record: dict) -> str | None:
+        """Why ``record`` cannot be stored as it is (a value longer than its column, a NUL character,
+        which PostgreSQL refuses in text), or None. Names the column, never the value."""
+        values = {"source_event_id": record["source_event_id"], **query_columns(canonical_body(record))}
+        for name, value in values.items():
+            if not isinstance(value, str):
+                continue
+            if "\x00" in value:
+                return f"{name} holds a NUL character"
+            length = self.records.c[name].type.length
+            if length is not None and len(value) > length:
+                return f"{name} is longer than the store's {length} characters"
+        return None
+
     @classmethod
     def from_settings(cls, settings: Settings) -> "AuditStore":
         return cls(database_url(settings), settings.audit.table_prefix)

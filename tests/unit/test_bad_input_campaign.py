@@ -1,0 +1,217 @@
+"""Bad-input campaign, unit tier (issue 9, part 4): every consumer's decode + handler path, without a
+broker, given thousands of hypothesis inputs — random bytes, damaged and truncated messages, unknown,
+future and released-but-old schema versions, events of every type with odd values, hostile XML and
+JSON documents.
+
+Each input must end as the error policy says (docs/adr/0004-error-policy.md): dead-lettered
+(``DecodeError`` / ``RejectedEvent``), or handled into outputs the processor can encode and send.
+Anything else raised is a bug that would stop the process. After every bad input, a valid event
+still produces its outputs (bad input leaves no state that loses valid work). The gateway's topic
+followers only read: whatever arrives, they must neither raise nor stop following.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from types import SimpleNamespace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from passerelle.events import (CONSENT_DECISION, DISPENSATION_ANSWERED, DISPENSATION_DISCARD_REQUESTED,
+                               DISPENSATION_REQUESTED, DISPENSATION_SUBMITTED, EP_OBSERVED, EP_OUTCOME, EP_QUERY,
+                               EP_REQUESTED, EP_RETRIEVED, EP_STATE, PS_OUTCOME, PS_QUERY, PS_REQUESTED, PS_RETRIEVED)
+from passerelle.serde import DecodeError
+from passerelle.settings import Settings
+from passerelle.topics import Topics
+
+from passerelle import PROJECT_ROOT
+from tests.bad_input import (HOSTILE_DOCUMENTS, SECRET_MARK, TRIED, DeadLettered, RecordStrategies, encoded, framings,
+                             mangled, through, valid_events)
+
+CAMPAIGN = settings(max_examples=150, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                           HealthCheck.large_base_example])
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory, serde):
+    """Every service's processor, as ``build`` wires it, and valid events of every kind."""
+    from services.audit.app import build as audit
+    from services.consent.app import build as consent
+    from services.foreign_ncp.app import build as foreign_ncp
+    from services.prescription.app import build as prescription
+    from services.router.app import build as router
+    from services.translation.app import build as translation
+
+    state_dir = tmp_path_factory.mktemp("campaign")
+    s = Settings(state_dir=state_dir, topic_prefix="p")
+    valid = valid_events(state_dir)
+    processors = {name: build(s, serde) for name, build in (("consent", consent), ("router", router),
+                  ("foreign-ncp", foreign_ncp), ("translation", translation), ("audit", audit),
+                  ("prescription", prescription))}
+    return SimpleNamespace(settings=s, topics=Topics("p"), valid=valid, processors=processors,
+                           strategies={name: RecordStrategies(serde.schemas[name].source) for name in serde.schemas.by_name})
+
+
+def fresh(emit):
+    """The same valid event under new ids (a new request), so stateful handlers treat it as new."""
+    record = copy.deepcopy(emit.record)
+    record["envelope"] = {**record["envelope"], "event_id": str(uuid.uuid4()), "correlation_id": str(uuid.uuid4())}
+    return record
+
+
+def bad_inputs(system, serde, event_types: list[str]) -> st.SearchStrategy[bytes]:
+    """Bad input for a consumer of ``event_types``: broken framing and versions, damaged bytes,
+    its own events with odd values, and any event of any type (the wrong one on this topic)."""
+    options = []
+    for name in event_types:
+        for emit in system.valid[name]:
+            message = encoded(serde, name, emit.record)
+            options += [framings(serde, name, emit.record), mangled(message),
+                        system.strategies[name].near(emit.record).map(lambda r, n=name: encoded(serde, n, r))]
+    any_type = st.sampled_from(sorted(serde.schemas.by_name)).flatmap(
+        lambda n: system.strategies[n].values().map(lambda r, n=n: encoded(serde, n, r)))
+    return st.one_of(*options, any_type)
+
+
+#: consumer -> (the topic it reads, the events it takes there, the valid event that must still work)
+CONSUMERS = {
+    "consent": ("ps_requested", [PS_REQUESTED, EP_REQUESTED], PS_REQUESTED),
+    "router": ("consent_decisions", [CONSENT_DECISION], CONSENT_DECISION),
+    "foreign-ncp": ("ncp.pt.outbound", [PS_QUERY, EP_QUERY, DISPENSATION_SUBMITTED], PS_QUERY),
+    "translation": ("ncp_inbound", [PS_RETRIEVED, EP_RETRIEVED], PS_RETRIEVED),
+    "audit": ("ps_outcomes", [PS_REQUESTED, CONSENT_DECISION, PS_RETRIEVED, PS_OUTCOME, EP_RETRIEVED,
+                              EP_OUTCOME, DISPENSATION_ANSWERED], PS_REQUESTED),
+    "prescription": ("ep_commands", [EP_RETRIEVED, EP_OBSERVED, DISPENSATION_REQUESTED,
+                                     DISPENSATION_DISCARD_REQUESTED, DISPENSATION_ANSWERED], EP_RETRIEVED),
+}
+
+
+def _topic(topics: Topics, key: str) -> str:
+    return f"{topics.prefix}.{key}.v1" if "." in key else getattr(topics, key)
+
+
+@pytest.mark.parametrize("consumer", sorted(CONSUMERS))
+def test_every_bad_input_is_dead_lettered_or_handled_and_valid_work_goes_on(system, serde, consumer):
+    topic_key, event_types, probe_type = CONSUMERS[consumer]
+    processor, topic = system.processors[consumer], _topic(system.topics, topic_key)
+    probe = system.valid[probe_type][0]
+    verdicts = {"dead-lettered": 0, "handled": 0}
+
+    @CAMPAIGN
+    @given(bad_inputs(system, serde, event_types))
+    def campaign(value):
+        TRIED[consumer] += 1
+        verdict = through(processor, topic, value)  # raises if the process would stop
+        if isinstance(verdict, DeadLettered):
+            assert verdict.error_class in ("DecodeError", "RejectedEvent", "OutputTooLarge") and verdict.reason
+            verdicts["dead-lettered"] += 1
+        else:
+            verdicts["handled"] += 1
+        after = through(processor, topic, encoded(serde, probe_type, fresh(probe)))
+        assert not isinstance(after, DeadLettered) and after, "a valid event lost its outputs after bad input"
+
+    campaign()
+    print(f"bad-input campaign: {consumer}: {sum(verdicts.values())} inputs, {verdicts}")
+    assert verdicts["dead-lettered"] and verdicts["handled"]  # both paths were exercised
+
+
+FOLLOWED = {"gateway.requests": [PS_REQUESTED, PS_OUTCOME], "gateway.prescriptions": [EP_OUTCOME, EP_STATE,
+            DISPENSATION_REQUESTED, DISPENSATION_ANSWERED], "gateway.dashboard": [PS_REQUESTED, PS_OUTCOME, EP_REQUESTED, EP_OUTCOME]}
+
+
+@pytest.mark.parametrize("follower", sorted(FOLLOWED))
+def test_the_gateway_followers_read_anything_without_stopping(system, serde, follower):
+    from services.gateway.dashboard import StreamWatch
+    from services.gateway.prescription_tracker import PrescriptionTracker
+    from services.gateway.tracker import RequestTracker
+
+    requests, prescriptions = RequestTracker(1000, 3600), PrescriptionTracker(1000)
+    watch = StreamWatch(system.settings, serde)
+
+    def apply(value: bytes) -> None:  # each follower's own reading of one record
+        rec = SimpleNamespace(topic="t", partition=0, offset=0, key=None, value=value)
+        if follower == "gateway.requests":
+            requests._apply(serde, rec)
+        elif follower == "gateway.dashboard":
+            watch._apply(rec)
+        else:
+            try:
+                prescriptions.apply(*serde.decode(value))
+            except DecodeError:
+                pass
+
+    @CAMPAIGN
+    @given(bad_inputs(system, serde, FOLLOWED[follower]))
+    def campaign(value):
+        TRIED[follower] += 1
+        apply(value)
+
+    campaign()
+    for name in FOLLOWED[follower]:  # valid events still land where the API reads them
+        for emit in system.valid[name]:
+            apply(encoded(serde, name, emit.record))
+    request_id = system.valid[PS_OUTCOME][0].record["envelope"]["correlation_id"]
+    if follower == "gateway.requests":
+        assert requests.lookup(request_id, system.valid[PS_OUTCOME][0].record["hp"]["rpps"]).outcome is not None
+    elif follower == "gateway.prescriptions":
+        outcome = system.valid[EP_OUTCOME][0].record
+        assert prescriptions.prescriptions_list(outcome["envelope"]["correlation_id"], outcome["hp"]["rpps"])
+    else:
+        assert watch.requests.view()["requests_by_outcome"]
+    print(f"bad-input campaign: {follower}: {TRIED[follower]} inputs read, follower alive")
+
+
+def _with_document(system, serde, name: str, content: bytes, fmt: str = "CDA") -> bytes:
+    record = fresh(system.valid[name][0])
+    if name == PS_RETRIEVED:
+        record["document"] = {"format": fmt, "language": "pt-PT", "content": content}
+    elif name == EP_RETRIEVED:
+        record["documents"] = [{**record["documents"][0], "content": content}]
+    else:  # DispensationSubmitted
+        record["document"] = content
+    return encoded(serde, name, record)
+
+
+#: consumer -> the events it reads that carry a document country A (or a foreign writer) sent
+DOCUMENT_READERS = {"translation": [PS_RETRIEVED, EP_RETRIEVED], "prescription": [EP_RETRIEVED],
+                    "foreign-ncp": [DISPENSATION_SUBMITTED], "audit": [PS_RETRIEVED, EP_RETRIEVED]}
+
+
+@pytest.mark.parametrize("document", sorted(HOSTILE_DOCUMENTS))
+def test_hostile_documents_are_never_expanded_resolved_or_fatal(system, serde, document):
+    """Entity expansion, external entities, DTDs, XInclude, deep and wide trees, hostile JSON: in every
+    event that carries a document, to every consumer that reads it. Nothing crashes, no entity is
+    expanded into the outputs, no local file leaks into them, and the outputs stay bounded."""
+    content = HOSTILE_DOCUMENTS[document]
+    tried = 0
+    for consumer, names in DOCUMENT_READERS.items():
+        processor = system.processors[consumer]
+        topic = _topic(system.topics, CONSUMERS[consumer][0])
+        for name in names:
+            for fmt in (("CDA", "FHIR") if name == PS_RETRIEVED else ("CDA",)):
+                TRIED[f"{consumer} (hostile documents)"] += 1
+                tried += 1
+                verdict = through(processor, topic, _with_document(system, serde, name, content, fmt))
+                outputs = [] if isinstance(verdict, DeadLettered) else verdict
+                for _, out in outputs:
+                    assert SECRET_MARK.encode() not in out, f"{document}: a local file leaked into {consumer}'s output"
+                    assert b"lollollol" not in out, f"{document}: entities expanded by {consumer}"
+                    assert len(out) <= 4 * len(content) + 200_000, f"{document}: {consumer}'s output grew to {len(out)} bytes"
+    assert tried
+
+
+def test_an_oversized_document_is_handled_or_dead_lettered_never_fatal(system, serde):
+    """A 7 MiB document (the broker's limit is 8 MiB): translated or delivered as sent, and what the
+    translation produces still fits in one message."""
+    page = (PROJECT_ROOT / "data/ncp/PT/193857264/ps.xml").read_bytes()
+    padding = b"<!--" + b"x" * (7 * 1024 * 1024 - len(page)) + b"-->"
+    big = page.replace(b"?>", b"?>" + padding, 1) if page.startswith(b"<?xml") else padding + page
+    for consumer, names in DOCUMENT_READERS.items():
+        processor = system.processors[consumer]
+        for name in names:
+            TRIED[f"{consumer} (oversized)"] += 1
+            through(processor, _topic(system.topics, CONSUMERS[consumer][0]), _with_document(system, serde, name, big))

@@ -1,0 +1,69 @@
+"""Defects the bad-input campaign found (tests/unit/test_bad_input_campaign.py), each pinned by the
+smallest input that showed it: every one used to stop its service (an exception outside the error
+policy), and now is dead-lettered or handled."""
+
+from __future__ import annotations
+
+import pytest
+
+from passerelle.processor import Incoming, RejectedEvent
+from passerelle.topics import Topics
+from services.audit.handlers import audit_record
+
+from tests.integration.conftest import patient_summary_request
+
+TOPICS = Topics("p")
+
+
+@pytest.mark.parametrize("status", ["", "completed", "UNKNOWN"])
+def test_a_prescriptions_outcome_with_an_unknown_status_is_dead_lettered_by_the_audit(status):
+    # PrescriptionListOutcome.status is a string in the schema: any value decodes.
+    request = patient_summary_request()
+    outcome = {"envelope": request["envelope"], "hp": request["hp"], "patient": request["patient"],
+               "purpose": "TREATMENT", "status": status, "error": None, "prescriptions": []}
+    with pytest.raises(RejectedEvent):
+        audit_record(Incoming("p.ep.outcomes.v1", "fr.passerelle.ep.PrescriptionListOutcome", outcome))
+
+
+@pytest.mark.parametrize("content", [b"", b"not xml", b"<unclosed"])
+def test_country_a_documents_that_are_not_xml_list_nothing_and_stop_nothing(content):
+    from services.prescription.handlers import handle
+
+    request = patient_summary_request(country="FI")
+    retrieved = {"envelope": request["envelope"], "hp": request["hp"], "patient": request["patient"],
+                 "purpose": "TREATMENT", "error": None, "documents": [{"format": "CDA", "language": None, "content": content}]}
+    assert list(handle(Incoming("p.ep.retrieved.v1", "fr.passerelle.ep.PrescriptionsRetrieved", retrieved), TOPICS, {})) == []
+
+
+def test_the_gateway_skips_a_dispensation_state_it_does_not_know_and_keeps_the_others(tmp_path):
+    from services.gateway.prescription_tracker import PrescriptionTracker
+    from tests.prescription_flow import prescription_flow
+
+    state = next(e for e in prescription_flow(tmp_path) if e.event_type == "fr.passerelle.ep.PrescriptionState"
+                 and e.record["dispensations"]).record
+    known = state["dispensations"][0]
+    odd = {**known, "dispensation_id": "odd", "status": "SOMETHING_NEW"}
+    tracker = PrescriptionTracker(100)
+    tracker.apply("fr.passerelle.ep.PrescriptionState", {**state, "dispensations": [odd, known]})
+    assert "odd" not in tracker.dispensations and known["dispensation_id"] in tracker.dispensations
+
+
+def test_an_event_whose_output_would_not_fit_in_a_message_is_dead_lettered(tmp_path, serde):
+    """A document of coded sections only: its translation (a French title added to each) is three
+    times as big, over the message limit (8 MiB by default, 1 MiB here: a 3 MB document does the
+    same with the default). The producer would refuse the send, the processor stop, and the
+    redelivered event stop it again, forever: it is dead-lettered instead."""
+    from passerelle.settings import KafkaSettings, Settings
+    from services.translation.app import build
+    from tests.bad_input import DeadLettered, through
+
+    sections = (b'<component><section><code code="48765-2" codeSystem="2.16.840.1.113883.6.1"/></section></component>'
+                * 4_000)
+    document = (b'<ClinicalDocument xmlns="urn:hl7-org:v3"><component><structuredBody>' + sections
+                + b"</structuredBody></component></ClinicalDocument>")
+    request = patient_summary_request()
+    retrieved = {"envelope": request["envelope"], "hp": request["hp"], "patient": request["patient"],
+                 "purpose": "TREATMENT", "error": None, "document": {"format": "CDA", "language": "pt-PT", "content": document}}
+    processor = build(Settings(state_dir=tmp_path, topic_prefix="p", kafka=KafkaSettings(max_message_bytes=2**20)), serde)
+    verdict = through(processor, "p.ncp.inbound.v1", serde.encode("fr.passerelle.ncp.PatientSummaryRetrieved", retrieved))
+    assert verdict == DeadLettered("OutputTooLarge", verdict.reason) and "message limit" in verdict.reason
