@@ -17,9 +17,10 @@ from passerelle import PROJECT_ROOT
 
 class KafkaSettings(BaseModel):
     bootstrap_servers: str = "127.0.0.1:9092"
-    #: How long a fetch may wait for data. Tansu never answers a fetch early, so this is the
-    #: per-hop latency floor (see docs/adr/0003-hop-cost.md).
-    fetch_max_wait_ms: int = 20
+    #: How long a fetch may wait for data. Every idle consumer sends a fetch this often, and on two
+    #: cores that polling was the flow's bottleneck: 100 ms doubled the whole flow's capacity and
+    #: left its latency at low rates unchanged (measured: docs/performance.md; docs/adr/0003-hop-cost.md).
+    fetch_max_wait_ms: int = 100
     linger_ms: int = 0
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
