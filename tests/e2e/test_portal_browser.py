@@ -16,55 +16,34 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from passerelle import PROJECT_ROOT
 from passerelle.testing import RunningSystem
+from tests.e2e.browser import chromium, guarded_page
 from tests.oidc_provider import ProviderDouble, psc_user
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run"]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "portal"
 PHYSICIAN, PHARMACIST = "10001234565", "10002000007"  # data/rpps-dev.yaml
 PT_PATIENT = "193857264"  # data/ncp/PT: a full Patient Summary in Portuguese
 FI_PATIENT = "140772-946S"  # data/ncp/FI: two prescriptions
 SHARED_PT = "402113658"  # data/ncp/PT: a parent's número de utente, a child filed under it too
 GR_PATIENT = "23044903575"  # data/ncp/GR: Greece asks for the birth date with the AMKA
-TIMEOUT_MS = 30_000
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
 def page(browser, system):
     """A fresh browser context (own session storage) whose every request must stay on the gateway."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(locale="fr-FR", viewport={"width": 1366, "height": 900}, base_url=system.url)
-    context.set_default_timeout(TIMEOUT_MS)
-    gateway, outside = urlsplit(system.url).netloc, []
-
-    def guard(route):
-        if urlsplit(route.request.url).scheme in ("blob", "data") or urlsplit(route.request.url).netloc == gateway:
-            return route.continue_()
-        outside.append(route.request.url)
-        return route.abort()
-
-    context.route("**/*", guard)
-    errors: list[str] = []
-    opened = context.new_page()
-    opened.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield opened
-    context.close()
-    assert outside == [], f"the portal asked for external resources: {outside}"
-    assert errors == [], f"JavaScript errors: {errors}"
+    with guarded_page(browser, system.url) as opened:
+        yield opened
 
 
 def shot(page: Page, name: str) -> None:
@@ -308,24 +287,8 @@ def psc_page(browser, psc_system):
     """A fresh context on that system; requests may go to the gateway and the provider, nowhere else."""
     system, provider = psc_system
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(locale="fr-FR", viewport={"width": 1366, "height": 900}, base_url=system.url)
-    context.set_default_timeout(TIMEOUT_MS)
-    allowed, outside = {urlsplit(system.url).netloc, urlsplit(provider.issuer).netloc}, []
-
-    def guard(route):
-        if urlsplit(route.request.url).netloc in allowed:
-            return route.continue_()
-        outside.append(route.request.url)
-        return route.abort()
-
-    context.route("**/*", guard)
-    errors: list[str] = []
-    opened = context.new_page()
-    opened.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield opened, provider
-    context.close()
-    assert outside == [], f"requests outside the gateway and the provider: {outside}"
-    assert errors == [], f"JavaScript errors: {errors}"
+    with guarded_page(browser, system.url, {urlsplit(provider.issuer).netloc}) as opened:
+        yield opened, provider
 
 
 def test_a_physician_signs_in_with_pro_sante_connect_and_reaches_the_country_choice(psc_page):

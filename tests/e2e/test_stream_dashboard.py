@@ -10,11 +10,10 @@ import json
 import re
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from prometheus_client.parser import text_string_to_metric_families
 
 from passerelle import PROJECT_ROOT
@@ -22,14 +21,11 @@ from passerelle.metrics_ports import TARGETS_FILE
 from passerelle.settings import Settings
 from passerelle.supervisor import WORKERS
 from passerelle.tokens import mint
+from tests.e2e.browser import chromium, guarded_page
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run"]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "dashboard"
 PHYSICIAN, PHARMACIST, OPERATOR = "10001234565", "10002000007", "10009999995"  # data/rpps-dev.yaml
-TIMEOUT_MS = 30_000
 PS = "Synthèse patient"  # how the page names the Patient Summary service
 
 
@@ -107,34 +103,16 @@ def test_every_worker_serves_its_own_metrics_on_its_own_port_listed_at_start_up(
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
 def page(browser, system):
     """A fresh browser context whose every request must stay on the gateway."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(locale="fr-FR", viewport={"width": 1366, "height": 900}, base_url=system.url)
-    context.set_default_timeout(TIMEOUT_MS)
-    gateway, outside = urlsplit(system.url).netloc, []
-
-    def guard(route):
-        if urlsplit(route.request.url).netloc == gateway:
-            return route.continue_()
-        outside.append(route.request.url)
-        return route.abort()
-
-    context.route("**/*", guard)
-    errors: list[str] = []
-    opened = context.new_page()
-    opened.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield opened
-    context.close()
-    assert outside == [], f"the dashboard asked for external resources: {outside}"
-    assert errors == [], f"JavaScript errors: {errors}"
+    with guarded_page(browser, system.url) as opened:
+        yield opened
 
 
 def table(page: Page, table_id: str) -> list[list[str]]:
