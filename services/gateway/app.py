@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Passerelle", version="0.1.0", lifespan=lifespan,
                   description="France's National Contact Point for eHealth: foreign patients' summaries in French.")
+    app.state.tracker = tracker  # requests known from the topics; ready once it has read them
 
     install_error_handling(app)
 

@@ -5,6 +5,8 @@ event carrying no ID token content."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -38,6 +40,7 @@ async def test_a_portal_session_is_an_hp_token_and_a_refused_sign_in_is_a_securi
                 assert (await sign_in(client, provider, psc_user("10001234565"))).status_code == 303
                 session = (await client.post("/portail/oidc/session")).json()["token"]
                 headers = {"Authorization": f"Bearer {session}"}
+                await asyncio.wait_for(app.state.tracker.ready.wait(), 30)  # it has read its topics
                 answer = await client.get("/v1/patient-summaries/no-such-request", headers=headers)
                 assert answer.status_code == 404 and answer.json()["error"]["code"] == "REQUEST_NOT_FOUND"  # past auth
 

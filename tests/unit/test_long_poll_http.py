@@ -13,6 +13,7 @@ from services.gateway.app import create_app
 @pytest.fixture
 async def client(tmp_path):
     app = create_app(Settings(state_dir=tmp_path))  # lifespan not started: no broker involved
+    app.state.tracker.ready.set()  # as if it had read its (empty) topics: an unknown request is unknown
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as c:
         yield c, {"Authorization": f"Bearer {mint(tmp_path, Settings().tokens, '10001234565', '10', '750000001')}"}
 
