@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Iterator
 
 import httpx
+from aiokafka import TopicPartition
 
 from passerelle import kafka
 from passerelle.broker import EmbeddedBroker, free_port
@@ -73,6 +74,25 @@ async def consume(settings: Settings, topic: str, count: int, timeout: float = 2
     finally:
         await consumer.stop()
     return records
+
+
+async def read_topic(settings: Settings, serde, topic: str) -> list[dict]:
+    """Every event of ``topic``, from its beginning to its end offsets at the time of the call."""
+    consumer = kafka.consumer(settings.kafka, None)
+    await consumer.start()
+    try:
+        await consumer.topics()
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        events: list[dict] = []
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                events += [serde.decode(r.value)[1] for r in records]
+        return events
+    finally:
+        await consumer.stop()
 
 
 class RunningSystem:

@@ -161,25 +161,6 @@ class Load:
         return [r for r in self.requests if r.request_id is not None]
 
 
-async def read_topic(settings: Settings, serde: AvroSerde, topic: str) -> list[dict]:
-    """Every event of ``topic``, from its beginning to its end offsets at the time of the call."""
-    consumer = kafka.consumer(settings.kafka, None)
-    await consumer.start()
-    try:
-        await consumer.topics()
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        events: list[dict] = []
-        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                events += [serde.decode(r.value)[1] for r in records]
-        return events
-    finally:
-        await consumer.stop()
-
-
 def group_topics(prefix: str, existing: set[str], scratch: Path) -> dict[str, list[str]]:
     """Consumer group → the topics it reads, as each worker's processor says it (the gateway has none)."""
     settings = Settings(topic_prefix=prefix, state_dir=scratch)

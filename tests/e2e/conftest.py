@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from passerelle.testing import RunningSystem
+from tests.e2e.browser import chromium, guarded_page
 
 
 def child_pids(pid: int) -> list[int]:
@@ -44,3 +45,18 @@ def system(tmp_path_factory):
     finally:
         if running.process.poll() is None:
             running.interrupt()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless (tests/e2e/browser.py), for a module's browser tests."""
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def page(browser, system):
+    """A fresh browser context (own session storage) on the module's system whose every request
+    must stay on the gateway."""
+    with guarded_page(browser, system.url) as opened:
+        yield opened

@@ -20,12 +20,12 @@ import pytest
 from passerelle import kafka
 from passerelle.serde import AvroSerde, SchemaSet
 from passerelle.settings import AuditSettings, KafkaSettings, Settings
-from passerelle.testing import RunningSystem
+from passerelle.testing import RunningSystem, read_topic
 from passerelle.tokens import mint
 from passerelle.topics import Topics
 from services.audit.store.db import AuditStore
 
-from tests.e2e.campaign import Load, group_lags, group_topics, read_topic, started_count, worker_pids
+from tests.e2e.campaign import Load, group_lags, group_topics, started_count, worker_pids
 from tests.e2e.campaign_checks import (Findings, answers_over_the_api, audited_once, dispensed_as_acknowledged,
                                        one_outcome_per_request, one_restart_per_kill)
 from tests.e2e.conftest import stop

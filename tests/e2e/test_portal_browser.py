@@ -20,7 +20,7 @@ from playwright.sync_api import Page, expect
 
 from passerelle import PROJECT_ROOT
 from passerelle.testing import RunningSystem
-from tests.e2e.browser import chromium, guarded_page
+from tests.e2e.browser import guarded_page
 from tests.oidc_provider import ProviderDouble, psc_user
 
 pytestmark = pytest.mark.e2e
@@ -32,21 +32,8 @@ SHARED_PT = "402113658"  # data/ncp/PT: a parent's número de utente, a child fi
 GR_PATIENT = "23044903575"  # data/ncp/GR: Greece asks for the birth date with the AMKA
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser, system):
-    """A fresh browser context (own session storage) whose every request must stay on the gateway."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with guarded_page(browser, system.url) as opened:
-        yield opened
-
-
 def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 

@@ -21,7 +21,6 @@ from passerelle.metrics_ports import TARGETS_FILE
 from passerelle.settings import Settings
 from passerelle.supervisor import WORKERS
 from passerelle.tokens import mint
-from tests.e2e.browser import chromium, guarded_page
 
 pytestmark = pytest.mark.e2e
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "dashboard"
@@ -99,20 +98,6 @@ def test_every_worker_serves_its_own_metrics_on_its_own_port_listed_at_start_up(
     gateway = httpx.get(f"http://{ports['gateway']}/metrics", timeout=5).text
     assert re.search(r'^passerelle_gateway_requests_total\{country="PT"\} [1-9]', gateway, re.M)
     assert "passerelle_events_consumed_total{" not in gateway
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser, system):
-    """A fresh browser context whose every request must stay on the gateway."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with guarded_page(browser, system.url) as opened:
-        yield opened
 
 
 def table(page: Page, table_id: str) -> list[list[str]]:
@@ -202,4 +187,5 @@ def expect_figure(page: Page, condition, what: str, timeout: float = 30) -> None
 
 
 def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiokafka import TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
 from passerelle import kafka
 from passerelle.broker import free_port
 from passerelle.supervisor import WORKERS
-from passerelle.testing import consume
+from passerelle.testing import consume, read_topic
 from passerelle.tokens import mint
 from passerelle.topic_admin import apply_topics
 from passerelle.serde import AvroSerde, SchemaSet
@@ -145,8 +144,8 @@ async def test_two_processes_per_service_lose_one_each_under_load_and_answer_eve
 
     # Every process has stopped: nothing more can be written. Read both topics to their end.
     serde = AvroSerde(SchemaSet(settings.schemas_dir))
-    outcomes = await read_all(settings, serde, topics.ps_outcomes)
-    audited = await read_all(settings, serde, topics.audit_records)
+    outcomes = await read_topic(settings, serde, topics.ps_outcomes)
+    audited = await read_topic(settings, serde, topics.audit_records)
     answered = collections.Counter(o["envelope"]["correlation_id"] for o in outcomes)
     assert set(answered) == set(request_ids) and set(answered.values()) == {1}, "one outcome per request"
     # Abuse alerts (150 requests by one professional) are audited too: count the requests' own steps.
@@ -161,21 +160,3 @@ async def test_two_processes_per_service_lose_one_each_under_load_and_answer_eve
     assert after_stop == set(partitions)
     assert all(count > 0 for count in survivors.values()), survivors
 
-
-async def read_all(settings, serde, topic: str) -> list[dict]:
-    """Every event of ``topic``, from its beginning to its current end."""
-    consumer = kafka.consumer(settings.kafka, None)
-    await consumer.start()
-    try:
-        await consumer.topics()  # metadata
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        events = []
-        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                events += [serde.decode(r.value)[1] for r in records]
-        return events
-    finally:
-        await consumer.stop()
