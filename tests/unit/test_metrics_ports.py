@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import socket
 
-from passerelle.metrics_ports import TARGETS_FILE, metrics_endpoints, worker_metrics_ports, write_targets
+from passerelle.metrics_ports import (TARGETS_FILE, ephemeral_range, metrics_endpoints, worker_metrics_ports,
+                                      write_targets)
 from passerelle.settings import Settings
 from passerelle.supervisor import WORKERS
 
@@ -23,6 +24,8 @@ def test_without_a_base_port_each_worker_gets_a_distinct_free_port(tmp_path):
     for port in ports.values():  # free now: it can be bound
         with socket.socket() as s:
             s.bind(("127.0.0.1", port))
+    # and never one the kernel lends to an outgoing connection, which could take it before the worker binds it
+    assert all(port < ephemeral_range()[0] for port in ports.values()), (ports, ephemeral_range())
 
 
 def test_the_list_names_every_service_the_gateway_on_its_http_port(tmp_path):
