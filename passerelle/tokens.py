@@ -108,14 +108,22 @@ def sign_with_dev_key(claims: dict, state_dir: Path, key_file: str) -> str:
     return jwt.encode(claims, key, algorithm="ES256", headers={"kid": public_jwk(key)["kid"]})
 
 
+def hp_claims(issuer: str, audience: str, rpps: str, profession: str, organisation: str, auth_method: str,
+              issued_at: int, expires_at: int, scope: str | None = None) -> dict:
+    """The claims of an HP token, whoever signs it (the development key, the portal's session key)."""
+    claims = {"iss": issuer, "aud": audience, "sub": rpps, "profession": profession, "organisation": organisation,
+              "amr": auth_method, "iat": issued_at, "exp": expires_at}
+    if scope:
+        claims["scope"] = scope
+    return claims
+
+
 def mint(state_dir: Path, settings: TokenSettings, rpps: str, profession: str,
          organisation: str, auth_method: str = "CPS", ttl_seconds: int = 3600,
          now: int | None = None, scope: str | None = None) -> str:
     now = int(time.time()) if now is None else now
-    claims = {"iss": settings.issuer, "aud": settings.audience, "sub": rpps, "profession": profession,
-              "organisation": organisation, "amr": auth_method, "iat": now, "exp": now + ttl_seconds}
-    if scope:
-        claims["scope"] = scope
+    claims = hp_claims(settings.issuer, settings.audience, rpps, profession, organisation, auth_method,
+                       now, now + ttl_seconds, scope)
     return sign_with_dev_key(claims, state_dir, DEV_KEY_FILE)
 
 
@@ -157,11 +165,8 @@ class PortalSessionSigner:
         self._kid = public_jwk(self._key)["kid"]
 
     def sign(self, hp: HealthProfessionalClaims, expires_at: int) -> str:
-        claims = {"iss": self.settings.portal_session_issuer, "aud": self.settings.audience, "sub": hp.rpps,
-                  "profession": hp.profession, "organisation": hp.organisation, "amr": hp.auth_method,
-                  "iat": hp.issued_at, "exp": expires_at}
-        if hp.scopes:
-            claims["scope"] = " ".join(hp.scopes)
+        claims = hp_claims(self.settings.portal_session_issuer, self.settings.audience, hp.rpps, hp.profession,
+                           hp.organisation, hp.auth_method, hp.issued_at, expires_at, " ".join(hp.scopes))
         return jwt.encode(claims, self._key, algorithm="ES256", headers={"kid": self._kid})
 
 
