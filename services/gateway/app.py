@@ -24,7 +24,7 @@ from passerelle.topics import Topics
 from services.gateway import handlers
 from services.gateway.audit_api import audit_router
 from services.gateway.dashboard import dashboard_router
-from services.gateway.errors import ApiError, install_error_handling
+from services.gateway.errors import ApiError, install_error_handling, unknown
 from services.gateway.identification_api import identification_router
 from services.gateway.identification_tracker import IdentificationTracker
 from services.gateway.prescription_api import prescription_router
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     verifier = TokenVerifier(settings.tokens, settings.state_dir, portal_sessions=oidc_enabled(settings))
     countries = CountryRegistry.load(settings.countries_file)
     tracker = RequestTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS)
-    identifications = IdentificationTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS)
+    identifications = IdentificationTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS, ready=tracker.ready)
     directory = load_directory(settings.rpps_directory_file)
     professions = load_professions(settings.professions_file)
     bearer = HTTPBearer(auto_error=False)
@@ -126,10 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                          "or after this many seconds, whichever comes first."))):
         """Where a request stands: pending, completed (with the summary in French), denied or failed."""
         tracked = tracker.lookup(request_id, hp.rpps)
-        if tracked is None and not tracker.ready.is_set():  # just started: still reading the topics
-            raise ApiError(503, "GATEWAY_UNAVAILABLE")
         if tracked is None:
-            raise ApiError(404, "REQUEST_NOT_FOUND")
+            raise unknown(tracker.ready, "REQUEST_NOT_FOUND")
         await tracker.wait_for_outcome(request_id, wait)
         return handlers.status_view(request_id, tracked.outcome)
 

@@ -20,6 +20,13 @@ class ApiError(Exception):
         self.status, self.code, self.details = status, code, details
 
 
+def unknown(ready, not_found_code: str) -> ApiError:
+    """The answer for a request a topic follower does not know: 404 ``not_found_code`` once it has
+    read its topics (``ready``, an ``asyncio.Event``), 503 ``GATEWAY_UNAVAILABLE`` before (a gateway
+    just started may not have read the request yet: the client retries)."""
+    return ApiError(404, not_found_code) if ready.is_set() else ApiError(503, "GATEWAY_UNAVAILABLE")
+
+
 def error_response(status: int, code: str, details: list | None = None) -> JSONResponse:
     body = {"error": {"code": code, "message": MESSAGES[code]}}
     if details:

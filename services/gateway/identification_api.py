@@ -21,7 +21,7 @@ from passerelle.serde import AvroSerde
 from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims
 from passerelle.topics import Topics
-from services.gateway.errors import ApiError
+from services.gateway.errors import ApiError, unknown
 from services.gateway.identification import given, identification_requested, identification_view, mask_problems
 from services.gateway.identification_tracker import IdentificationTracker
 from services.gateway.models import ErrorBody
@@ -99,7 +99,7 @@ def identification_router(settings: Settings, serde: AvroSerde, countries: Count
         (with the fields to add), denied or failed (with the French message)."""
         tracked = tracker.lookup(identification_id, hp.rpps)
         if tracked is None:
-            raise ApiError(404, "IDENTIFICATION_NOT_FOUND")
+            raise unknown(tracker.ready, "IDENTIFICATION_NOT_FOUND")
         country = countries.get(tracked.outcome["patient"]["country"]) if tracked.outcome else None
         return identification_view(identification_id, tracked.outcome, country)
 

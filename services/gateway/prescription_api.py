@@ -28,7 +28,7 @@ from passerelle.serde import AvroSerde
 from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims
 from passerelle.topics import Topics
-from services.gateway.errors import ApiError
+from services.gateway.errors import ApiError, unknown
 from services.gateway.handlers import authentication_failed
 from services.gateway.prescription_tracker import PrescriptionTracker
 from services.gateway.settings import MAX_TRACKED_REQUESTS
@@ -166,10 +166,8 @@ def prescription_router(settings: Settings, serde: AvroSerde, professions: dict[
     @router.get("/v1/prescriptions/requests/{request_id}", summary="Poll a prescriptions request")
     async def prescriptions_request(request_id: str, hp: HealthProfessionalClaims = Depends(caller)):
         found = tracker.prescriptions_list(request_id, hp.rpps)
-        if found is None and not tracker.ready.is_set():  # just started: still reading the topics
-            raise ApiError(503, "GATEWAY_UNAVAILABLE")
         if found is None:
-            raise ApiError(404, "REQUEST_NOT_FOUND")
+            raise unknown(tracker.ready, "REQUEST_NOT_FOUND")
         return list_view(request_id, found["outcome"])
 
     @router.post("/v1/dispensations", status_code=202, response_model=DispensationAccepted,
@@ -190,10 +188,8 @@ def prescription_router(settings: Settings, serde: AvroSerde, professions: dict[
 
     def owned(dispensation_id: str, hp: HealthProfessionalClaims) -> dict:
         found = tracker.dispensation(dispensation_id, hp.rpps)
-        if found is None and not tracker.ready.is_set():  # just started: still reading the topics
-            raise ApiError(503, "GATEWAY_UNAVAILABLE")
         if found is None:
-            raise ApiError(404, "DISPENSATION_NOT_FOUND")
+            raise unknown(tracker.ready, "DISPENSATION_NOT_FOUND")
         return found
 
     @router.get("/v1/dispensations/{dispensation_id}", summary="Where a dispensation stands")

@@ -40,12 +40,14 @@ class RequestTracker:
     def followed(topics: Topics) -> list[str]:
         return [topics.ps_requested, topics.ps_outcomes]
 
-    def __init__(self, max_requests: int, ttl_seconds: float, clock=time.time):
+    def __init__(self, max_requests: int, ttl_seconds: float, clock=time.time, ready: asyncio.Event | None = None):
         self.requests: OrderedDict[str, Tracked] = OrderedDict()
         self.max_requests = max_requests
         self.ttl_seconds = ttl_seconds
         self.clock = clock
-        self.ready = asyncio.Event()
+        #: set once the follower has read what its topics held at its start; trackers fed by one
+        #: follower (``follow(..., *others)``) share it
+        self.ready = ready or asyncio.Event()
         #: request id -> futures of the GETs long-polling it (``wait_for_outcome``)
         self._waiters: dict[str, set[asyncio.Future]] = {}
 

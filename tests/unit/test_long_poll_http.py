@@ -31,3 +31,14 @@ async def test_an_unknown_request_is_not_found_at_once_even_with_a_wait(client):
     c, headers = client
     resp = await c.get("/v1/patient-summaries/some-id", params={"wait": "30"}, headers=headers, timeout=5)
     assert resp.status_code == 404 and resp.json()["error"]["code"] == "REQUEST_NOT_FOUND"
+
+
+async def test_an_identification_is_unknown_only_once_the_gateway_has_read_its_topics(tmp_path):
+    app = create_app(Settings(state_dir=tmp_path))  # lifespan not started: the follower has read nothing
+    headers = {"Authorization": f"Bearer {mint(tmp_path, Settings().tokens, '10001234565', '10', '750000001')}"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as c:
+        early = await c.get("/v1/patient-identifications/some-id", headers=headers)
+        assert early.status_code == 503 and early.json()["error"]["code"] == "GATEWAY_UNAVAILABLE"  # may exist
+        app.state.tracker.ready.set()  # the one follower of summaries and identifications has caught up
+        late = await c.get("/v1/patient-identifications/some-id", headers=headers)
+        assert late.status_code == 404 and late.json()["error"]["code"] == "IDENTIFICATION_NOT_FOUND"
