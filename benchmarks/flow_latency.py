@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import aiohttp
 
 from benchmarks.hop_cost import percentile
 from passerelle.testing import RunningSystem
@@ -47,43 +47,45 @@ class Answer:
         return None if self.answered is None else self.answered - self.scheduled
 
 
-async def one_request(client: httpx.AsyncClient, headers: dict, scheduled: float, timeout: float,
+async def one_request(client: aiohttp.ClientSession, headers: dict, scheduled: float, timeout: float,
                       poll_ms: float | None = None) -> Answer:
     """POST a request, then learn its answer: long poll (``poll_ms`` None) or a GET every ``poll_ms``."""
     deadline = scheduled + timeout
     answer = Answer(None, scheduled, None, "timeout")
     try:
-        posted = await client.post("/v1/patient-summaries", json=BODY, headers=headers)
-        if posted.status_code != 202:
-            answer.status = f"error: POST {posted.status_code}"
-            return answer
-        answer.request_id = posted.json()["request_id"]
+        async with client.post("/v1/patient-summaries", json=BODY, headers=headers) as posted:
+            if posted.status != 202:
+                answer.status = f"error: POST {posted.status}"
+                return answer
+            answer.request_id = (await posted.json())["request_id"]
         url = f"/v1/patient-summaries/{answer.request_id}"
         while (left := deadline - time.perf_counter()) > 0:
-            params = {} if poll_ms else {"wait": round(min(LONG_POLL_S, left), 3)}
-            got = await client.get(url, headers=headers, params=params)
-            answer.gets += 1
-            if got.status_code != 200:
-                answer.status = f"error: GET {got.status_code}"
-                return answer
-            status = got.json()["status"]
+            params = {} if poll_ms else {"wait": str(round(min(LONG_POLL_S, left), 3))}
+            async with client.get(url, headers=headers, params=params) as got:
+                answer.gets += 1
+                if got.status != 200:
+                    answer.status = f"error: GET {got.status}"
+                    return answer
+                status = (await got.json())["status"]
             if status != "pending":
                 answer.answered, answer.status = time.perf_counter(), status
                 return answer
             if poll_ms:
                 await asyncio.sleep(poll_ms / 1000)
-    except httpx.HTTPError as exc:
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         answer.status = f"error: {type(exc).__name__}"
     return answer
 
 
-def client(url: str, token: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(LONG_POLL_S + 10),
-                             headers={"Authorization": f"Bearer {token}"},
-                             limits=httpx.Limits(max_connections=2000, max_keepalive_connections=2000))
+def client(url: str, token: str) -> aiohttp.ClientSession:
+    """The load client: aiohttp (its CPU per request is a fraction of httpx's, and on two cores the
+    client's CPU is taken from the system it measures: docs/performance.md)."""
+    return aiohttp.ClientSession(base_url=url, headers={"Authorization": f"Bearer {token}"},
+                                 timeout=aiohttp.ClientTimeout(total=LONG_POLL_S + 10),
+                                 connector=aiohttp.TCPConnector(limit=0))
 
 
-async def open_loop(c: httpx.AsyncClient, rate: float, count: int, timeout: float,
+async def open_loop(c: aiohttp.ClientSession, rate: float, count: int, timeout: float,
                     poll_ms: float | None = None) -> list[Answer]:
     """``count`` requests at ``rate`` per second on schedule, whatever the answers."""
     start = time.perf_counter() + 0.05
@@ -96,7 +98,7 @@ async def open_loop(c: httpx.AsyncClient, rate: float, count: int, timeout: floa
     return list(await asyncio.gather(*(scheduled(i) for i in range(min(count, MAX_REQUESTS)))))
 
 
-async def closed_loop(c: httpx.AsyncClient, concurrency: int, seconds: float, timeout: float,
+async def closed_loop(c: aiohttp.ClientSession, concurrency: int, seconds: float, timeout: float,
                       poll_ms: float | None = None) -> list[Answer]:
     """``concurrency`` clients, each sending its next request when it has the previous answer."""
     end = time.perf_counter() + seconds

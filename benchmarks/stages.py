@@ -42,6 +42,7 @@ from passerelle import PROJECT_ROOT, kafka
 from passerelle.events import PS_REQUESTED, request_key
 from passerelle.runtime import make_serde
 from passerelle.settings import KafkaSettings, Settings
+from passerelle.supervisor import EMBEDDED_PARTITIONS
 from passerelle.topic_admin import apply_topics
 from passerelle.topics import Topics
 
@@ -54,7 +55,10 @@ OBSERVER_FETCH_WAIT_MS = 5
 #: load being measured. The rules are still applied to every request.
 BENCH_ENV = {"PASSERELLE_CONSENT__ABUSE_MAX_PER_PROFESSIONAL": "100000000",
              "PASSERELLE_CONSENT__ABUSE_MAX_PER_PATIENT": "100000000",
-             "PASSERELLE_LOG_FORMAT": "json"}
+             "PASSERELLE_LOG_FORMAT": "json",
+             # The flow's ``passerelle up`` is handed the bench's embedded broker: the topics as
+             # ``passerelle up`` makes them on its own embedded broker (Settings.topic_partitions).
+             "PASSERELLE_TOPIC_PARTITIONS": str(EMBEDDED_PARTITIONS)}
 
 
 @dataclass(frozen=True)
@@ -219,7 +223,8 @@ async def run_stages(bootstrap: str, broker_pid: int, requests: int, state_dir: 
                      timeout: float = 120.0, log=print, profile_dir: Path | None = None) -> dict:
     """Every stage alone, in flow order, on ``requests`` seeded requests; and the flow events' sizes."""
     prefix = f"bench{uuid.uuid4().hex[:8]}"
-    settings = Settings(kafka=KafkaSettings(bootstrap_servers=bootstrap), topic_prefix=prefix, state_dir=state_dir)
+    settings = Settings(kafka=KafkaSettings(bootstrap_servers=bootstrap), topic_prefix=prefix, state_dir=state_dir,
+                        topic_partitions=EMBEDDED_PARTITIONS)  # the topics of the flow's ``passerelle up``
     await apply_topics(settings)
     env = {**os.environ, **BENCH_ENV, "PASSERELLE_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
            "PASSERELLE_TOPIC_PREFIX": prefix, "PASSERELLE_STATE_DIR": str(state_dir),

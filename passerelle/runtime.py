@@ -7,6 +7,7 @@ import signal
 from typing import Callable
 
 import structlog
+import uvloop
 from prometheus_client import start_http_server
 
 from passerelle.logging import configure_logging
@@ -42,4 +43,4 @@ def run_service(name: str, build: Builder, settings: Settings | None = None, met
         start_http_server(metrics_port, addr=settings.metrics_host)
     structlog.get_logger().info("starting", bootstrap=settings.kafka.bootstrap_servers,
                                 metrics=f"{settings.metrics_host}:{metrics_port}" if metrics_port else None)
-    asyncio.run(run_processor(build(settings, make_serde(settings))))
+    uvloop.run(run_processor(build(settings, make_serde(settings))))

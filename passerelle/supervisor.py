@@ -18,6 +18,8 @@ from passerelle.settings import Settings
 from passerelle.topic_admin import apply_topics
 
 log = structlog.get_logger()
+#: Partitions per topic on the embedded broker (``Settings.topic_partitions``).
+EMBEDDED_PARTITIONS = 1
 
 #: Worker name → module run with ``python -m``. ``passerelle worker NAME`` runs one alone.
 WORKERS = {
@@ -65,6 +67,8 @@ def up(settings: Settings, embedded: bool) -> int:
         settings.kafka.bootstrap_servers = broker.bootstrap_servers
         log.info("embedded broker started (memory only: a restart loses every event)",
                  bootstrap=broker.bootstrap_servers)
+        if settings.topic_partitions is None:  # one process per service: see Settings.topic_partitions
+            settings.topic_partitions = EMBEDDED_PARTITIONS
     stopping = False
 
     def stop(*_):

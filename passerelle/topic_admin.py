@@ -72,6 +72,9 @@ def wanted_topics(settings: Settings, declared: TopicsFile) -> tuple[list[Wanted
             notes.append(f"{name} is not declared in {settings.topics_file.name}: the defaults apply")
             d = declared.defaults
             wanted[name] = Wanted(name, d.partitions, d.replication_factor, dict(d.config))
+    if settings.topic_partitions:
+        notes.append(f"{settings.topic_partitions} partition(s) per topic (topic_partitions), not the file's")
+        wanted = {name: replace(w, partitions=settings.topic_partitions) for name, w in wanted.items()}
     return list(wanted.values()), notes
 
 
