@@ -47,3 +47,19 @@ def test_replication_is_lowered_to_what_a_small_cluster_holds():
 def test_a_malformed_declaration_is_refused(broken):
     with pytest.raises(ValidationError):
         TopicsFile.model_validate(broken)
+
+
+def test_topic_partitions_overrides_every_declared_count():
+    """``passerelle up`` on its embedded broker asks for one partition per topic
+    (Settings.topic_partitions); without it, the file's counts (6 by default, 3 for some) stand."""
+    from passerelle.settings import Settings
+    from passerelle.topic_admin import wanted_topics
+    from passerelle.topics import load_topics_file
+
+    declared = load_topics_file(Settings().topics_file)
+    as_declared, _ = wanted_topics(Settings(), declared)
+    assert {w.partitions for w in as_declared} >= {3, 6}
+    overridden, notes = wanted_topics(Settings(topic_partitions=1), declared)
+    assert [w.name for w in overridden] == [w.name for w in as_declared]
+    assert {w.partitions for w in overridden} == {1}
+    assert any("topic_partitions" in n for n in notes)
