@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from passerelle.errors import MESSAGES
@@ -35,20 +36,49 @@ def error_response(status: int, code: str, details: list | None = None) -> JSONR
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def install_error_handling(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def limit_body_size(request: Request, call_next):
-        declared = request.headers.get("content-length")
+class BodyLimit:
+    """413 ``REQUEST_TOO_LARGE`` for a body over ``MAX_BODY_BYTES``, declared or streamed.
+
+    Plain ASGI: ``@app.middleware("http")`` (Starlette's BaseHTTPMiddleware) runs every request in a
+    task group with memory streams, about a tenth of the gateway's CPU per request under load
+    (docs/performance.md). Starlette's own ``RequestBodyLimitMiddleware`` answers some cases in
+    plain text and lets an unreadable Content-Length through, so the rule stays ours."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = Headers(scope=scope).get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-            return error_response(413, "REQUEST_TOO_LARGE")
-        if declared is None and request.method in ("POST", "PUT", "PATCH"):
+            return await error_response(413, "REQUEST_TOO_LARGE")(scope, receive, send)
+        if declared is None and scope["method"] in ("POST", "PUT", "PATCH"):
             body = b""
-            async for chunk in request.stream():
-                body += chunk
+            while True:  # chunked: read it all (bounded), then hand it to the route
+                message = await receive()
+                if message["type"] != "http.request":
+                    return  # the client left
+                body += message.get("body", b"")
                 if len(body) > MAX_BODY_BYTES:
-                    return error_response(413, "REQUEST_TOO_LARGE")
-            request._body = body  # Starlette replays a body read here to the route
-        return await call_next(request)
+                    return await error_response(413, "REQUEST_TOO_LARGE")(scope, receive, send)
+                if not message.get("more_body"):
+                    break
+            receive = _replay(body, receive)
+        await self.app(scope, receive, send)
+
+
+def _replay(body: bytes, receive):
+    """A ``receive`` that gives ``body`` first, then whatever the client sends (a disconnect)."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed():
+        return pending.pop() if pending else await receive()
+    return replayed
+
+
+def install_error_handling(app: FastAPI) -> None:
+    app.add_middleware(BodyLimit)
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError):
