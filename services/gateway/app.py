@@ -101,7 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise await refuse(request, 401, "TOKEN_MISSING", None)
         token = credentials.credentials
         try:
-            hp = await asyncio.to_thread(verifier.verify, token)  # may fetch the JWKS: not on the event loop
+            hp = verifier.cached(token)  # verified a moment ago: a lookup, on the event loop
+            if hp is None:
+                hp = await asyncio.to_thread(verifier.verify, token)  # may fetch the JWKS: off the loop
         except TokenError as exc:
             status = 503 if exc.code == "IDENTITY_PROVIDER_UNAVAILABLE" else 401
             raise await refuse(request, status, exc.code, token) from exc
