@@ -11,6 +11,15 @@ for a configured URL, PyJWT's ``PyJWKSet`` for the development file. No hand-wri
 
 Only ES256 is accepted: ``alg: none``, HMAC (including the public key used as an HMAC secret) and
 any other algorithm are refused before any signature is computed.
+
+Verified HP tokens are kept a short while (``VerifiedTokens``): a professional's software sends the
+same bearer token with every call, and an ES256 check costs far more than a dictionary lookup. At
+most ``MAX_VERIFIED_TOKENS`` (10,000, least recently used forgotten first); a cached token is still
+refused once expired (``exp``, with the leeway) and is verified again at least every
+``VERIFIED_TOKEN_SECONDS`` (60 s); refusals are never cached. Key rotation: a token signed with a
+key removed from the identity provider's JWKS is refused once PyJWKClient's copy of the set has
+expired (``lifespan``, 300 s) and, if it was verified before, once its cache entry has (≤ 60 s more):
+the cache adds at most a minute to how long a removed key is accepted.
 """
 
 from __future__ import annotations
@@ -19,8 +28,10 @@ import base64
 import hashlib
 import json
 import os
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +48,9 @@ CONFIRMATION_KEY_FILE = "ncp-confirmation-key.pem"
 #: This gateway's key for portal sessions (after an OpenID Connect sign-in; docs/adr/0070).
 PORTAL_SESSION_KEY_FILE = "portal-session-key.pem"
 CONFIRMATION_CLAIMS = ("sub", "organisation", "patient_country", "patient_id", "purpose", "jti", "iat", "exp")
+#: Verified HP tokens kept at most (least recently used forgotten first), and for how long at most.
+MAX_VERIFIED_TOKENS = 10_000
+VERIFIED_TOKEN_SECONDS = 60
 
 
 class TokenError(Exception):
@@ -142,9 +156,11 @@ class LocalKeySet:
 
 
 def _key_set(url: str | None, state_dir: Path, key_file: str) -> jwt.PyJWKClient | LocalKeySet:
-    """The configured JWKS URL (fetched and cached by PyJWKClient), else the development JWKS file."""
+    """The configured JWKS URL (fetched and cached by PyJWKClient), else the development JWKS file.
+    PyJWKClient keeps the set ``lifespan`` seconds; its per-key cache (``cache_keys``) is off: it has
+    no expiry, so a key removed from the set would be accepted until the process restarts."""
     if url:
-        return jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
+        return jwt.PyJWKClient(url, cache_keys=False, lifespan=300, timeout=5)
     return LocalKeySet(dev_jwks_file(state_dir, key_file))
 
 
@@ -179,18 +195,81 @@ def _unverified_issuer(token: str) -> str | None:
     return issuer if isinstance(issuer, str) else None
 
 
+@dataclass(frozen=True)
+class _Verified:
+    hp: HealthProfessionalClaims
+    valid_from: float  # iat and nbf, less the leeway (a clock set back)
+    until: float  # min(exp, verified + VERIFIED_TOKEN_SECONDS): then verified again
+    expires: float  # exp plus the leeway: refused from then on, as PyJWT refuses it
+
+
+class VerifiedTokens:
+    """Bearer tokens already verified, by their exact string, least recently used forgotten first.
+    Thread-safe: the gateway looks here on its event loop and verifies in a worker thread."""
+
+    def __init__(self, max_entries: int, clock=time.time):
+        self.max_entries, self.clock = max_entries, clock
+        self._entries: OrderedDict[str, _Verified] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, token: str) -> HealthProfessionalClaims | None:
+        """The claims of a token verified a moment ago, None if it must be verified (again);
+        ``TokenError("TOKEN_EXPIRED")`` for a cached token past its ``exp``."""
+        now = self.clock()
+        with self._lock:
+            entry = self._entries.get(token)
+            if entry is None:
+                return None
+            if entry.valid_from <= now < entry.until:
+                self._entries.move_to_end(token)
+                return entry.hp
+            del self._entries[token]
+        if now >= entry.expires:
+            raise TokenError("TOKEN_EXPIRED")
+        return None
+
+    def put(self, token: str, hp: HealthProfessionalClaims, claims: dict, leeway: float) -> None:
+        now = self.clock()
+        exp = int(claims["exp"])
+        entry = _Verified(hp, max(int(claims["iat"]), int(claims.get("nbf", 0))) - leeway,
+                          min(exp, now + VERIFIED_TOKEN_SECONDS), exp + leeway)
+        if entry.until <= now:
+            return  # within the leeway after exp: verified each time
+        with self._lock:
+            self._entries[token] = entry
+            self._entries.move_to_end(token)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
 class TokenVerifier:
     """HP tokens of the identity provider (or the development key); with ``portal_sessions``, also
-    this gateway's portal sessions, each verified against its own key set and issuer."""
+    this gateway's portal sessions, each verified against its own key set and issuer. A token
+    verified a moment ago is answered from ``verified`` (see the module's documentation)."""
 
-    def __init__(self, settings: TokenSettings, state_dir: Path, portal_sessions: bool = False):
+    def __init__(self, settings: TokenSettings, state_dir: Path, portal_sessions: bool = False,
+                 max_verified: int = MAX_VERIFIED_TOKENS, clock=time.time):
         self.settings = settings
         self._jwks = _key_set(settings.jwks_url, state_dir, DEV_KEY_FILE)
         self._portal = None
         if portal_sessions:
             self._portal = LocalKeySet(jwks={"keys": [public_jwk(portal_session_key(settings, state_dir))]})
+        self.verified = VerifiedTokens(max_verified, clock)
+
+    def cached(self, token: str) -> HealthProfessionalClaims | None:
+        """The claims if the token was verified a moment ago (no signature check, no I/O: fit for the
+        event loop), else None; ``TokenError`` if it has expired since."""
+        return self.verified.get(token)
 
     def verify(self, token: str) -> HealthProfessionalClaims:
+        """The token's claims, verified (signature, issuer, audience, lifetime) unless cached; may
+        fetch the identity provider's JWKS."""
+        hp = self.verified.get(token)
+        if hp is not None:
+            return hp
         issuer, key_set, algorithm = self.settings.issuer, self._jwks, self.settings.algorithm
         if self._portal is not None and _unverified_issuer(token) == self.settings.portal_session_issuer:
             issuer, key_set, algorithm = self.settings.portal_session_issuer, self._portal, "ES256"
@@ -210,9 +289,11 @@ class TokenVerifier:
             raise TokenError("TOKEN_INVALID") from exc
         if not all(isinstance(claims.get(k), str) and claims[k] for k in ("sub", "profession", "organisation", "amr")):
             raise TokenError("TOKEN_CLAIMS_MISSING")
-        return HealthProfessionalClaims(claims["sub"], claims["profession"], claims["organisation"],
-                                        claims["amr"], int(claims["iat"]),
-                                        scopes=tuple(str(claims.get("scope") or "").split()))
+        hp = HealthProfessionalClaims(claims["sub"], claims["profession"], claims["organisation"],
+                                      claims["amr"], int(claims["iat"]),
+                                      scopes=tuple(str(claims.get("scope") or "").split()))
+        self.verified.put(token, hp, claims, self.settings.leeway_seconds)
+        return hp
 
 
 @dataclass(frozen=True)

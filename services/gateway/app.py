@@ -1,4 +1,6 @@
-"""The HTTP API (FastAPI). Wiring only: rules live in handlers.py, state in tracker.py."""
+"""The HTTP API (FastAPI). Wiring only: rules live in handlers.py, state in the views that the
+gateway's one follower (follower.py) feeds: tracker.py, identification_tracker.py,
+prescription_tracker.py and the dashboard's StreamWatch."""
 
 from __future__ import annotations
 
@@ -23,11 +25,13 @@ from passerelle.tokens import HealthProfessionalClaims, TokenError, TokenVerifie
 from passerelle.topics import Topics
 from services.gateway import handlers
 from services.gateway.audit_api import audit_router
-from services.gateway.dashboard import dashboard_router
+from services.gateway.dashboard import StreamWatch, dashboard_router
 from services.gateway.errors import ApiError, install_error_handling, unknown
+from services.gateway.follower import Follower
 from services.gateway.identification_api import identification_router
 from services.gateway.identification_tracker import IdentificationTracker
 from services.gateway.prescription_api import prescription_router
+from services.gateway.prescription_tracker import PrescriptionTracker
 from services.gateway.portal_api import install_portal
 from services.gateway.portal_oidc import OidcSignIn, oidc_enabled
 from services.gateway.models import Accepted, CountryView, PatientSummaryRequest, RequestStatus
@@ -45,8 +49,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     topics = Topics(settings.topic_prefix)
     verifier = TokenVerifier(settings.tokens, settings.state_dir, portal_sessions=oidc_enabled(settings))
     countries = CountryRegistry.load(settings.countries_file)
-    tracker = RequestTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS)
-    identifications = IdentificationTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS, ready=tracker.ready)
+    ready = asyncio.Event()  # the follower has read what its topics held at its start
+    tracker = RequestTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS, ready=ready)
+    identifications = IdentificationTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS, ready=ready)
+    prescriptions = PrescriptionTracker(MAX_TRACKED_REQUESTS, ready=ready)
+    watch = StreamWatch(settings)
+    follower = Follower(settings, serde, [tracker, identifications, prescriptions, watch], ready)
     directory = load_directory(settings.rpps_directory_file)
     professions = load_professions(settings.professions_file)
     bearer = HTTPBearer(auto_error=False)
@@ -56,13 +64,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         producer = kafka.producer(settings.kafka)
         await producer.start()
         stop = asyncio.Event()
-        follower = asyncio.create_task(tracker.follow(settings, serde, stop, identifications))
+        following = asyncio.create_task(follower.run(stop))
         app.state.producer = producer
         try:
             yield
         finally:
             stop.set()
-            await follower
+            await following
             await producer.stop()
 
     app = FastAPI(title="Passerelle", version="0.1.0", lifespan=lifespan,
@@ -93,7 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise await refuse(request, 401, "TOKEN_MISSING", None)
         token = credentials.credentials
         try:
-            hp = await asyncio.to_thread(verifier.verify, token)  # may fetch the JWKS: not on the event loop
+            hp = verifier.cached(token)  # verified a moment ago: a lookup, on the event loop
+            if hp is None:
+                hp = await asyncio.to_thread(verifier.verify, token)  # may fetch the JWKS: off the loop
         except TokenError as exc:
             status = 503 if exc.code == "IDENTITY_PROVIDER_UNAVAILABLE" else 401
             raise await refuse(request, status, exc.code, token) from exc
@@ -136,10 +146,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                                key=request_key(event))
 
     app.include_router(audit_router(settings, professional, publish_audit_read))
-    app.include_router(prescription_router(settings, serde, professions, professional, lambda: app.state.producer))
+    app.include_router(prescription_router(settings, serde, professions, professional, lambda: app.state.producer,
+                                           prescriptions))
     app.include_router(identification_router(settings, serde, countries, professional, lambda: app.state.producer,
                                              identifications))
-    app.include_router(dashboard_router(settings, serde, professional, lambda: app.state.producer))
+    app.include_router(dashboard_router(settings, serde, professional, lambda: app.state.producer, watch))
     install_portal(app, settings, countries,
                    OidcSignIn(settings, directory, professions, refuse) if oidc_enabled(settings) else None)
 

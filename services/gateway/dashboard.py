@@ -7,9 +7,10 @@ refused identity (``AuthenticationFailed`` on the security events topic, read by
 topic rates, consumer lag, counts of outcomes and error codes, and per country of affiliation the
 translation coverage and the latency (services/gateway/dashboard_stats.py computes them).
 
-Sources: the request and outcome topics, read whole without a consumer group (as the request
-tracker reads them); the broker's end offsets of this installation's topics and the committed
-offsets of its consumer groups (groups named ``<prefix>.<service>``), asked every ``POLL_SECONDS``.
+Sources: the request and outcome topics, read whole by the gateway's one follower (``follower.py``,
+which also feeds the request trackers); the broker's end offsets of this installation's topics and
+the committed offsets of its consumer groups (groups named ``<prefix>.<service>``), asked every
+``POLL_SECONDS``.
 A group's lag counts the topics it has committed offsets on.
 """
 
@@ -31,14 +32,13 @@ from prometheus_client import Gauge
 
 from passerelle import kafka
 from passerelle.events import AUTHENTICATION_FAILED, request_key
-from passerelle.serde import AvroSerde, DecodeError
+from passerelle.serde import AvroSerde
 from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims
 from passerelle.topics import Topics
 from services.gateway.dashboard_stats import OffsetSnapshot, RequestStats, SERVICES, group_lag, topic_rates, topic_totals
 from services.gateway.errors import ApiError
 from services.gateway.handlers import authentication_failed
-from services.gateway.tracker import follow_topics
 
 log = structlog.get_logger()
 OPS_READ_SCOPE = "ops:read"
@@ -51,10 +51,11 @@ CONSUMER_LAG = Gauge("passerelle_consumer_lag", "Events a consumer group has not
 
 
 class StreamWatch:
-    """The figures of the dashboard, kept up to date by ``run``."""
+    """The figures of the dashboard: requests and outcomes fed by the gateway's follower
+    (``apply_record``), offsets and lag sampled by ``run``."""
 
-    def __init__(self, settings: Settings, serde: AvroSerde):
-        self.settings, self.serde = settings, serde
+    def __init__(self, settings: Settings):
+        self.settings = settings
         self.requests = RequestStats()
         self.snapshots: list[OffsetSnapshot] = []
         self.lag: dict[str, dict[str, int]] = {}
@@ -63,28 +64,19 @@ class StreamWatch:
         #: end offset can lag behind it (seen on the embedded broker under load).
         self.read_up_to: dict[tuple[str, int], int] = {}
 
-    def _apply(self, rec) -> None:
+    @staticmethod
+    def followed(topics: Topics) -> list[str]:
+        return [topics.ps_requested, topics.ps_outcomes, topics.ep_requested, topics.ep_outcomes]
+
+    def apply_record(self, rec, event_type: str | None, event: dict | None) -> None:
+        """A record of a followed topic, from the gateway's follower (undecodable ones count too)."""
         key = (rec.topic, rec.partition)
         self.read_up_to[key] = max(self.read_up_to.get(key, 0), rec.offset + 1)
-        try:
-            event_type, event = self.serde.decode(rec.value)
-        except DecodeError:
-            return  # the processors dead-letter it
         if event_type in SERVICES:
             self.requests.apply(event_type, event)
 
     async def run(self, stop: asyncio.Event) -> None:
-        topics = Topics(self.settings.topic_prefix)
-        follower = asyncio.create_task(follow_topics(
-            self.settings, [topics.ps_requested, topics.ps_outcomes, topics.ep_requested, topics.ep_outcomes],
-            self._apply, stop))
-        try:
-            await self._poll(stop)
-        finally:
-            stop.set()
-            await follower
-
-    async def _poll(self, stop: asyncio.Event) -> None:
+        """Sample the broker's offsets and the groups' lag every ``POLL_SECONDS`` until ``stop``."""
         offsets = kafka.consumer(self.settings.kafka, None)  # never fetches: asks for end offsets only
         admin = kafka.admin(self.settings.kafka)
         await offsets.start()
@@ -143,9 +135,9 @@ class StreamWatch:
 
 
 def dashboard_router(settings: Settings, serde: AvroSerde, caller: Callable[..., HealthProfessionalClaims],
-                     producer: Callable[[], object]) -> APIRouter:
-    """The routes; ``producer()`` is the gateway's started Kafka producer (refusals are audited)."""
-    watch = StreamWatch(settings, serde)
+                     producer: Callable[[], object], watch: StreamWatch) -> APIRouter:
+    """The routes; ``producer()`` is the gateway's started Kafka producer (refusals are audited),
+    ``watch`` fed by the gateway's follower (``follower.py``)."""
     security_events = Topics(settings.topic_prefix).security_events
     page_html = (STATIC / "index.html").read_text(encoding="utf-8")  # read once, not per request
 

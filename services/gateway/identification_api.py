@@ -66,7 +66,7 @@ def identification_router(settings: Settings, serde: AvroSerde, countries: Count
                           caller: Callable[..., HealthProfessionalClaims], producer: Callable[[], object],
                           tracker: IdentificationTracker) -> APIRouter:
     """The routes; ``serde`` and ``countries`` are the gateway's, ``producer()`` its started Kafka
-    producer, ``tracker`` fed by the gateway's follower (``RequestTracker.follow``)."""
+    producer, ``tracker`` fed by the gateway's follower (``follower.py``)."""
     topics = Topics(settings.topic_prefix)
     router = APIRouter(tags=["patient identification"])
 

@@ -1,9 +1,8 @@
 """Which patient identifications exist, who asked and how they ended: rebuilt from the topics.
 
 The summary requests' tracker (``tracker.py``) for ``identification.requested`` and
-``identification.outcomes``: the gateway's one follower reads them with the request topics
-(``RequestTracker.follow(..., identifications)``), so any instance answers for any identification;
-bounded in number and time.
+``identification.outcomes``: the gateway's one follower (``follower.py``) reads them with the
+request topics, so any instance answers for any identification; bounded in number and time.
 """
 
 from __future__ import annotations

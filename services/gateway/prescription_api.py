@@ -10,7 +10,6 @@ the prescription id (``ep.commands``); its state is the prescription service's (
 from __future__ import annotations
 
 import asyncio
-from contextlib import asynccontextmanager
 from typing import Callable, Literal
 
 import structlog
@@ -31,7 +30,6 @@ from passerelle.topics import Topics
 from services.gateway.errors import ApiError, unknown
 from services.gateway.handlers import authentication_failed
 from services.gateway.prescription_tracker import PrescriptionTracker
-from services.gateway.settings import MAX_TRACKED_REQUESTS
 
 log = structlog.get_logger()
 PRODUCER = "gateway"
@@ -107,22 +105,12 @@ def discard_requested(hp: dict, dispensation: dict, origin: str | None) -> dict:
 
 
 def prescription_router(settings: Settings, serde: AvroSerde, professions: dict[str, Profession],
-                        caller: Callable[..., HealthProfessionalClaims], producer: Callable[[], object]) -> APIRouter:
-    """The routes; ``serde`` and ``professions`` are the gateway's, ``producer()`` its started Kafka producer."""
+                        caller: Callable[..., HealthProfessionalClaims], producer: Callable[[], object],
+                        tracker: PrescriptionTracker) -> APIRouter:
+    """The routes; ``serde`` and ``professions`` are the gateway's, ``producer()`` its started Kafka
+    producer, ``tracker`` fed by the gateway's follower (``follower.py``)."""
     topics = Topics(settings.topic_prefix)
-    tracker = PrescriptionTracker(MAX_TRACKED_REQUESTS)
-
-    @asynccontextmanager
-    async def lifespan(_app):
-        stop = asyncio.Event()
-        follower = asyncio.create_task(tracker.follow(settings, serde, stop))
-        try:
-            yield
-        finally:
-            stop.set()
-            await follower
-
-    router = APIRouter(tags=["prescriptions"], lifespan=lifespan)
+    router = APIRouter(tags=["prescriptions"])
 
     async def publish(topic: str, event_type: str, event: dict, key: bytes) -> None:
         try:

@@ -1,8 +1,8 @@
 """What the gateway knows of prescriptions requests and dispensations, rebuilt from the topics.
 
 Every gateway instance reads ``ep.outcomes``, ``ep.commands`` and the compacted ``ep.state`` whole
-(no consumer group), so any instance answers for any request or dispensation. Bounded: the oldest
-entries are forgotten first.
+(the gateway's one follower, ``follower.py``), so any instance answers for any request or
+dispensation. Bounded: the oldest entries are forgotten first.
 """
 
 from __future__ import annotations
@@ -11,10 +11,7 @@ import asyncio
 from collections import OrderedDict
 
 from passerelle.events import DISPENSATION_ANSWERED, DISPENSATION_REQUESTED, EP_OUTCOME, EP_STATE
-from passerelle.serde import AvroSerde, DecodeError
-from passerelle.settings import Settings
 from passerelle.topics import Topics
-from services.gateway.tracker import follow_topics
 
 #: State of a dispensation in the prescription service → what the API shows.
 API_STATUS = {"QUEUED": "waiting", "SUBMITTED": "submitted", "ACKNOWLEDGED": "acknowledged", "REJECTED": "rejected",
@@ -22,12 +19,21 @@ API_STATUS = {"QUEUED": "waiting", "SUBMITTED": "submitted", "ACKNOWLEDGED": "ac
 
 
 class PrescriptionTracker:
-    def __init__(self, max_entries: int):
+    def __init__(self, max_entries: int, ready: asyncio.Event | None = None):
         self.max_entries = max_entries
         self.lists: OrderedDict[str, dict] = OrderedDict()  # request id -> {"rpps", "outcome"}
         self.dispensations: OrderedDict[str, dict] = OrderedDict()  # dispensation id -> view
         self.arrived: dict[str, asyncio.Event] = {}
-        self.ready = asyncio.Event()
+        #: set once the gateway's follower has read what the topics held at its start
+        self.ready = ready or asyncio.Event()
+
+    @staticmethod
+    def followed(topics: Topics) -> list[str]:
+        return [topics.ep_outcomes, topics.ep_commands, topics.ep_state]
+
+    def apply_record(self, rec, event_type: str | None, event: dict | None) -> None:
+        """A record of a followed topic, from the gateway's follower."""
+        self.apply(event_type, event)
 
     def _bound(self) -> None:
         for table in (self.lists, self.dispensations):
@@ -76,15 +82,3 @@ class PrescriptionTracker:
     def prescriptions_list(self, request_id: str, rpps: str) -> dict | None:
         found = self.lists.get(request_id)
         return found if found is not None and found["rpps"] == rpps else None
-
-    async def follow(self, settings: Settings, serde: AvroSerde, stop: asyncio.Event) -> None:
-        """Follow the topics; ``ready`` once caught up with what they held at the start."""
-        topics = Topics(settings.topic_prefix)
-        await follow_topics(settings, [topics.ep_outcomes, topics.ep_commands, topics.ep_state],
-                            lambda rec: self._apply_record(serde, rec), stop, self.ready)
-
-    def _apply_record(self, serde: AvroSerde, rec) -> None:
-        try:
-            self.apply(*serde.decode(rec.value))
-        except DecodeError:
-            return  # the processors dead-letter it; the gateway only reads

@@ -1,7 +1,7 @@
 """Which requests exist, who made them and how they ended: rebuilt from the topics.
 
-Every gateway instance reads the request and outcome topics whole (no consumer group), so any
-instance can answer for any request.
+Every gateway instance reads the request and outcome topics whole (the gateway's one follower,
+``follower.py``), so any instance can answer for any request.
 """
 
 from __future__ import annotations
@@ -10,17 +10,9 @@ import asyncio
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable
 
-import structlog
-
-from passerelle import kafka
 from passerelle.events import PS_OUTCOME, PS_REQUESTED
-from passerelle.serde import AvroSerde, DecodeError
-from passerelle.settings import Settings
 from passerelle.topics import Topics
-
-log = structlog.get_logger()
 
 
 @dataclass
@@ -45,8 +37,8 @@ class RequestTracker:
         self.max_requests = max_requests
         self.ttl_seconds = ttl_seconds
         self.clock = clock
-        #: set once the follower has read what its topics held at its start; trackers fed by one
-        #: follower (``follow(..., *others)``) share it
+        #: set once the gateway's follower has read what the topics held at its start (shared by
+        #: every view it feeds)
         self.ready = ready or asyncio.Event()
         #: request id -> futures of the GETs long-polling it (``wait_for_outcome``)
         self._waiters: dict[str, set[asyncio.Future]] = {}
@@ -95,48 +87,10 @@ class RequestTracker:
                                  or next(iter(self.requests.values())).requested_at < horizon):
             self.requests.popitem(last=False)
 
-    async def follow(self, settings: Settings, serde: AvroSerde, stop: asyncio.Event,
-                     *others: "RequestTracker") -> None:
-        """Follow this tracker's topics, and those of ``others`` with the same consumer."""
-        topics = Topics(settings.topic_prefix)
-        trackers = (self, *others)
-        followed = [topic for tracker in trackers for topic in tracker.followed(topics)]
-        by_type = {event_type: t for t in trackers for event_type in (t.REQUESTED, t.OUTCOME)}
-        await follow_topics(settings, followed, lambda rec: self._apply(serde, rec, by_type), stop, self.ready)
-
-    def _apply(self, serde: AvroSerde, rec, by_type: dict | None = None) -> None:
-        try:
-            event_type, event = serde.decode(rec.value)
-        except DecodeError:
-            return  # the processors dead-letter it; the gateway only reads
-        tracker = (by_type or {self.REQUESTED: self, self.OUTCOME: self}).get(event_type)
-        if tracker is None:
-            return
-        if event_type == tracker.REQUESTED:
-            tracker.requested(event["envelope"]["correlation_id"], event["hp"]["rpps"],
-                              event["envelope"]["occurred_at"].timestamp())
-        else:
-            tracker.ended(event)
-
-
-async def follow_topics(settings: Settings, topics: list[str], apply: Callable[[object], None], stop: asyncio.Event,
-                        ready: asyncio.Event | None = None) -> None:
-    """Read ``topics`` whole from the beginning (no consumer group) until ``stop``, passing every
-    record to ``apply``; ``ready`` is set once caught up: every record that was on the topics when
-    the partitions were assigned has been applied (before that, an unknown request may exist)."""
-    consumer = kafka.consumer(settings.kafka, None, *topics)
-    await consumer.start()
-    start_ends = None  # end offsets when the partitions were first assigned
-    try:
-        while not stop.is_set():
-            batch = await consumer.getmany(timeout_ms=200)
-            for records in batch.values():
-                for rec in records:
-                    apply(rec)
-            if ready is not None and not ready.is_set() and consumer.assignment():
-                if start_ends is None:
-                    start_ends = await consumer.end_offsets(list(consumer.assignment()))
-                if all([await consumer.position(tp) >= end for tp, end in start_ends.items()]):
-                    ready.set()
-    finally:
-        await consumer.stop()
+    def apply_record(self, rec, event_type: str | None, event: dict | None) -> None:
+        """A record of a followed topic, from the gateway's follower (``follower.py``)."""
+        if event_type == self.REQUESTED:
+            self.requested(event["envelope"]["correlation_id"], event["hp"]["rpps"],
+                           event["envelope"]["occurred_at"].timestamp())
+        elif event_type == self.OUTCOME:
+            self.ended(event)

@@ -27,6 +27,7 @@ from services.audit.store.db import AuditStore
 from services.consent.app import build as consent
 from services.foreign_ncp.app import build as foreign_ncp
 from services.gateway.dashboard import StreamWatch
+from services.gateway.follower import Follower
 from services.gateway.prescription_api import prescriptions_requested
 from services.gateway.prescription_tracker import PrescriptionTracker
 from services.gateway.tracker import RequestTracker
@@ -107,12 +108,12 @@ async def test_bad_inputs_at_every_consumer_are_dead_lettered_and_valid_work_goe
     topics = Topics(settings.topic_prefix)
     store = AuditStore.from_settings(settings)
     stop = asyncio.Event()
-    requests, prescriptions, watch = RequestTracker(1000, 3600), PrescriptionTracker(1000), StreamWatch(settings, serde)
+    requests, prescriptions, watch = RequestTracker(1000, 3600), PrescriptionTracker(1000), StreamWatch(settings)
     tasks = {name: asyncio.create_task(build(settings, serde).run(stop)) for name, build in (
         ("consent", consent), ("router", router), ("foreign-ncp", foreign_ncp), ("translation", translation),
         ("audit", audit), ("audit-store", audit_store), ("prescription", prescription))}
-    tasks |= {"gateway.requests": asyncio.create_task(requests.follow(settings, serde, stop)),
-              "gateway.prescriptions": asyncio.create_task(prescriptions.follow(settings, serde, stop)),
+    tasks |= {"gateway.follower": asyncio.create_task(
+                  Follower(settings, serde, [requests, prescriptions, watch], requests.ready).run(stop)),
               "gateway.dashboard": asyncio.create_task(watch.run(stop))}
     producer = kafka.producer(settings.kafka)
     await producer.start()

@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 from passerelle.events import (CONSENT_DECISION, DISPENSATION_ANSWERED, DISPENSATION_DISCARD_REQUESTED,
                                DISPENSATION_REQUESTED, DISPENSATION_SUBMITTED, EP_OBSERVED, EP_OUTCOME, EP_QUERY,
                                EP_REQUESTED, EP_RETRIEVED, EP_STATE, PS_OUTCOME, PS_QUERY, PS_REQUESTED, PS_RETRIEVED)
-from passerelle.serde import DecodeError
 from passerelle.settings import Settings
 from passerelle.topics import Topics
 
@@ -126,23 +125,18 @@ FOLLOWED = {"gateway.requests": [PS_REQUESTED, PS_OUTCOME], "gateway.prescriptio
 @pytest.mark.parametrize("follower", sorted(FOLLOWED))
 def test_the_gateway_followers_read_anything_without_stopping(system, serde, follower):
     from services.gateway.dashboard import StreamWatch
+    from services.gateway.follower import Follower
     from services.gateway.prescription_tracker import PrescriptionTracker
     from services.gateway.tracker import RequestTracker
 
     requests, prescriptions = RequestTracker(1000, 3600), PrescriptionTracker(1000)
-    watch = StreamWatch(system.settings, serde)
+    watch = StreamWatch(system.settings)
+    view = {"gateway.requests": requests, "gateway.prescriptions": prescriptions, "gateway.dashboard": watch}[follower]
+    reader = Follower(system.settings, serde, [view])  # the gateway's one follower, fed to this view only
+    topic = view.followed(Topics(system.settings.topic_prefix))[0]
 
-    def apply(value: bytes) -> None:  # each follower's own reading of one record
-        rec = SimpleNamespace(topic="t", partition=0, offset=0, key=None, value=value)
-        if follower == "gateway.requests":
-            requests._apply(serde, rec)
-        elif follower == "gateway.dashboard":
-            watch._apply(rec)
-        else:
-            try:
-                prescriptions.apply(*serde.decode(value))
-            except DecodeError:
-                pass
+    def apply(value: bytes) -> None:  # the follower's reading of one record
+        reader.apply(SimpleNamespace(topic=topic, partition=0, offset=0, key=None, value=value))
 
     @CAMPAIGN
     @given(bad_inputs(system, serde, FOLLOWED[follower]))

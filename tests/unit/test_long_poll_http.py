@@ -42,3 +42,19 @@ async def test_an_identification_is_unknown_only_once_the_gateway_has_read_its_t
         app.state.tracker.ready.set()  # the one follower of summaries and identifications has caught up
         late = await c.get("/v1/patient-identifications/some-id", headers=headers)
         assert late.status_code == 404 and late.json()["error"]["code"] == "IDENTIFICATION_NOT_FOUND"
+
+
+async def test_a_token_verified_a_moment_ago_is_answered_on_the_event_loop(client, monkeypatch):
+    import asyncio
+    hops = []
+    to_thread = asyncio.to_thread
+
+    async def counting(fn, *args, **kwargs):
+        hops.append(getattr(fn, "__name__", fn))
+        return await to_thread(fn, *args, **kwargs)
+    monkeypatch.setattr(asyncio, "to_thread", counting)
+    c, headers = client
+    for _ in range(3):
+        resp = await c.get("/v1/patient-summaries/some-id", headers=headers)
+        assert resp.status_code == 404
+    assert hops == ["verify"]  # the signature was checked in a thread once, then found in the cache

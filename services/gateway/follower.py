@@ -1,0 +1,66 @@
+"""The gateway's one reader of the topics, feeding every view the gateway keeps in memory: the
+summary and identification trackers, the prescription tracker and the stream dashboard.
+
+The topics are read whole from the beginning (no consumer group), so any gateway instance can answer
+for any request. One consumer follows the union of the views' topics; each record is decoded once
+and handed to the views that follow its topic (decoding a 57 KB outcome is the costly part, and one
+consumer is one poller on the broker instead of one per view).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Iterable, Protocol
+
+from passerelle import kafka
+from passerelle.serde import AvroSerde, DecodeError
+from passerelle.settings import Settings
+from passerelle.topics import Topics
+
+
+class View(Protocol):
+    def followed(self, topics: Topics) -> list[str]:
+        """The topics whose records this view reads."""
+
+    def apply_record(self, rec, event_type: str | None, event: dict | None) -> None:
+        """One record of a followed topic, decoded; ``event_type`` and ``event`` are None when the
+        record cannot be decoded (the processors dead-letter it; the gateway only reads)."""
+
+
+class Follower:
+    def __init__(self, settings: Settings, serde: AvroSerde, views: Iterable[View], ready: asyncio.Event | None = None):
+        self.settings, self.serde = settings, serde
+        #: set once caught up on every followed topic: every record that was on them when the
+        #: partitions were assigned has been applied (before that, an unknown request may exist)
+        self.ready = ready or asyncio.Event()
+        self.views_of: dict[str, list[View]] = {}  # topic -> the views that follow it
+        for view in views:
+            for topic in view.followed(Topics(settings.topic_prefix)):
+                self.views_of.setdefault(topic, []).append(view)
+
+    def apply(self, rec) -> None:
+        try:
+            event_type, event = self.serde.decode(rec.value)
+        except DecodeError:
+            event_type, event = None, None
+        for view in self.views_of.get(rec.topic, ()):
+            view.apply_record(rec, event_type, event)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Follow the topics until ``stop``."""
+        consumer = kafka.consumer(self.settings.kafka, None, *self.views_of)
+        await consumer.start()
+        start_ends = None  # end offsets when the partitions were first assigned
+        try:
+            while not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=200)
+                for records in batch.values():
+                    for rec in records:
+                        self.apply(rec)
+                if not self.ready.is_set() and consumer.assignment():
+                    if start_ends is None:
+                        start_ends = await consumer.end_offsets(list(consumer.assignment()))
+                    if all([await consumer.position(tp) >= end for tp, end in start_ends.items()]):
+                        self.ready.set()
+        finally:
+            await consumer.stop()
