@@ -27,7 +27,7 @@ from services.gateway import handlers
 from services.gateway.audit_api import audit_router
 from services.gateway.dashboard import StreamWatch, dashboard_router
 from services.gateway.errors import ApiError, install_error_handling, unknown
-from services.gateway.follower import Follower
+from services.gateway.follower import Follower, stop_gateway_if_failed
 from services.gateway.identification_api import identification_router
 from services.gateway.identification_tracker import IdentificationTracker
 from services.gateway.prescription_api import prescription_router
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await producer.start()
         stop = asyncio.Event()
         following = asyncio.create_task(follower.run(stop))
+        following.add_done_callback(stop_gateway_if_failed)
         app.state.producer = producer
         try:
             yield

@@ -10,12 +10,17 @@ consumer is one poller on the broker instead of one per view).
 from __future__ import annotations
 
 import asyncio
+import signal
 from typing import Iterable, Protocol
+
+import structlog
 
 from passerelle import kafka
 from passerelle.serde import AvroSerde, DecodeError
 from passerelle.settings import Settings
 from passerelle.topics import Topics
+
+log = structlog.get_logger()
 
 
 class View(Protocol):
@@ -64,3 +69,13 @@ class Follower:
                         self.ready.set()
         finally:
             await consumer.stop()
+
+
+def stop_gateway_if_failed(task: asyncio.Task) -> None:
+    """Done callback of the follower's task: a follower that failed leaves every view stale, so the
+    gateway stops (SIGTERM to itself: uvicorn shuts down, its supervisor or Kubernetes restarts it)
+    instead of answering from views that no longer move."""
+    if task.cancelled() or task.exception() is None:
+        return
+    log.error("topic follower failed: stopping the gateway", error_class=type(task.exception()).__name__)
+    signal.raise_signal(signal.SIGTERM)
