@@ -292,11 +292,11 @@ def add_country_a_exclusion(row: dict, answers: list, legs: dict[str, float]) ->
 
 
 def arrival_rates(explicit: list[float] | None, capacity: float, targets: dict[str, float]) -> list[float]:
-    """The explicit rates, or: a quarter, half and 80% of the measured capacity, plus target (b)'s
-    rate (half the slowest stage alone) and target (a)'s (60% of it); near-duplicates merged."""
+    """The explicit rates, or: a quarter, half, 80% and 90% of the measured capacity, plus target
+    (b)'s rate (half the slowest stage alone) and target (a)'s (60% of it); near-duplicates merged."""
     if explicit:
         return sorted(explicit)
-    wanted = [0.25 * capacity, 0.5 * capacity, 0.8 * capacity, *targets.values()]
+    wanted = [0.25 * capacity, 0.5 * capacity, 0.8 * capacity, 0.9 * capacity, *targets.values()]
     rates: list[float] = []
     for rate in sorted(round(r, 1) for r in wanted if r > 0):
         if rates and rate <= rates[-1] * 1.05:
