@@ -38,7 +38,7 @@ def consumer(k: KafkaSettings, group_id: str | None, *topics: str, **extra) -> A
     return AIOKafkaConsumer(
         *topics, bootstrap_servers=k.bootstrap_servers, group_id=group_id,
         enable_auto_commit=False, auto_offset_reset="earliest",
-        fetch_max_wait_ms=k.fetch_max_wait_ms, session_timeout_ms=k.session_timeout_ms,
+        fetch_max_wait_ms=k.fetch_max_wait_ms, fetch_min_bytes=k.fetch_min_bytes, session_timeout_ms=k.session_timeout_ms,
         heartbeat_interval_ms=k.heartbeat_interval_ms, max_partition_fetch_bytes=k.max_message_bytes,
         fetch_max_bytes=max(k.max_message_bytes, 52428800), **_security(k), **extra,
     )

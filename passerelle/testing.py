@@ -25,7 +25,7 @@ from aiokafka import TopicPartition
 
 from passerelle import kafka
 from passerelle.broker import EmbeddedBroker, free_port
-from passerelle.settings import KafkaSettings, Settings
+from passerelle.settings import AuditSettings, KafkaSettings, Settings
 
 
 def _container_engine_available() -> bool:
@@ -56,6 +56,7 @@ def settings_for_test(bootstrap: str, state_dir: Path, **overrides) -> Settings:
     """Settings for one test: its own topic prefix (so tests never share topics), fast group joins."""
     kafka = KafkaSettings(bootstrap_servers=bootstrap, session_timeout_ms=2000, heartbeat_interval_ms=300,
                           fetch_max_wait_ms=10)
+    overrides.setdefault("audit", AuditSettings(fetch_max_wait_ms=10, fetch_min_bytes=1))
     return Settings(kafka=kafka, topic_prefix=f"t{uuid.uuid4().hex[:10]}", state_dir=state_dir, **overrides)
 
 

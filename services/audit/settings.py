@@ -1,8 +1,18 @@
-"""What the audit service reads from configuration: which topics it audits."""
+"""What the audit service reads from configuration: which topics it audits, and how it reads them."""
 
 import re
 
+from passerelle.settings import Settings
 from passerelle.topics import Topics
+
+
+def batch_reading(settings: Settings) -> Settings:
+    """``settings`` with the audit trail's way of fetching (``AuditSettings.fetch_*``): larger
+    batches, a little later. For the audit service and the audit store."""
+    audit = settings.audit
+    kafka = settings.kafka.model_copy(update={"fetch_max_wait_ms": audit.fetch_max_wait_ms,
+                                              "fetch_min_bytes": audit.fetch_min_bytes})
+    return settings.model_copy(update={"kafka": kafka})
 
 
 def audited_pattern(topics: Topics) -> str:

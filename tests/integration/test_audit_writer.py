@@ -114,7 +114,7 @@ def spawn_writer(settings, database_url: str, table_prefix: str, log) -> subproc
     env = {**os.environ, "PASSERELLE_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
            "PASSERELLE_TOPIC_PREFIX": settings.topic_prefix, "PASSERELLE_STATE_DIR": str(settings.state_dir),
            "PASSERELLE_KAFKA__SESSION_TIMEOUT_MS": "2000", "PASSERELLE_KAFKA__HEARTBEAT_INTERVAL_MS": "300",
-           "PASSERELLE_KAFKA__FETCH_MAX_WAIT_MS": "10", "PASSERELLE_KAFKA__MAX_BATCH": "50",
+           "PASSERELLE_KAFKA__FETCH_MAX_WAIT_MS": "10", "PASSERELLE_AUDIT__FETCH_MAX_WAIT_MS": "10", "PASSERELLE_KAFKA__MAX_BATCH": "50",
            "PASSERELLE_AUDIT__DATABASE_URL": database_url, "PASSERELLE_AUDIT__TABLE_PREFIX": table_prefix,
            "PASSERELLE_LOG_FORMAT": "json"}
     return subprocess.Popen([sys.executable, "-m", "services.audit.store"], cwd=PROJECT_ROOT, env=env,

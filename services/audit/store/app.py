@@ -21,6 +21,7 @@ from passerelle.processor import CONSUMED, DEAD_LETTERS, dead_letter_headers
 from passerelle.serde import AvroSerde, DecodeError
 from passerelle.settings import Settings
 from passerelle.topics import Topics
+from services.audit.settings import batch_reading
 from services.audit.store.db import AuditStore, Coordinates, describe_url
 
 log = structlog.get_logger()
@@ -100,4 +101,4 @@ class StoreWriter:
 
 
 def build(settings: Settings, serde: AvroSerde) -> StoreWriter:
-    return StoreWriter(settings, serde)
+    return StoreWriter(batch_reading(settings), serde)
