@@ -196,14 +196,14 @@ class AuditStore:
             self._lock(conn)
             seq, prev, stored = self._head_and_stored(conn, list(entries))
             now, rows = int(time.time() * 1000), []
-            for event_id, e in entries.items():
+            for event_id, entry in entries.items():
                 if event_id in stored:
                     continue
-                seq, h = seq + 1, link_hash(prev, e.body)
-                where = e.where
-                rows.append({"seq": seq, "source_event_id": event_id, **e.columns,
+                seq, h = seq + 1, link_hash(prev, entry.body)
+                where = entry.where
+                rows.append({"seq": seq, "source_event_id": event_id, **entry.columns,
                              "kafka_topic": where and where.topic, "kafka_partition": where and where.partition,
-                             "kafka_offset": where and where.offset, "stored_at": now, "body": e.body,
+                             "kafka_offset": where and where.offset, "stored_at": now, "body": entry.body,
                              "prev_hash": prev, "hash": h})
                 prev = h
             if rows:
