@@ -6,6 +6,13 @@ Databases: the embedded SQLite file and PostgreSQL (``--postgres``, default the 
 only), so runs are bounded: at most 50,000 records.
 
     .venv/bin/python -m benchmarks.audit_store --records 20000
+
+``--small-batches`` measures instead what the store writer pays per batch in the running system, where a
+request makes 5 audit records arriving a few at a time: CPU of this process (the writer's side; the
+PostgreSQL server's own CPU is not counted) per batch of 5 records, checked as the writer checks them
+(``unstorable``) then appended. No broker.
+
+    .venv/bin/python -m benchmarks.audit_store --small-batches
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import tempfile
 import time
 import uuid
@@ -31,7 +39,7 @@ from passerelle.topics import Topics
 from services.audit.handlers import audit_record
 from services.audit.replay import replay
 from services.audit.store.app import StoreWriter
-from services.audit.store.db import AuditStore
+from services.audit.store.db import AuditStore, Entry
 
 MAX_RECORDS = 50_000
 BATCH = 500  # the writer's default max batch
@@ -54,6 +62,34 @@ def direct_writes(store: AuditStore, records: list[dict]) -> float:
     for i in range(0, len(records), BATCH):
         store.append([(r, None) for r in records[i:i + BATCH]])
     return len(records) / (time.perf_counter() - start)
+
+
+def small_batches(url: str, records: list[dict], size: int = 5) -> dict:
+    """CPU ms (user + system, this process) and wall ms per batch of ``size`` records, as the writer
+    stores them: each record checked (``unstorable``), then the batch appended in one transaction."""
+    store = AuditStore(url, f"b{uuid.uuid4().hex[:8]}_")
+    try:
+        store.append([(records[0], None)])  # tables, connection pool and statement caches warm
+        batches = [records[i:i + size] for i in range(1, len(records) - size + 1, size)]
+        cpu, wall = os.times(), time.perf_counter()
+        for batch in batches:
+            entries = [Entry.of(r) for r in batch]
+            assert all(store.unstorable(e) is None for e in entries)
+            store.append(entries)
+        end, wall = os.times(), time.perf_counter() - wall
+        assert store.count() == 1 + len(batches) * size
+    finally:
+        store.drop()
+    n = len(batches)
+    return {"cpu_ms": ((end.user - cpu.user) + (end.system - cpu.system)) / n * 1e3, "wall_ms": wall / n * 1e3,
+            "batches": n}
+
+
+def run_small_batches(n: int, postgres: str, size: int = 5) -> dict:
+    records = sample_records(n * size + 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        return {"sqlite": small_batches(f"sqlite:///{tmp}/audit.sqlite3", records, size),
+                "postgresql": small_batches(postgres, records, size)}
 
 
 async def publish(settings: Settings, serde: AvroSerde, records: list[dict]) -> None:
@@ -140,8 +176,19 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
+    parser.add_argument("--small-batches", action="store_true",
+                        help="Only the CPU per small batch (5 records), as in the running system.")
+    parser.add_argument("--batches", type=int, default=300, help="With --small-batches: how many batches.")
     args = parser.parse_args()
     configure_logging("console", "WARNING")
+    if args.small_batches:
+        results = run_small_batches(args.batches, args.postgres)
+        print(f"audit store, {args.batches} batches of 5 records (check + append), this process's CPU")
+        for db, r in results.items():
+            print(f"  {db:<10} {r['cpu_ms']:6.2f} ms CPU per batch   {r['wall_ms']:6.2f} ms wall per batch")
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
+        return
     results = asyncio.run(run(min(args.records, MAX_RECORDS), args.postgres))
     print(f"audit store, {results['records']:,} records (~0.4 KiB Avro, ~0.8 KiB JSON each), batches of {BATCH}")
     labels = {"append": "written (store.append, batches)", "writer": "written via the store writer (Kafka → DB → commit)",

@@ -17,7 +17,9 @@ from typer.testing import CliRunner
 from passerelle.cli import app as cli
 from passerelle.processor import Incoming
 from services.audit.handlers import audit_record
-from services.audit.store.db import AuditStore
+from services.audit.chain import canonical_body
+from services.audit.store import db
+from services.audit.store.db import AuditStore, Entry, query_columns
 
 from tests.integration.conftest import patient_summary_request
 
@@ -50,6 +52,25 @@ def test_each_record_is_written_once_whatever_the_duplicates(store):
     again = [dict(r, envelope={**r["envelope"], "event_id": "another"}) for r in batch[:3]]
     assert store.append([(r, None) for r in again]) == 0  # the audit service re-emitting the same step
     assert store.count() == 20 and store.verify() == []
+
+
+def test_a_batch_partly_stored_already_continues_the_chain_from_its_head(store, monkeypatch):
+    monkeypatch.setattr(db, "IDS_PER_QUERY", 2)  # the stored ids and the head read over several queries
+    batch = records(9)
+    assert store.append([(r, None) for r in batch[:5]]) == 5
+    # Redelivered records around the head (seq 5), new ones after them, and one twice.
+    assert store.append([Entry.of(r) for r in batch[3:9] + batch[6:7]]) == 4
+    assert [(r.seq, r.source_event_id) for r in store.rows()] == [(i + 1, r["source_event_id"]) for i, r in enumerate(batch)]
+    assert store.verify() == []
+
+
+def test_an_entry_is_the_record_as_the_store_keeps_it(store):
+    record = records(1)[0]
+    entry = Entry.of(record)
+    assert entry.body == canonical_body(record) and entry.columns == query_columns(entry.body)
+    assert store.unstorable(entry) is None and store.unstorable(record) is None
+    assert store.unstorable(Entry.of({**record, "source_event_id": "e" * 65})) == \
+        "source_event_id is longer than the store's 64 characters"
 
 
 def test_concurrent_writers_keep_one_linear_chain(store):
@@ -116,6 +137,16 @@ def test_retention_purges_the_oldest_records_and_the_chain_still_verifies(store)
     store.append([(r, None) for r in records(2)])
     assert store.verify() == [] and [r.seq for r in store.rows()] == [6, 7, 8, 9, 10]
     assert store.purge(retention_days=0) == 0  # 0 keeps everything
+
+
+def test_after_a_purge_of_every_record_the_chain_continues_from_the_anchor(store):
+    old = records(4)
+    for r in old:
+        r["source_occurred_at"] = 1_000 * 86_400_000  # long ago
+    store.append([(r, None) for r in old])
+    assert store.purge(retention_days=30) == 4 and store.count() == 0
+    store.append([(r, None) for r in records(2)])
+    assert [r.seq for r in store.rows()] == [5, 6] and store.verify() == []
 
 
 def test_export_writes_fhir_audit_events(store, tmp_path):

@@ -22,7 +22,7 @@ from passerelle.serde import AvroSerde, DecodeError
 from passerelle.settings import Settings
 from passerelle.topics import Topics
 from services.audit.settings import batch_reading
-from services.audit.store.db import AuditStore, Coordinates, describe_url
+from services.audit.store.db import AuditStore, Coordinates, Entry, describe_url
 
 log = structlog.get_logger()
 STORED = Counter("passerelle_audit_records_stored", "Audit records written to the store (new ones)")
@@ -79,9 +79,10 @@ class StoreWriter:
                 event_type, record = self.serde.decode(rec.value)
                 if event_type != AUDIT_RECORD:
                     raise NotAnAuditRecord(f"{event_type} is not {AUDIT_RECORD}")
-                if reason := self.store.unstorable(record):
+                entry = Entry.of(record, Coordinates(rec.topic, rec.partition, rec.offset))
+                if reason := self.store.unstorable(entry):
                     raise UnstorableAuditRecord(reason)
-                decoded.append((record, Coordinates(rec.topic, rec.partition, rec.offset)))
+                decoded.append(entry)
             except (DecodeError, NotAnAuditRecord, UnstorableAuditRecord) as exc:
                 log.warning("dead-lettered", topic=rec.topic, partition=rec.partition, offset=rec.offset,
                             error_class=type(exc).__name__)

@@ -3,6 +3,11 @@
 Writes are serialised by a table lock taken at the start of each batch's transaction, so the hash
 chain stays linear even with several writers; a record whose ``source_event_id`` is already stored
 is skipped (and the column is unique besides), so a redelivered batch never creates a second record.
+
+The writer appends small batches (a request makes 5 records, arriving a few at a time), so what a
+transaction costs besides the database's own work matters: each record is serialised once (``Entry``),
+the statements of ``append`` are built once, and one query reads both the chain's head and the
+batch's records already stored.
 """
 
 from __future__ import annotations
@@ -14,13 +19,14 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from sqlalchemy import (BigInteger, Boolean, Column, Engine, Index, Integer, MetaData, String, Table, Text,
-                        create_engine, event, func, insert, select, text, true)
+                        bindparam, create_engine, event, func, insert, select, text, true, union_all)
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from passerelle.settings import Settings
 from services.audit.chain import GENESIS, StoredRow, canonical_body, link_hash, verify
 
 PAGE = 2000
+IDS_PER_QUERY = 500  # source_event_ids looked up per query (bound parameters)
 
 
 def database_url(settings: Settings) -> str:
@@ -51,6 +57,21 @@ def query_columns(body: str) -> dict:
             "occurred_at": r["source_occurred_at"], "patient_country": patient.get("country"),
             "patient_id": patient.get("patient_id"), "rpps": hp.get("rpps"),
             "patient_access": bool(r.get("patient_access"))}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An audit record as the store writes it: its canonical body and the query columns derived from
+    it, computed once (checked by ``unstorable``, then appended)."""
+    source_event_id: str
+    body: str
+    columns: dict
+    where: Coordinates | None = None
+
+    @classmethod
+    def of(cls, record: dict, where: Coordinates | None = None) -> "Entry":
+        body = canonical_body(record)
+        return cls(record["source_event_id"], body, query_columns(body), where)
 
 
 class AuditStore:
@@ -96,17 +117,32 @@ class AuditStore:
             md.create_all(self.engine)
         except (OperationalError, ProgrammingError, IntegrityError):
             md.create_all(self.engine)  # another process (writer, gateway) created them meanwhile
+        self._prepare_statements()
 
-    def unstorable(self, record: dict) -> str | None:
+    def _prepare_statements(self) -> None:
+        """The statements of ``append``, built once: SQLAlchemy then only looks their compiled form up."""
+        c = self.records.c
+        self._lock_table = None if self.sqlite else text(
+            f'LOCK TABLE "{self.records.name}" IN SHARE ROW EXCLUSIVE MODE')
+        # The chain's last record, and those of the batch already stored (the head may be one of them).
+        self._head_and_stored_query = union_all(
+            select(c.seq, c.hash, c.source_event_id).where(c.seq == select(func.max(c.seq)).scalar_subquery()),
+            select(c.seq, c.hash, c.source_event_id).where(c.source_event_id.in_(bindparam("ids", expanding=True))))
+        self._insert = insert(self.records)
+        self._lengths = {col.name: col.type.length for col in self.records.columns
+                         if isinstance(col.type, String) and col.type.length is not None}
+
+    def unstorable(self, record: dict | Entry) -> str | None:
         """Why ``record`` cannot be stored as it is (a value longer than its column, a NUL character,
         which PostgreSQL refuses in text), or None. Names the column, never the value."""
-        values = {"source_event_id": record["source_event_id"], **query_columns(canonical_body(record))}
+        entry = record if isinstance(record, Entry) else Entry.of(record)
+        values = {"source_event_id": entry.source_event_id, **entry.columns}
         for name, value in values.items():
             if not isinstance(value, str):
                 continue
             if "\x00" in value:
                 return f"{name} holds a NUL character"
-            length = self.records.c[name].type.length
+            length = self._lengths.get(name)
             if length is not None and len(value) > length:
                 return f"{name} is longer than the store's {length} characters"
         return None
@@ -129,48 +165,49 @@ class AuditStore:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     def _lock(self, conn) -> None:
-        if not self.sqlite:
-            conn.execute(text(f'LOCK TABLE "{self.records.name}" IN SHARE ROW EXCLUSIVE MODE'))
+        if self._lock_table is not None:
+            conn.execute(self._lock_table)
 
-    def _head(self, conn) -> tuple[int, str]:
-        last = conn.execute(select(self.records.c.seq, self.records.c.hash)
-                            .order_by(self.records.c.seq.desc()).limit(1)).first()
-        if last is not None:
-            return last.seq, last.hash
-        return self._anchor(conn)
+    def _head_and_stored(self, conn, ids: list[str]) -> tuple[int, str, set[str]]:
+        """The chain's head (seq, hash) and which of ``ids`` are stored already; under the lock."""
+        head, stored = None, set()
+        for i in range(0, len(ids), IDS_PER_QUERY):
+            for row in conn.execute(self._head_and_stored_query, {"ids": ids[i:i + IDS_PER_QUERY]}):
+                stored.add(row.source_event_id)
+                if head is None or row.seq > head[0]:
+                    head = (row.seq, row.hash)
+        stored &= set(ids)  # the head's own id, unless it is one of the batch's
+        return (*(head or self._anchor(conn)), stored)
 
     def _anchor(self, conn) -> tuple[int, str]:
         purge = conn.execute(select(self.purges.c.through_seq, self.purges.c.anchor_hash)
                              .order_by(self.purges.c.id.desc()).limit(1)).first()
         return (purge.through_seq, purge.anchor_hash) if purge else (0, GENESIS)
 
-    def append(self, records: Iterable[tuple[dict, Coordinates | None]]) -> int:
+    def append(self, records: Iterable[Entry | tuple[dict, Coordinates | None]]) -> int:
         """Write the records not stored yet, chained, in one transaction; return how many were new."""
-        bodies: dict[str, tuple[str, Coordinates | None]] = {}
-        for record, where in records:
-            bodies.setdefault(record["source_event_id"], (canonical_body(record), where))
-        if not bodies:
+        entries: dict[str, Entry] = {}
+        for item in records:
+            entry = item if isinstance(item, Entry) else Entry.of(*item)
+            entries.setdefault(entry.source_event_id, entry)
+        if not entries:
             return 0
         with self.engine.begin() as conn:
             self._lock(conn)
-            known = set()
-            ids = list(bodies)
-            for i in range(0, len(ids), 500):
-                known |= set(conn.execute(select(self.records.c.source_event_id)
-                                          .where(self.records.c.source_event_id.in_(ids[i:i + 500]))).scalars())
-            seq, prev = self._head(conn)
+            seq, prev, stored = self._head_and_stored(conn, list(entries))
             now, rows = int(time.time() * 1000), []
-            for event_id, (body, where) in bodies.items():
-                if event_id in known:
+            for event_id, entry in entries.items():
+                if event_id in stored:
                     continue
-                seq, h = seq + 1, link_hash(prev, body)
-                rows.append({"seq": seq, "source_event_id": event_id, **query_columns(body),
+                seq, h = seq + 1, link_hash(prev, entry.body)
+                where = entry.where
+                rows.append({"seq": seq, "source_event_id": event_id, **entry.columns,
                              "kafka_topic": where and where.topic, "kafka_partition": where and where.partition,
-                             "kafka_offset": where and where.offset, "stored_at": now, "body": body,
+                             "kafka_offset": where and where.offset, "stored_at": now, "body": entry.body,
                              "prev_hash": prev, "hash": h})
                 prev = h
             if rows:
-                conn.execute(insert(self.records), rows)
+                conn.execute(self._insert, rows)
         return len(rows)
 
     def count(self) -> int:
