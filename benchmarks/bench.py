@@ -129,20 +129,21 @@ def stages_alone(opts: BenchOptions, workdir: Path) -> dict:
 
 # ----------------------------------------------------------------------------- the flow
 
-class FlowRun:
-    """``passerelle up`` on a broker of this run; measurements of the flow through its HTTP API."""
+class FlowSystem:
+    """``passerelle up`` on a broker of its own, started for one measurement and stopped after it."""
 
-    def __init__(self, opts: BenchOptions, workdir: Path):
+    def __init__(self, workdir: Path):
         from passerelle.broker import EmbeddedBroker
         from passerelle.testing import RunningSystem
 
-        self.opts = opts
+        workdir.mkdir(parents=True, exist_ok=True)
         self.broker = EmbeddedBroker().start()
-        self.system = RunningSystem(workdir, self.broker.bootstrap_servers, **stages.BENCH_ENV)
+        try:
+            self.system = RunningSystem(workdir, self.broker.bootstrap_servers, **stages.BENCH_ENV)
+        except BaseException:
+            self.broker.stop()
+            raise
         self.cpu = SystemCpu(self.system.process.pid, [self.broker.process.pid])
-        self.requests_sent = 0
-        self.idle_cores = 0.0
-        self.answers: dict[str, list] = {}  # row label -> answers (for country A's leg)
 
     def stop(self) -> None:
         try:
@@ -151,85 +152,11 @@ class FlowRun:
         finally:
             self.broker.stop()
 
-    async def measure(self, label: str, run, rate: float | None) -> dict:
-        before, client0 = self.cpu.snapshot(), time.process_time()
-        answers = await run
-        used = SystemCpu.used(before, self.cpu.snapshot())
-        client_cpu = time.process_time() - client0
-        self.requests_sent += len(answers)
-        self.answers[label] = answers
-        row = {"label": label, "offered_per_s": rate, **flow_latency.latency_summary(answers)}
-        n = max(1, row["answered"])
-        row["cpu_ms_per_request"] = round(sum(used.values()) / n * 1e3, 3)
-        row["cpu_ms_per_request_by_process"] = {k: round(v / n * 1e3, 3) for k, v in sorted(used.items())}
-        row["client_cpu_ms_per_request"] = round(client_cpu / n * 1e3, 3)
-        row["sustained"] = bool(rate and row["unanswered"] == 0 and row["requests_per_s"]
-                                and row["requests_per_s"] >= SUSTAINED_SHARE * rate
-                                and row["p99_ms"] is not None and row["p99_ms"] <= SUSTAINED_P99_MS)
-        return row
-
     async def cpu_rate(self, seconds: float = 1.0) -> float:
         """Cores the whole system uses now (measured over ``seconds``)."""
         before = self.cpu.snapshot()
         await asyncio.sleep(seconds)
         return sum(SystemCpu.used(before, self.cpu.snapshot()).values()) / seconds
-
-    async def quiet(self, limit: float = 30.0) -> None:
-        """Wait until the system is back to its idle CPU (no backlog left from the last rate)."""
-        end = time.monotonic() + limit
-        while time.monotonic() < end and await self.cpu_rate() > 1.5 * self.idle_cores + 0.1:
-            pass
-
-    async def run(self, slowest_stage_rps: float | None) -> dict:
-        opts, log = self.opts, self.opts.log
-        self.system.wait_ready(120)
-        log("[bench] flow: passerelle up is ready")
-        token = self.system.token()
-        rows = []
-        async with flow_latency.client(self.system.url, token) as c:
-            for _ in range(3):  # warm-up: every consumer has joined, every path was taken once
-                await flow_latency.one_request(c, {}, time.perf_counter(), 60)
-            self.idle_cores = await self.cpu_rate(2.0)
-            log(f"[bench] flow: closed loop, {opts.saturation_concurrency} clients, {opts.saturation_seconds:g} s")
-            profiler = Profiler(opts.profile_dir and opts.profile_dir / "flow-saturation")
-            for pid, (name, _) in self.cpu.snapshot().items():
-                if name not in ("broker", "supervisor"):
-                    profiler.attach(pid, name)
-            saturation = await self.measure(
-                "saturation", flow_latency.closed_loop(c, opts.saturation_concurrency, opts.saturation_seconds,
-                                                       opts.request_timeout), None)
-            profiler.stop()
-            saturation["concurrency"] = opts.saturation_concurrency
-            await self.quiet()
-            capacity = saturation["requests_per_s"] or 1.0
-            targets = ({"b": round(0.5 * slowest_stage_rps, 1), "a": round(TARGET_SHARE * slowest_stage_rps, 1)}
-                       if slowest_stage_rps else {})
-            rates = arrival_rates(opts.rates, capacity, targets)
-            # The before/after of the long poll: the same rate (target (b)'s) right after, before
-            # any overload leaves a backlog.
-            compare_at = min(rates, key=lambda r: abs(r - targets.get("b", rates[0]))) if rates else None
-            polling = None
-            for rate in rates:
-                count = round(rate * opts.rate_seconds)
-                if self.requests_sent + count > opts.max_flow_requests:
-                    log(f"[bench] flow: {rate:g}/s skipped (the run's bound of {opts.max_flow_requests} requests)")
-                    continue
-                log(f"[bench] flow: {rate:g} requests/s for {opts.rate_seconds:g} s (open loop, long poll)")
-                rows.append(await self.measure(f"{rate:g}/s", flow_latency.open_loop(
-                    c, rate, count, opts.request_timeout), rate))
-                await self.quiet()
-                if opts.compare_polling and rate == compare_at:
-                    log(f"[bench] flow: {rate:g} requests/s, polling every 5 ms (the client before the long poll)")
-                    polling = await self.measure(f"{rate:g}/s polling 5 ms", flow_latency.open_loop(
-                        c, rate, count, opts.request_timeout, poll_ms=5), rate)
-                    await self.quiet()
-        legs = await self.country_a_legs()
-        for row in [saturation, *rows] + ([polling] if polling else []):
-            add_country_a_exclusion(row, self.answers[row["label"]], legs)
-        return {"saturation": saturation, "rates": rows, "polling_5ms": polling,
-                "idle_cpu_cores": round(self.idle_cores, 3),
-                "broker_rss_mib_at_end": rss_mib(self.broker.process.pid),
-                "requests_sent": self.requests_sent}
 
     async def country_a_legs(self) -> dict[str, float]:
         """Request id → ms between the query to country A and its answer, as their producers
@@ -249,6 +176,89 @@ class FlowRun:
                 stamps[kind][event["envelope"]["correlation_id"]] = event["envelope"]["occurred_at"]
         return {rid: (stamps["answer"][rid] - at).total_seconds() * 1000
                 for rid, at in stamps["query"].items() if rid in stamps["answer"]}
+
+
+class FlowRun:
+    """The flow's measurements through the HTTP API, **each on a fresh system and broker**: the
+    embedded broker keeps every record in memory and its cost per message grows with what it holds
+    (docs/performance.md, finding 11), so a measurement run after others would pay for their
+    records. Each one starts like the stages alone, from empty topics."""
+
+    def __init__(self, opts: BenchOptions, workdir: Path):
+        self.opts, self.workdir = opts, workdir
+        self.requests_sent = 0
+        self.idle_cores: float | None = None
+        self.broker_rss_mib: list[float] = []
+        self.systems = 0
+
+    async def measure(self, label: str, load, rate: float | None, profile_dir: Path | None = None) -> dict:
+        """Start a system, warm it up, run ``load(client)``, and stop it; the row of figures."""
+        self.systems += 1
+        system = FlowSystem(self.workdir / f"system-{self.systems}")
+        try:
+            await asyncio.to_thread(system.system.wait_ready, 120)
+            async with flow_latency.client(system.system.url, system.system.token()) as c:
+                for _ in range(3):  # warm-up: every consumer has joined, every path was taken once
+                    await flow_latency.one_request(c, {}, time.perf_counter(), 60)
+                if self.idle_cores is None:
+                    self.idle_cores = await system.cpu_rate(2.0)
+                profiler = Profiler(profile_dir)
+                for pid, (name, _) in system.cpu.snapshot().items():
+                    if profile_dir and name not in ("broker", "supervisor"):
+                        profiler.attach(pid, name)
+                before, client0 = system.cpu.snapshot(), time.process_time()
+                answers = await load(c)
+                used = SystemCpu.used(before, system.cpu.snapshot())
+                client_cpu = time.process_time() - client0
+                profiler.stop()
+            legs = await system.country_a_legs()
+            self.broker_rss_mib.append(rss_mib(system.broker.process.pid) or 0.0)
+        finally:
+            system.stop()
+        self.requests_sent += len(answers)
+        row = {"label": label, "offered_per_s": rate, **flow_latency.latency_summary(answers)}
+        n = max(1, row["answered"])
+        row["cpu_ms_per_request"] = round(sum(used.values()) / n * 1e3, 3)
+        row["cpu_ms_per_request_by_process"] = {k: round(v / n * 1e3, 3) for k, v in sorted(used.items())}
+        row["client_cpu_ms_per_request"] = round(client_cpu / n * 1e3, 3)
+        row["sustained"] = bool(rate and row["unanswered"] == 0 and row["requests_per_s"]
+                                and row["requests_per_s"] >= SUSTAINED_SHARE * rate
+                                and row["p99_ms"] is not None and row["p99_ms"] <= SUSTAINED_P99_MS)
+        add_country_a_exclusion(row, answers, legs)
+        return row
+
+    async def run(self, slowest_stage_rps: float | None) -> dict:
+        opts, log = self.opts, self.opts.log
+        log(f"[bench] flow: closed loop, {opts.saturation_concurrency} clients, {opts.saturation_seconds:g} s")
+        saturation = await self.measure(
+            "saturation", lambda c: flow_latency.closed_loop(c, opts.saturation_concurrency, opts.saturation_seconds,
+                                                             opts.request_timeout),
+            None, opts.profile_dir and opts.profile_dir / "flow-saturation")
+        saturation["concurrency"] = opts.saturation_concurrency
+        capacity = saturation["requests_per_s"] or 1.0
+        targets = ({"b": round(0.5 * slowest_stage_rps, 1), "a": round(TARGET_SHARE * slowest_stage_rps, 1)}
+                   if slowest_stage_rps else {})
+        rates = arrival_rates(opts.rates, capacity, targets)
+        # The before/after of the long poll: target (b)'s rate with the client of before.
+        compare_at = min(rates, key=lambda r: abs(r - targets.get("b", rates[0]))) if rates else None
+        rows, polling = [], None
+        for rate in rates:
+            count = round(rate * opts.rate_seconds)
+            if self.requests_sent + count > opts.max_flow_requests:
+                log(f"[bench] flow: {rate:g}/s skipped (the run's bound of {opts.max_flow_requests} requests)")
+                continue
+            log(f"[bench] flow: {rate:g} requests/s for {opts.rate_seconds:g} s (open loop, long poll)")
+            rows.append(await self.measure(f"{rate:g}/s", lambda c, rate=rate, count=count: flow_latency.open_loop(
+                c, rate, count, opts.request_timeout), rate))
+            if opts.compare_polling and rate == compare_at:
+                log(f"[bench] flow: {rate:g} requests/s, polling every 5 ms (the client before the long poll)")
+                polling = await self.measure(f"{rate:g}/s polling 5 ms", lambda c, rate=rate, count=count:
+                                             flow_latency.open_loop(c, rate, count, opts.request_timeout, poll_ms=5),
+                                             rate)
+        return {"saturation": saturation, "rates": rows, "polling_5ms": polling,
+                "idle_cpu_cores": round(self.idle_cores or 0.0, 3),
+                "broker_rss_mib_at_end": max(self.broker_rss_mib, default=None),
+                "requests_sent": self.requests_sent, "systems_started": self.systems}
 
 
 async def read_whole(settings, kafka, topic: str) -> list:
@@ -372,11 +382,7 @@ def run(opts: BenchOptions) -> dict:
         report["raw_hop"] = raw_hop(size, opts)
         done("raw hop")
         stage_rates = [s["requests_per_s"] for s in report["stages"]["stages"] if s["requests_per_s"]]
-        flow = FlowRun(opts, workdir)
-        try:
-            report["flow"] = asyncio.run(flow.run(min(stage_rates) if stage_rates else None))
-        finally:
-            flow.stop()
+        report["flow"] = asyncio.run(FlowRun(opts, workdir).run(min(stage_rates) if stage_rates else None))
         done("flow")
         report["part_seconds"] = parts
     for row in [report["flow"]["saturation"], *report["flow"]["rates"]]:
