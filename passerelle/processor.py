@@ -1,7 +1,8 @@
 """The stream processor every service runs: a batched aiokafka relay with a dead-letter topic.
 
-Loop: fetch a batch → decode and handle each event → send every output → await all acks →
-commit. Error policy (docs/adr/0004-error-policy.md):
+Loop: fetch a batch → decode and handle each event → send every output → await all acks; the
+offsets are committed at most every ``commit_interval_ms`` and when the processor stops.
+Error policy (docs/adr/0004-error-policy.md):
 
 * bytes that do not decode, or an event a handler rejects with ``RejectedEvent``: to the
   dead-letter topic with the original bytes and the reason in headers, then go on;
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
@@ -121,11 +123,20 @@ class Processor:
         await consumer.start()
         log.info("processor started", group=group, topics=self.topics or self.pattern)
         try:
+            interval = k.commit_interval_ms / 1000
+            pending, committed_at = False, time.monotonic()
             while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=500, max_records=k.max_batch)
+                # With processed records not committed yet, wake up in time to commit them.
+                wait_ms = min(500, max(10, k.commit_interval_ms)) if pending else 500
+                batch = await consumer.getmany(timeout_ms=wait_ms, max_records=k.max_batch)
                 if batch:
                     await self._process(producer, [r for records in batch.values() for r in records])
+                    pending = True
+                if pending and time.monotonic() - committed_at >= interval:
                     await consumer.commit()
+                    pending, committed_at = False, time.monotonic()
+            if pending:
+                await consumer.commit()  # a clean stop leaves nothing to redeliver
         finally:
             await consumer.stop()
             await producer.stop()

@@ -93,3 +93,60 @@ async def test_outputs_produced_before_a_crash_and_produced_again_after_it_carry
     assert len({e["event_id"] for e in by_request[first["envelope"]["correlation_id"]]}) == 1  # ... one event
     assert len({e["causation_id"] for e in by_request[first["envelope"]["correlation_id"]]}) == 1
     assert len({e["event_id"] for e in (serde.decode(r.value)[1]["envelope"] for r in decisions)}) == 2
+
+
+async def test_offsets_are_committed_at_the_interval_and_when_the_processor_stops(topics_ready, serde):
+    """Between two commits processed events stay uncommitted (a crash would redeliver them, with the
+    same output ids); a clean stop commits them."""
+    from aiokafka import TopicPartition
+
+    from passerelle.topics import declared_topics
+
+    settings = topics_ready.model_copy(update={"kafka": topics_ready.kafka.model_copy(
+        update={"commit_interval_ms": 3_600_000})})  # nothing but the first batch and the stop commit
+    topics = Topics(settings.topic_prefix)
+    producer = kafka.producer(settings.kafka)
+    await producer.start()
+    for _ in range(3):
+        await producer.send_and_wait(topics.ps_requested, serde.encode(REQUESTED, patient_summary_request()),
+                                     key=b"one-partition")
+    await producer.stop()
+    seen = []
+
+    def count(incoming):
+        seen.append(incoming.event["envelope"]["event_id"])
+        return []
+
+    group = f"{settings.topic_prefix}.worker"
+    admin = kafka.admin(settings.kafka)
+    await admin.start()
+
+    partitions = [TopicPartition(topics.ps_requested, p) for p in range(declared_topics()["ps_requested"].partitions)]
+
+    async def committed() -> int:
+        offsets = await admin.list_consumer_group_offsets(group, partitions=partitions)
+        return sum(o.offset for o in offsets.values() if o.offset > 0)
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(Processor("worker", settings, serde, count, topics=[topics.ps_requested]).run(stop))
+    try:
+        async with asyncio.timeout(30):
+            while len(seen) < 3:
+                await asyncio.sleep(0.05)
+        first = await committed()  # the first batch was committed at once (the interval starts then)
+        producer = kafka.producer(settings.kafka)
+        await producer.start()
+        await producer.send_and_wait(topics.ps_requested, serde.encode(REQUESTED, patient_summary_request()),
+                                     key=b"one-partition")
+        await producer.stop()
+        async with asyncio.timeout(30):
+            while len(seen) < 4:
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        assert await committed() == first < 4  # processed, not committed: within the interval
+        stop.set()
+        await task
+        assert await committed() == 4  # the clean stop committed everything processed
+    finally:
+        stop.set()
+        await admin.close()
