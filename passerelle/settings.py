@@ -29,7 +29,7 @@ class KafkaSettings(BaseModel):
     #: a commit is a broker round trip the processor waited for before its next fetch. A crash
     #: redelivers up to this much more; the outputs of a redelivered event carry the ids of the
     #: first copies (passerelle/envelope.py), so every consumer recognises them. 0: after each batch.
-    #: 500 ms against 0: saturation +6–20%, p99 at 45 requests/s halved (docs/performance.md, finding 13).
+    #: 500 ms against 0: saturation +6–20%, p99 at 45 requests/s halved (docs/performance.md, finding 12).
     commit_interval_ms: int = 500
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
