@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
 import structlog
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, ConsumerRebalanceListener
 from prometheus_client import Counter
 
 from passerelle import kafka
@@ -101,6 +102,37 @@ def encode_outputs(serde: AvroSerde, emits: list[Emit], max_bytes: int) -> list[
     return encoded
 
 
+class _Offsets(ConsumerRebalanceListener):
+    """When a processor's consumed offsets are committed: at most every ``commit_interval_ms``, when
+    it stops, and before its partitions are taken away in a rebalance (else the next owner would
+    handle again what was handled and not committed). Never in the middle of a batch: a commit
+    waits until the batch's outputs are acknowledged."""
+
+    def __init__(self, consumer):
+        self.consumer = consumer
+        self.pending = False  # handled, not committed
+        self.committed_at = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def batch(self):
+        async with self._lock:
+            yield
+            self.pending = True
+
+    async def commit(self) -> None:
+        async with self._lock:
+            if self.pending:
+                await self.consumer.commit()
+            self.pending, self.committed_at = False, time.monotonic()
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        await self.commit()
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        pass
+
+
 class Processor:
     def __init__(self, service: str, settings: Settings, serde: AvroSerde, handler: Handler,
                  topics: list[str] | None = None, pattern: str | None = None):
@@ -115,28 +147,28 @@ class Processor:
     async def run(self, stop: asyncio.Event) -> None:
         k = self.settings.kafka
         group = f"{self.settings.topic_prefix}.{self.service}"
-        consumer = kafka.consumer(k, group, *self.topics)
+        consumer = kafka.consumer(k, group)
+        offsets = _Offsets(consumer)
         if self.pattern:
-            consumer.subscribe(pattern=self.pattern)
+            consumer.subscribe(pattern=self.pattern, listener=offsets)
+        else:
+            consumer.subscribe(topics=self.topics, listener=offsets)
         producer = kafka.producer(k)
         await producer.start()
         await consumer.start()
         log.info("processor started", group=group, topics=self.topics or self.pattern)
         try:
             interval = k.commit_interval_ms / 1000
-            pending, committed_at = False, time.monotonic()
             while not stop.is_set():
                 # With processed records not committed yet, wake up in time to commit them.
-                wait_ms = min(500, max(10, k.commit_interval_ms)) if pending else 500
+                wait_ms = min(500, max(10, k.commit_interval_ms)) if offsets.pending else 500
                 batch = await consumer.getmany(timeout_ms=wait_ms, max_records=k.max_batch)
                 if batch:
-                    await self._process(producer, [r for records in batch.values() for r in records])
-                    pending = True
-                if pending and time.monotonic() - committed_at >= interval:
-                    await consumer.commit()
-                    pending, committed_at = False, time.monotonic()
-            if pending:
-                await consumer.commit()  # a clean stop leaves nothing to redeliver
+                    async with offsets.batch():
+                        await self._process(producer, [r for records in batch.values() for r in records])
+                if time.monotonic() - offsets.committed_at >= interval:
+                    await offsets.commit()
+            await offsets.commit()  # a clean stop leaves nothing to redeliver
         finally:
             await consumer.stop()
             await producer.stop()
