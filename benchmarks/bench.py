@@ -161,9 +161,9 @@ class FlowSystem:
     async def country_a_legs(self) -> dict[str, float]:
         """Request id → ms between the query to country A and its answer, as their producers
         stamped them (``envelope.occurred_at``, milliseconds)."""
-        from passerelle import kafka
         from passerelle.runtime import make_serde
         from passerelle.settings import KafkaSettings, Settings
+        from passerelle.testing import read_records
         from passerelle.topics import Topics
 
         settings = Settings(kafka=KafkaSettings(bootstrap_servers=self.broker.bootstrap_servers),
@@ -171,7 +171,7 @@ class FlowSystem:
         serde, topics = make_serde(settings), Topics(settings.topic_prefix)
         stamps: dict[str, dict[str, datetime]] = {"query": {}, "answer": {}}
         for kind, topic in (("query", topics.ncp_outbound("pt")), ("answer", topics.ncp_inbound)):
-            for rec in await read_whole(settings, kafka, topic):
+            for rec in await read_records(settings, topic):
                 _, event = serde.decode(rec.value)
                 stamps[kind][event["envelope"]["correlation_id"]] = event["envelope"]["occurred_at"]
         return {rid: (stamps["answer"][rid] - at).total_seconds() * 1000
@@ -259,32 +259,6 @@ class FlowRun:
                 "idle_cpu_cores": round(self.idle_cores or 0.0, 3),
                 "broker_rss_mib_at_end": max(self.broker_rss_mib, default=None),
                 "requests_sent": self.requests_sent, "systems_started": self.systems}
-
-
-async def read_whole(settings, kafka, topic: str) -> list:
-    """Every record of ``topic`` up to its end offsets now (no consumer group)."""
-    from aiokafka import TopicPartition
-
-    consumer = kafka.consumer(settings.kafka, None)
-    await consumer.start()
-    records: list = []
-    try:
-        await consumer.topics()  # refreshes the cluster metadata
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not partitions:
-            return records
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if all([await consumer.position(tp) >= offset for tp, offset in end.items()]):
-                break
-            for batch in (await consumer.getmany(timeout_ms=200)).values():
-                records.extend(batch)
-    finally:
-        await consumer.stop()
-    return records
 
 
 def add_country_a_exclusion(row: dict, answers: list, legs: dict[str, float]) -> None:

@@ -77,23 +77,34 @@ async def consume(settings: Settings, topic: str, count: int, timeout: float = 2
     return records
 
 
-async def read_topic(settings: Settings, serde, topic: str) -> list[dict]:
-    """Every event of ``topic``, from its beginning to its end offsets at the time of the call."""
+async def read_records(settings: Settings, topic: str, timeout: float = 60.0) -> list:
+    """Every record of ``topic``, from its beginning to its end offsets at the time of the call
+    (no consumer group); none if the topic does not exist."""
     consumer = kafka.consumer(settings.kafka, None)
     await consumer.start()
     try:
-        await consumer.topics()
+        await consumer.topics()  # refreshes the cluster metadata
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        if not partitions:
+            return []
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
-        events: list[dict] = []
+        records: list = []
+        deadline = time.monotonic() + timeout
         while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                events += [serde.decode(r.value)[1] for r in records]
-        return events
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic} not read to its end within {timeout}s")
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                records += batch
+        return records
     finally:
         await consumer.stop()
+
+
+async def read_topic(settings: Settings, serde, topic: str) -> list[dict]:
+    """Every event of ``topic``, from its beginning to its end offsets at the time of the call."""
+    return [serde.decode(r.value)[1] for r in await read_records(settings, topic)]
 
 
 class RunningSystem:
