@@ -49,11 +49,19 @@ class Answer:
 
 async def one_request(client: aiohttp.ClientSession, headers: dict, scheduled: float, timeout: float,
                       poll_ms: float | None = None) -> Answer:
-    """POST a request, then learn its answer: long poll (``poll_ms`` None) or a GET every ``poll_ms``."""
+    """POST a request, then learn its answer. By default the POST asks for the answer in the same
+    call (``Prefer: wait``) and, if it has not come in time, long-polls it; with ``poll_ms``, the
+    client of before: a plain POST, then a GET every ``poll_ms``."""
     deadline = scheduled + timeout
     answer = Answer(None, scheduled, None, "timeout")
+    if not poll_ms:
+        headers = {**headers, "Prefer": f"wait={round(min(LONG_POLL_S, max(0.0, deadline - time.perf_counter())), 3)}"}
     try:
         async with client.post("/v1/patient-summaries", json=BODY, headers=headers) as posted:
+            if posted.status == 200:  # answered within the preferred wait
+                got = await posted.json()
+                answer.request_id, answer.answered, answer.status = got["request_id"], time.perf_counter(), got["status"]
+                return answer
             if posted.status != 202:
                 answer.status = f"error: POST {posted.status}"
                 return answer

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 import structlog
 from aiokafka.errors import KafkaError
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
@@ -27,6 +27,7 @@ from services.gateway import handlers
 from services.gateway.audit_api import audit_router
 from services.gateway.dashboard import StreamWatch, dashboard_router
 from services.gateway.errors import ApiError, install_error_handling, unknown
+from services.gateway.prefer import preferred_wait
 from services.gateway.follower import Follower, stop_gateway_if_failed
 from services.gateway.identification_api import identification_router
 from services.gateway.identification_tracker import IdentificationTracker
@@ -113,10 +114,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise await refuse(request, 401 if refusal == "ASSERTION_EXPIRED" else 403, refusal, token, hp)
         return hp
 
-    @app.post("/v1/patient-summaries", status_code=202, response_model=Accepted, tags=["patient summary"])
+    @app.post("/v1/patient-summaries", status_code=202, response_model=Accepted, tags=["patient summary"],
+              responses={200: {"model": RequestStatus, "description": "With `Prefer: wait=N`: the request "
+                                                                     "ended within N seconds; its answer."}})
     async def request_patient_summary(body: PatientSummaryRequest, request: Request,
-                                      hp: HealthProfessionalClaims = Depends(professional)):
-        """Ask for a foreign patient's Patient Summary, in French. Poll the answer with the request id."""
+                                      hp: HealthProfessionalClaims = Depends(professional),
+                                      prefer: str | None = Header(None, description=(
+                                          "RFC 7240 `wait=SECONDS` (at most 30): answer 200 with the outcome if "
+                                          "the request ends within that time, else 202 as without it."))):
+        """Ask for a foreign patient's Patient Summary, in French. Poll the answer with the request id,
+        or send `Prefer: wait=SECONDS` to have it in this answer when it comes in time (one call)."""
         event = handlers.patient_summary_requested(body.model_dump(), hp, request.client.host if request.client else None)
         request_id = event["envelope"]["correlation_id"]
         try:
@@ -128,6 +135,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tracker.requested(request_id, hp.rpps)
         REQUESTS.labels(event["patient"]["country"]).inc()
         log.info("patient summary requested", correlation_id=request_id, country=event["patient"]["country"])
+        wait = preferred_wait(prefer, MAX_WAIT_SECONDS)
+        if wait:
+            await tracker.wait_for_outcome(request_id, wait)
+            tracked = tracker.lookup(request_id, hp.rpps)
+            if tracked is not None and tracked.outcome is not None:
+                view = RequestStatus.model_validate(handlers.status_view(request_id, tracked.outcome))
+                return Response(view.model_dump_json(), media_type="application/json", headers={
+                    "Preference-Applied": f"wait={wait:g}", "Content-Location": f"/v1/patient-summaries/{request_id}"})
         return {"request_id": request_id}
 
     @app.get("/v1/patient-summaries/{request_id}", response_model=RequestStatus, tags=["patient summary"])

@@ -64,6 +64,27 @@ def test_a_portuguese_patient_summary_comes_back_in_french(system):
     assert "<translation " in summary["document"]["content"]
 
 
+def test_prefer_wait_answers_in_the_same_call_and_a_too_short_wait_still_gets_202(system):
+    token = system.token()
+    headers = {"Authorization": f"Bearer {token}", "Prefer": "respond-async, wait=20"}
+    one_call = httpx.post(f"{system.url}/v1/patient-summaries", json=request_body(), headers=headers, timeout=30)
+    assert one_call.status_code == 200, one_call.text
+    assert one_call.headers["preference-applied"] == "wait=20"
+    answer = one_call.json()
+    assert answer["status"] == "completed" and answer["summary"]["language"] == "fr-FR"
+    assert one_call.headers["content-location"] == f"/v1/patient-summaries/{answer['request_id']}"
+    # the same answer as the GET gives for that request
+    assert wait_for_answer(system, answer["request_id"], token) == answer
+    # denied requests end within the wait too; an unknown preference or a wait of 0 keeps the 202
+    denied = httpx.post(f"{system.url}/v1/patient-summaries", json=request_body(confirmed=False),
+                        headers=headers, timeout=30)
+    assert denied.status_code == 200 and denied.json()["status"] == "denied"
+    for prefer in ("wait=0", "handling=lenient", "wait=soon"):
+        accepted = httpx.post(f"{system.url}/v1/patient-summaries", json=request_body(),
+                              headers={**headers, "Prefer": prefer}, timeout=30)
+        assert accepted.status_code == 202 and set(accepted.json()) == {"request_id"}, prefer
+
+
 def test_another_professional_cannot_read_the_answer(system):
     accepted = ask(system, request_body(), system.token())
     other = system.token(rpps="10009999995")
