@@ -78,6 +78,7 @@ MESSAGES: dict[str, str] = {
     "PORTAL_SESSION_NOT_FOUND": "Aucune connexion en attente pour ce navigateur : connectez-vous.",
     "DEV_SIGN_IN_DISABLED": "La connexion de développement est désactivée : connectez-vous avec Pro Santé Connect (carte CPS ou e-CPS).",
     # translation
+    "DOCUMENT_UNREADABLE": "Le document transmis par le pays du patient est illisible (encodage invalide) : il ne peut pas être affiché.",
     "TRANSLATION_FAILED": "La traduction a échoué : le document est fourni tel que transmis par le pays du patient.",
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from passerelle.documents import pack
 from passerelle.envelope import caused_by
 from passerelle.errors import error
 from passerelle.events import (DISPENSATION_SUBMITTED, EP_QUERY, IDENTIFICATION_QUERY, PS_QUERY, PS_RETRIEVED,
@@ -36,7 +37,8 @@ def answer(query: dict, directory: dict[str, CountryFolder]) -> tuple[dict | Non
     document = patient.document
     if document is None:
         return error("DOCUMENT_NOT_FOUND"), None
-    return None, {"format": document.format, "language": document.language, "content": document.path.read_bytes()}
+    encoding, content = pack(document.path.read_bytes())
+    return None, {"format": document.format, "language": document.language, "content": content, "encoding": encoding}
 
 
 def confirmation_refusal(query: dict, verifier: ConfirmationVerifier, now: int | None = None) -> str | None:

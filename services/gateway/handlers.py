@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+from passerelle.documents import unpack
 from passerelle.envelope import new_envelope
 from passerelle.tokens import HealthProfessionalClaims
 
@@ -38,7 +39,9 @@ def status_view(request_id: str, outcome: dict | None) -> dict:
         return {"request_id": request_id, "status": "pending", "error": None, "summary": None}
     summary = outcome["summary"]
     if summary is not None:
-        summary = {**summary, "document": {"content_type": CONTENT_TYPES[summary["format"]],
-                                           "content": summary["document"].decode("utf-8", errors="replace")}}
+        content = unpack(summary.get("document_encoding"), summary["document"])
+        summary = {**{k: v for k, v in summary.items() if k != "document_encoding"},
+                   "document": {"content_type": CONTENT_TYPES[summary["format"]],
+                                "content": content.decode("utf-8", errors="replace")}}
     return {"request_id": request_id, "status": outcome["status"].lower(), "error": outcome["error"],
             "summary": summary}

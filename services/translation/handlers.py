@@ -8,6 +8,7 @@ from typing import Iterable
 import structlog
 from lxml import etree
 
+from passerelle.documents import UnreadableDocument, pack, unpack
 from passerelle.errors import error
 from passerelle.events import PS_RETRIEVED, ps_outcome
 from passerelle.processor import Emit, Incoming, handles
@@ -22,21 +23,27 @@ TRANSLATORS = {"CDA": translate_cda, "FHIR": translate_fhir}
 
 
 def translate_document(document: dict, catalogue: Catalogue) -> tuple[dict, dict | None]:
-    """``(TranslatedSummary, error)``: an unparseable document is delivered as sent, with an error."""
+    """``(TranslatedSummary, error)``: an unparseable document is delivered as sent, with an error.
+    The document's bytes are read back from their encoding (``passerelle.documents``; a frame that
+    cannot be read raises ``UnreadableDocument``), and the summary's document is stored packed."""
+    content = unpack(document.get("encoding"), document["content"])
     base = {"language": TARGET_LANGUAGE, "source_language": document.get("language"), "format": document["format"]}
     try:
-        model, translated = TRANSLATORS[document["format"]](document["content"], catalogue)
+        model, translated = TRANSLATORS[document["format"]](content, catalogue)
     except (etree.XMLSyntaxError, json.JSONDecodeError, UnicodeDecodeError, NotAnIpsBundle, NotACdaDocument):
-        return _untranslated(base, document)
+        return _untranslated(base, content)
     except Exception as exc:  # a document we cannot handle is still delivered as sent (DOMAIN.md step 6)
         structlog.get_logger().error("translation crashed", error_class=type(exc).__name__)
-        return _untranslated(base, document)
+        return _untranslated(base, content)
+    encoding, packed = pack(translated)
     return {**base, **model, "source_language": model["source_language"] or base["source_language"],
-            "translated": True, "document": translated}, None
+            "translated": True, "document": packed, "document_encoding": encoding}, None
 
 
-def _untranslated(base: dict, document: dict) -> tuple[dict, dict]:
-    return {**base, "translated": False, "sections": [], "document": document["content"]}, error("TRANSLATION_FAILED")
+def _untranslated(base: dict, content: bytes) -> tuple[dict, dict]:
+    encoding, packed = pack(content)
+    return ({**base, "translated": False, "sections": [], "document": packed, "document_encoding": encoding},
+            error("TRANSLATION_FAILED"))
 
 
 @handles(PS_RETRIEVED)
@@ -45,5 +52,10 @@ def translate_patient_summary(incoming: Incoming, topics: Topics, catalogue: Cat
     if retrieved["document"] is None:
         yield ps_outcome(topics, retrieved, PRODUCER, "FAILED", retrieved["error"] or error("DOCUMENT_NOT_FOUND"))
         return
-    summary, err = translate_document(retrieved["document"], catalogue)
+    try:
+        summary, err = translate_document(retrieved["document"], catalogue)
+    except UnreadableDocument:  # the HP is answered; the reason names the encoding, never the content
+        structlog.get_logger().warning("document unreadable", correlation_id=retrieved["envelope"]["correlation_id"])
+        yield ps_outcome(topics, retrieved, PRODUCER, "FAILED", error("DOCUMENT_UNREADABLE"))
+        return
     yield ps_outcome(topics, retrieved, PRODUCER, "COMPLETED", err, summary)

@@ -7,6 +7,7 @@ import contextlib
 
 import pytest
 
+from passerelle.documents import unpack
 from passerelle import kafka
 from passerelle.testing import consume
 from passerelle.topics import Topics
@@ -66,7 +67,7 @@ async def test_a_pt_patient_summary_comes_back_in_french_and_every_step_is_audit
     assert latex == {"display": "Allergie au latex", "original": "Alergia ao látex", "translated": True,
                      "code": {"system": "2.16.840.1.113883.6.96", "code": "300916003"}, "flag": None,
                      "explanation": None, "row": 0, "role": "value"}
-    assert b'<translation code="300916003"' in summary["document"]
+    assert b'<translation code="300916003"' in unpack(summary["document_encoding"], summary["document"])
     assert [a["action"] for a in sorted(audited, key=lambda a: a["source_occurred_at"])] == [
         "PS_REQUESTED", "CONSENT_DECIDED", "PS_QUERY_ROUTED", "PS_RETRIEVED", "PS_OUTCOME"]
     assert {a["envelope"]["correlation_id"] for a in audited} == {request["envelope"]["correlation_id"]}

@@ -57,8 +57,9 @@ def test_an_event_whose_output_would_not_fit_in_a_message_is_dead_lettered(tmp_p
     from services.translation.app import build
     from tests.bad_input import DeadLettered, through
 
-    sections = (b'<component><section><code code="48765-2" codeSystem="2.16.840.1.113883.6.1"/></section></component>'
-                * 4_000)
+    import secrets  # random titles: the document and its translation do not compress (passerelle/documents.py)
+    sections = b"".join(b'<component><section><code code="48765-2" codeSystem="2.16.840.1.113883.6.1"/><title>'
+                        + secrets.token_hex(64).encode() + b"</title></section></component>" for _ in range(4_000))
     document = (b'<ClinicalDocument xmlns="urn:hl7-org:v3"><component><structuredBody>' + sections
                 + b"</structuredBody></component></ClinicalDocument>")
     request = patient_summary_request()

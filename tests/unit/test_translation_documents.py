@@ -10,6 +10,7 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from lxml import etree
 
+from passerelle.documents import unpack
 from passerelle import PROJECT_ROOT
 from services.translation.catalogue import Catalogue
 from services.translation.cda import translate_cda
@@ -111,7 +112,7 @@ def test_an_imperfect_document_is_translated_partially_with_flags(catalogue):
     assert summary["missing_sections"] == [{"code": "47519-4", "title": "Antécédents chirurgicaux et actes"},
                                            {"code": "46264-8", "title": "Dispositifs médicaux et implants"}]
     assert summary["embedded_documents"] == [{"media_type": "application/pdf", "section_code": "11348-0", "size": 78}]
-    root = etree.fromstring(summary["document"])  # still a well-formed CDA with the PDF untouched
+    root = etree.fromstring(unpack(summary["document_encoding"], summary["document"]))  # still a well-formed CDA with the PDF untouched
     [pdf] = root.xpath("//hl7:observationMedia/hl7:value/text()", namespaces=NS)
     assert base64.b64decode(pdf).startswith(b"%PDF-")
 
@@ -130,7 +131,7 @@ def test_a_level_1_document_with_only_a_pdf_is_delivered_with_its_pdf_listed(cat
 def test_xml_that_is_not_a_cda_document_is_delivered_as_sent(catalogue):
     content = b'<Bundle xmlns="http://hl7.org/fhir"><id value="x"/></Bundle>'
     summary, error = translate_document({"format": "CDA", "language": None, "content": content}, catalogue)
-    assert error["code"] == "TRANSLATION_FAILED" and summary["document"] == content and not summary["translated"]
+    assert error["code"] == "TRANSLATION_FAILED" and unpack(summary["document_encoding"], summary["document"]) == content and not summary["translated"]
 
 
 @pytest.mark.parametrize("name, language, translated_display", [

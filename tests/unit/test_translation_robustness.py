@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from fastavro import validate
 from fastavro.schema import parse_schema
 
+from passerelle.documents import unpack
 from passerelle import PROJECT_ROOT
 from passerelle.serde import SchemaSet
 from services.translation.catalogue import Catalogue
@@ -85,7 +86,7 @@ def test_a_damaged_cda_is_translated_partially_and_only_french_is_added(sample, 
     summary, error = translate_document({"format": "CDA", "language": None, "content": content}, CATALOGUE)
     assert error is None and summary["translated"]
     assert validate(summary, SUMMARY_SCHEMA)
-    out = etree.fromstring(summary["document"])  # well-formed, still a CDA
+    out = etree.fromstring(unpack(summary["document_encoding"], summary["document"]))  # well-formed, still a CDA
     assert out.tag == "{urn:hl7-org:v3}ClinicalDocument"
     assert _without_our_translations(out) == etree.tostring(etree.fromstring(content), method="c14n")
     for section in summary["sections"]:
@@ -131,12 +132,12 @@ def test_a_damaged_ips_bundle_never_crashes_and_stays_json(sample, damage):
     assert validate(summary, SUMMARY_SCHEMA)
     if error is not None:
         # only JSON that is no Bundle with a Composition may fail as a whole
-        assert error["code"] == "TRANSLATION_FAILED" and summary["document"] == content
+        assert error["code"] == "TRANSLATION_FAILED" and unpack(summary["document_encoding"], summary["document"]) == content
         assert not _has_composition(bundle)
         return
-    out = json.loads(summary["document"])
+    out = json.loads(unpack(summary["document_encoding"], summary["document"]))
     assert _strip_fhir_translations(out) == _strip_fhir_translations(copy.deepcopy(bundle))
-    out = json.loads(summary["document"])
+    out = json.loads(unpack(summary["document_encoding"], summary["document"]))
     try:
         Bundle.model_validate(bundle)
     except (ValidationError, TypeError, ValueError, KeyError, AttributeError):
@@ -181,6 +182,6 @@ def test_bytes_that_are_no_document_come_back_as_sent_with_an_error_code(fmt, co
     assert validate(summary, SUMMARY_SCHEMA)
     if error is not None:
         assert error["code"] == "TRANSLATION_FAILED"
-        assert summary["document"] == content and summary["sections"] == [] and not summary["translated"]
+        assert unpack(summary["document_encoding"], summary["document"]) == content and summary["sections"] == [] and not summary["translated"]
     else:
         assert summary["translated"]
