@@ -128,6 +128,10 @@ ACTIONS: dict[str, Callable[[dict], Step]] = {
     IDENTIFICATION_OUTCOME: _identification_outcome,
 }
 
+#: Clinical content the audit trail never reads: the audit service decodes events without these
+#: fields (their bytes are skipped, never built into objects). A rule reading one fails loudly.
+NOT_AUDITED = frozenset({"summary", "document", "documents", "prescriptions"})
+
 #: Event types whose successful step hands the patient's health data to the HP: the patient is
 #: told of each (PatientAccessNotified) and sees it in GET /v1/audit/accesses. A completed outcome
 #: is the moment the summary becomes readable by the HP who asked.
