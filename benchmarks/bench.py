@@ -247,7 +247,7 @@ class FlowRun:
             if self.requests_sent + count > opts.max_flow_requests:
                 log(f"[bench] flow: {rate:g}/s skipped (the run's bound of {opts.max_flow_requests} requests)")
                 continue
-            log(f"[bench] flow: {rate:g} requests/s for {opts.rate_seconds:g} s (open loop, long poll)")
+            log(f"[bench] flow: {rate:g} requests/s for {opts.rate_seconds:g} s (open loop, Prefer: wait then long poll)")
             rows.append(await self.measure(f"{rate:g}/s", lambda c, rate=rate, count=count: flow_latency.open_loop(
                 c, rate, count, opts.request_timeout), rate))
             if opts.compare_polling and rate == compare_at:

@@ -102,7 +102,7 @@ def text(report: dict, command: str) -> str:
         "(fetch_max_wait_ms), so at low rates much of the CPU per request is that idle polling.",
         f"Encoded flow events (median bytes): {sizes}; raw hop messages: the mean, {report['raw_hop']['message_bytes']} B.",
         "req/s: answers / (first send → last answer). Latency: from the request's scheduled send to the answer "
-        "(long poll, GET ?wait=). 'excl. country A': each request's query → answer time at country A (event "
+        "(POST with Prefer: wait=5, then a long poll GET ?wait= if it ran out). 'excl. country A': each request's query → answer time at country A (event "
         "timestamps) subtracted. CPU: user + system time of every process of the system and the broker "
         "(stage rows: the stage and the broker; raw hop: broker, producer and consumer), per request.",
         f"Sustained: no request unanswered, ≥ 95% of the offered rate achieved, p99 ≤ 1 s. Broker memory at the end: "
