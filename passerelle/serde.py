@@ -151,7 +151,8 @@ class AvroSerde:
             try:
                 self._readers[event.name] = parse_schema({**event.source, "fields": kept}) \
                     if len(kept) < len(event.source["fields"]) else event.parsed
-            except fastavro.schema.SchemaParseException:  # an omitted field defined a type used later
+            except (fastavro.schema.SchemaParseException, fastavro.schema.UnknownType):
+                # an omitted field defined a named type that a kept one uses: read the whole event
                 self._readers[event.name] = event.parsed
         return self._readers[event.name]
 

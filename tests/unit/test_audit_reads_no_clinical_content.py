@@ -3,12 +3,15 @@ those bytes. Its audit records are the same as from the whole events."""
 
 from __future__ import annotations
 
+import json
+
 from services.audit.handlers import NOT_AUDITED, audit_record
 from passerelle import PROJECT_ROOT
 from passerelle.documents import pack
 from passerelle.events import PS_RETRIEVED
 from passerelle.processor import Incoming
 from passerelle.runtime import make_serde
+from passerelle.serde import AvroSerde, SchemaSet
 from passerelle.settings import Settings
 from passerelle.topics import Topics
 from services.translation.catalogue import Catalogue
@@ -37,3 +40,16 @@ def test_the_audit_reads_outcomes_and_documents_without_their_content_and_record
             del record["envelope"]["event_id"], record["envelope"]["occurred_at"]  # new for each record
         assert records[0] == records[1] and records[0]["action"] in ("PS_RETRIEVED", "PS_OUTCOME")
     assert serde.omitted == frozenset()  # the serde it was made from still reads whole events
+
+
+def test_a_field_whose_type_a_kept_field_uses_cannot_be_skipped_and_the_event_is_read_whole(tmp_path):
+    envelope = {"type": "record", "name": "Envelope", "fields": [
+        {"name": n, "type": t} for n, t in (("event_type", "string"), ("schema_version", "int"))]}
+    code = {"type": "record", "name": "Code", "fields": [{"name": "value", "type": "string"}]}
+    (tmp_path / "t.Event.avsc").write_text(json.dumps({
+        "type": "record", "name": "Event", "namespace": "t", "version": 1,
+        "fields": [{"name": "envelope", "type": envelope}, {"name": "summary", "type": code},
+                   {"name": "other", "type": "Code"}]}))
+    serde = AvroSerde(SchemaSet(tmp_path, released=tmp_path / "none"))
+    data = serde.encode("t.Event", {"envelope": {}, "summary": {"value": "x"}, "other": {"value": "y"}})
+    assert serde.reading_without(frozenset({"summary"})).decode(data)[1]["summary"] == {"value": "x"}
