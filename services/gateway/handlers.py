@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
-from passerelle.documents import unpack
+from passerelle.documents import UnreadableDocument, unpack
 from passerelle.envelope import new_envelope
+from passerelle.errors import error
 from passerelle.tokens import HealthProfessionalClaims
 
 PRODUCER = "gateway"
@@ -39,7 +40,10 @@ def status_view(request_id: str, outcome: dict | None) -> dict:
         return {"request_id": request_id, "status": "pending", "error": None, "summary": None}
     summary = outcome["summary"]
     if summary is not None:
-        content = unpack(summary.get("document_encoding"), summary["document"])
+        try:
+            content = unpack(summary.get("document_encoding"), summary["document"])
+        except UnreadableDocument:  # never written so by the translation service; not a 500 either
+            return {"request_id": request_id, "status": "failed", "error": error("DOCUMENT_UNREADABLE"), "summary": None}
         summary = {**{k: v for k, v in summary.items() if k != "document_encoding"},
                    "document": {"content_type": CONTENT_TYPES[summary["format"]],
                                 "content": content.decode("utf-8", errors="replace")}}

@@ -74,3 +74,10 @@ def test_an_unreadable_frame_answers_the_hp_with_document_unreadable(catalogue):
                                           catalogue)
     assert outcome.record["status"] == "FAILED" and outcome.record["error"]["code"] == "DOCUMENT_UNREADABLE"
     assert "illisible" in outcome.record["error"]["message"]
+
+
+def test_the_gateway_answers_failed_not_500_for_an_outcome_whose_document_cannot_be_read(catalogue):
+    [outcome] = translate_patient_summary(Incoming("t", PS_RETRIEVED, _retrieved(*pack(CDA)[::-1])), Topics(), catalogue)
+    outcome.record["summary"]["document"] = outcome.record["summary"]["document"][:-20]  # truncated frame
+    view = status_view("c", outcome.record)
+    assert view["status"] == "failed" and view["error"]["code"] == "DOCUMENT_UNREADABLE" and view["summary"] is None
