@@ -54,8 +54,11 @@ async def one_request(client: aiohttp.ClientSession, headers: dict, scheduled: f
     client of before: a plain POST, then a GET every ``poll_ms``."""
     deadline = scheduled + timeout
     answer = Answer(None, scheduled, None, "timeout")
+    def wait() -> str:  # seconds the gateway may hold this call: a long poll, within the deadline
+        return str(round(min(LONG_POLL_S, max(0.0, deadline - time.perf_counter())), 3))
+
     if not poll_ms:
-        headers = {**headers, "Prefer": f"wait={round(min(LONG_POLL_S, max(0.0, deadline - time.perf_counter())), 3)}"}
+        headers = {**headers, "Prefer": f"wait={wait()}"}
     try:
         async with client.post("/v1/patient-summaries", json=BODY, headers=headers) as posted:
             if posted.status == 200:  # answered within the preferred wait
@@ -67,8 +70,8 @@ async def one_request(client: aiohttp.ClientSession, headers: dict, scheduled: f
                 return answer
             answer.request_id = (await posted.json())["request_id"]
         url = f"/v1/patient-summaries/{answer.request_id}"
-        while (left := deadline - time.perf_counter()) > 0:
-            params = {} if poll_ms else {"wait": str(round(min(LONG_POLL_S, left), 3))}
+        while deadline - time.perf_counter() > 0:
+            params = {} if poll_ms else {"wait": wait()}
             async with client.get(url, headers=headers, params=params) as got:
                 answer.gets += 1
                 if got.status != 200:

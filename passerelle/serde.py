@@ -147,14 +147,17 @@ class AvroSerde:
         if not self.omitted:
             return event.parsed
         if event.name not in self._readers:
-            kept = [f for f in event.source["fields"] if f["name"] not in self.omitted]
-            try:
-                self._readers[event.name] = parse_schema({**event.source, "fields": kept}) \
-                    if len(kept) < len(event.source["fields"]) else event.parsed
-            except (fastavro.schema.SchemaParseException, fastavro.schema.UnknownType):
-                # an omitted field defined a named type that a kept one uses: read the whole event
-                self._readers[event.name] = event.parsed
+            self._readers[event.name] = self._projection(event)
         return self._readers[event.name]
+
+    def _projection(self, event: EventSchema) -> dict:
+        kept = [f for f in event.source["fields"] if f["name"] not in self.omitted]
+        if len(kept) == len(event.source["fields"]):
+            return event.parsed
+        try:
+            return parse_schema({**event.source, "fields": kept})
+        except (fastavro.schema.SchemaParseException, fastavro.schema.UnknownType):
+            return event.parsed  # an omitted field defined a named type that a kept one uses
 
     def encode(self, name: str, record: dict) -> bytes:
         schema = self.schemas[name]

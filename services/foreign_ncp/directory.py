@@ -1,7 +1,8 @@
 """Reads the simulator's data directory, once, into an index of patients by country and identifier.
 
 Each document is parsed once here (for its language and, without ``patient.json``, the patient
-identifiers in its header); answering a query then only reads its bytes.
+identifiers in its header); the first query for a document reads and packs its bytes, kept for the
+next ones (``handlers.packed``).
 """
 
 from __future__ import annotations

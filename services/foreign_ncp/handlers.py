@@ -7,6 +7,8 @@ the query. Then its own consent (4701 when the patient has not consented there).
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
 from typing import Iterable
 
 from passerelle.documents import pack
@@ -37,8 +39,15 @@ def answer(query: dict, directory: dict[str, CountryFolder]) -> tuple[dict | Non
     document = patient.document
     if document is None:
         return error("DOCUMENT_NOT_FOUND"), None
-    encoding, content = pack(document.path.read_bytes())
+    encoding, content = packed(document.path)
     return None, {"format": document.format, "language": document.language, "content": content, "encoding": encoding}
+
+
+@lru_cache(maxsize=256)
+def packed(path: Path) -> tuple[str, bytes]:
+    """A stored document as it travels, read and packed at its first query only (the directory is
+    read once at start-up too; documents are not read before a query asks for one)."""
+    return pack(path.read_bytes())
 
 
 def confirmation_refusal(query: dict, verifier: ConfirmationVerifier, now: int | None = None) -> str | None:

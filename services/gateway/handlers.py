@@ -44,8 +44,8 @@ def status_view(request_id: str, outcome: dict | None) -> dict:
             content = unpack(summary.get("document_encoding"), summary["document"])
         except UnreadableDocument:  # never written so by the translation service; not a 500 either
             return {"request_id": request_id, "status": "failed", "error": error("DOCUMENT_UNREADABLE"), "summary": None}
-        summary = {**{k: v for k, v in summary.items() if k != "document_encoding"},
-                   "document": {"content_type": CONTENT_TYPES[summary["format"]],
-                                "content": content.decode("utf-8", errors="replace")}}
+        summary = {**summary, "document": {"content_type": CONTENT_TYPES[summary["format"]],
+                                           "content": content.decode("utf-8", errors="replace")}}
+        del summary["document_encoding"]  # how the event stored it: not the API's business
     return {"request_id": request_id, "status": outcome["status"].lower(), "error": outcome["error"],
             "summary": summary}

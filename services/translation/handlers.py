@@ -26,7 +26,12 @@ def translate_document(document: dict, catalogue: Catalogue) -> tuple[dict, dict
     """``(TranslatedSummary, error)``: an unparseable document is delivered as sent, with an error.
     The document's bytes are read back from their encoding (``passerelle.documents``; a frame that
     cannot be read raises ``UnreadableDocument``), and the summary's document is stored packed."""
-    content = unpack(document.get("encoding"), document["content"])
+    summary, err = _translated(unpack(document.get("encoding"), document["content"]), document, catalogue)
+    summary["document_encoding"], summary["document"] = pack(summary["document"])
+    return summary, err
+
+
+def _translated(content: bytes, document: dict, catalogue: Catalogue) -> tuple[dict, dict | None]:
     base = {"language": TARGET_LANGUAGE, "source_language": document.get("language"), "format": document["format"]}
     try:
         model, translated = TRANSLATORS[document["format"]](content, catalogue)
@@ -35,15 +40,12 @@ def translate_document(document: dict, catalogue: Catalogue) -> tuple[dict, dict
     except Exception as exc:  # a document we cannot handle is still delivered as sent (DOMAIN.md step 6)
         structlog.get_logger().error("translation crashed", error_class=type(exc).__name__)
         return _untranslated(base, content)
-    encoding, packed = pack(translated)
     return {**base, **model, "source_language": model["source_language"] or base["source_language"],
-            "translated": True, "document": packed, "document_encoding": encoding}, None
+            "translated": True, "document": translated}, None
 
 
 def _untranslated(base: dict, content: bytes) -> tuple[dict, dict]:
-    encoding, packed = pack(content)
-    return ({**base, "translated": False, "sections": [], "document": packed, "document_encoding": encoding},
-            error("TRANSLATION_FAILED"))
+    return {**base, "translated": False, "sections": [], "document": content}, error("TRANSLATION_FAILED")
 
 
 @handles(PS_RETRIEVED)
