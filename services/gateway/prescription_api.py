@@ -34,6 +34,9 @@ from services.gateway.prescription_tracker import PrescriptionTracker
 log = structlog.get_logger()
 PRODUCER = "gateway"
 EDISPENSATION = "edispensation"
+#: A dispensation waits at most this long for the prescription service's observation of the listing
+#: it follows (``PrescriptionTracker.listing_observed``); usually milliseconds.
+LISTING_OBSERVED_WAIT_S = 3.0
 COUNTRY = Field(pattern=r"^[A-Za-z]{2}$", description="Country of affiliation, ISO 3166-1 alpha-2.")
 PATIENT_ID = Field(min_length=1, max_length=64, pattern=r"^[\w.\-/]+$", description="The patient's identifier there.")
 
@@ -168,6 +171,8 @@ def prescription_router(settings: Settings, serde: AvroSerde, professions: dict[
             await publish(topics.security_events, AUTHENTICATION_FAILED, failed, request_key(failed))
             raise ApiError(403, refusal)
         refuse_french(body.country)
+        if not await tracker.listing_observed(body.prescription_id, hp.rpps, LISTING_OBSERVED_WAIT_S):
+            log.warning("listing not yet observed by the prescription service; dispensation sent anyway")
         event = dispensation_requested(hp.as_record(), body.model_dump(), origin(request))
         await publish(topics.ep_commands, DISPENSATION_REQUESTED, event, body.prescription_id.encode())
         tracker.requested_dispensation(event)

@@ -3,6 +3,13 @@
 Every gateway instance reads ``ep.outcomes``, ``ep.commands`` and the compacted ``ep.state`` whole
 (the gateway's one follower, ``follower.py``), so any instance answers for any request or
 dispensation. Bounded: the oldest entries are forgotten first.
+
+A listing reaches the pharmacist through the translation service while the prescription service
+learns the same prescriptions on another path (its ``PrescriptionObserved`` on ``ep.commands``). A
+dispensation sent the moment the listing arrives could reach ``ep.commands`` before that observation
+and be refused as never listed; so the gateway publishes it only once it has seen, on ``ep.commands``,
+the observation of the listing it delivered (``listing_observed``): the dispensation then comes after
+it in the prescription's partition, and the prescription service reads them in that order.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 
-from passerelle.events import DISPENSATION_ANSWERED, DISPENSATION_REQUESTED, EP_OUTCOME, EP_STATE
+from passerelle.events import DISPENSATION_ANSWERED, DISPENSATION_REQUESTED, EP_OBSERVED, EP_OUTCOME, EP_STATE
 from passerelle.topics import Topics
 
 #: State of a dispensation in the prescription service → what the API shows.
@@ -24,6 +31,11 @@ class PrescriptionTracker:
         self.lists: OrderedDict[str, dict] = OrderedDict()  # request id -> {"rpps", "outcome"}
         self.dispensations: OrderedDict[str, dict] = OrderedDict()  # dispensation id -> view
         self.arrived: dict[str, asyncio.Event] = {}
+        #: (prescription id, RPPS) -> id of the last listing delivered with that prescription
+        self.delivered: OrderedDict[tuple[str, str], str] = OrderedDict()
+        #: (prescription id, listing id) of the observations the prescription service published
+        self.observed: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._awaited: dict[tuple[str, str], asyncio.Event] = {}  # the observations dispensations wait for
         #: set once the gateway's follower has read what the topics held at its start
         self.ready = ready or asyncio.Event()
 
@@ -36,7 +48,7 @@ class PrescriptionTracker:
         self.apply(event_type, event)
 
     def _bound(self) -> None:
-        for table in (self.lists, self.dispensations):
+        for table in (self.lists, self.dispensations, self.delivered, self.observed):
             while len(table) > self.max_entries:
                 table.popitem(last=False)
 
@@ -57,6 +69,15 @@ class PrescriptionTracker:
             request_id = event["envelope"]["correlation_id"]
             self.lists[request_id] = {"rpps": event["hp"]["rpps"], "outcome": event}
             self.arrived.pop(request_id, asyncio.Event()).set()
+            for p in event["prescriptions"] if event["status"] == "COMPLETED" else []:
+                self.delivered[(p["prescription_id"], event["hp"]["rpps"])] = request_id
+            self._bound()
+        elif event_type == EP_OBSERVED:
+            key = (event["prescription"]["prescription_id"], event["envelope"]["correlation_id"])
+            self.observed[key] = None
+            self._bound()
+            if key in self._awaited:
+                self._awaited.pop(key).set()
         elif event_type == DISPENSATION_REQUESTED:
             self.requested_dispensation(event)
         elif event_type == DISPENSATION_ANSWERED:
@@ -74,6 +95,23 @@ class PrescriptionTracker:
                     "status": "discard_pending" if queued_discard else API_STATUS[d["status"]],
                     "prescription_status": event["status"].lower(), "lines": d["lines"], "error": d["error"]}
             self._bound()
+
+    async def listing_observed(self, prescription_id: str, rpps: str, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until the prescription service's observation of the last
+        listing this gateway delivered to ``rpps`` with this prescription is on ``ep.commands``.
+        True at once when there is nothing to wait for (no such listing seen here: the prescription
+        service decides); False on timeout (the dispensation is published all the same, and the
+        prescription service decides)."""
+        listing = self.delivered.get((prescription_id, rpps))
+        key = (prescription_id, listing)
+        if listing is None or key in self.observed:
+            return True
+        try:
+            await asyncio.wait_for(self._awaited.setdefault(key, asyncio.Event()).wait(), timeout)
+            return True
+        except TimeoutError:
+            self._awaited.pop(key, None)
+            return False
 
     def dispensation(self, dispensation_id: str, rpps: str) -> dict | None:
         found = self.dispensations.get(dispensation_id)

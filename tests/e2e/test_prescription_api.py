@@ -4,10 +4,15 @@ country A (the simulator) acknowledges each step."""
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 
 import httpx
 import pytest
+
+from tests.e2e.campaign import worker_pids
 
 pytestmark = pytest.mark.e2e
 PHARMACIST = "10002000007"  # data/rpps-dev.yaml
@@ -24,8 +29,9 @@ def list_prescriptions(system, token: str, country="FI", patient_id=FI_PATIENT, 
     return httpx.get(f"{system.url}/v1/prescriptions", params=params, headers=auth(token), timeout=30)
 
 
-def dispense(system, token: str, prescription_id: str, item_id: str, quantity: int, **line) -> str:
-    body = {"country": "FI", "patient_id": FI_PATIENT, "prescription_id": prescription_id,
+def dispense(system, token: str, prescription_id: str, item_id: str, quantity: int, country="FI",
+             patient_id=FI_PATIENT, **line) -> str:
+    body = {"country": country, "patient_id": patient_id, "prescription_id": prescription_id,
             "lines": [{"item_id": item_id, "quantity": quantity, **line}]}
     resp = httpx.post(f"{system.url}/v1/dispensations", json=body, headers=auth(token), timeout=10)
     assert resp.status_code == 202, resp.text
@@ -107,3 +113,29 @@ def test_a_listing_not_back_within_wait_is_polled_by_its_request_id(system):
     assert prescription["items"][0]["active_ingredients"][0]["display"] == "atorvastatine"
     other = httpx.get(f"{system.url}/v1/prescriptions/requests/{request_id}", headers=auth(system.token()), timeout=10)
     assert other.status_code == 404  # only the pharmacist who asked
+
+
+def test_a_dispensation_sent_the_moment_its_listing_arrives_is_not_refused_as_never_listed(system):
+    """The prescription service learns a listing's prescriptions on another path than the pharmacist
+    (its PrescriptionObserved on ep.commands). Held up here (SIGSTOP) until a second after the listing
+    has reached the pharmacist, it has not recorded the listing when the dispensation is sent: the
+    gateway holds the dispensation until the observation is on ep.commands, so that the dispensation
+    comes after it and is not refused as PRESCRIPTION_NOT_FOUND."""
+    token = system.token(PHARMACIST, "21")
+    prescription_service = worker_pids(system.process.pid)["prescription"]
+    resume = threading.Timer(1.0, os.kill, (prescription_service, signal.SIGCONT))
+    os.kill(prescription_service, signal.SIGSTOP)
+    try:
+        listed = list_prescriptions(system, token, country="PT", patient_id="310522841")
+        assert listed.status_code == 200 and listed.json()["status"] == "completed", listed.text
+        [prescription] = listed.json()["prescriptions"]
+        resume.start()
+        sent = time.monotonic()
+        dispensation = dispense(system, token, prescription["prescription_id"], prescription["items"][0]["item_id"], 1,
+                                country="PT", patient_id="310522841")
+        assert time.monotonic() - sent > 0.5  # held until the prescription service was back
+    finally:
+        resume.cancel()
+        os.kill(prescription_service, signal.SIGCONT)
+    answer = settled(system, token, dispensation)
+    assert answer["status"] == "acknowledged", answer

@@ -1,0 +1,57 @@
+"""A dispensation sent right after its listing waits for the prescription service's observation of
+that listing, so that it follows the observation on ``ep.commands`` (the race the e2e test
+``test_a_finnish_prescription_is_listed_in_french_dispensed_and_told_to_finland`` once lost)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from passerelle.events import EP_OBSERVED, EP_OUTCOME
+from services.gateway.prescription_tracker import PrescriptionTracker
+
+PHARMACIST, OTHER = "10001234566", "10009999999"
+
+
+def listing(request_id: str, rpps: str, *prescription_ids: str, status: str = "COMPLETED") -> dict:
+    return {"envelope": {"correlation_id": request_id}, "hp": {"rpps": rpps}, "status": status, "error": None,
+            "prescriptions": [{"prescription_id": p} for p in prescription_ids]}
+
+
+def observation(request_id: str, prescription_id: str) -> dict:
+    return {"envelope": {"correlation_id": request_id}, "prescription": {"prescription_id": prescription_id}}
+
+
+async def test_a_dispensation_waits_for_the_observation_of_the_listing_it_follows():
+    tracker = PrescriptionTracker(100)
+    tracker.apply(EP_OUTCOME, listing("list-1", PHARMACIST, "FI-EP-1001", "FI-EP-1002"))
+    waiting = asyncio.create_task(tracker.listing_observed("FI-EP-1001", PHARMACIST, timeout=5))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    tracker.apply(EP_OBSERVED, observation("list-1", "FI-EP-1002"))  # another prescription of the listing
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    tracker.apply(EP_OBSERVED, observation("list-1", "FI-EP-1001"))
+    assert await asyncio.wait_for(waiting, 1) is True
+
+
+async def test_an_observation_already_seen_or_no_listing_seen_here_does_not_wait():
+    tracker = PrescriptionTracker(100)
+    assert await asyncio.wait_for(tracker.listing_observed("FI-EP-1001", PHARMACIST, timeout=5), 0.5) is True
+    tracker.apply(EP_OBSERVED, observation("list-1", "FI-EP-1001"))  # the observation may come first
+    tracker.apply(EP_OUTCOME, listing("list-1", PHARMACIST, "FI-EP-1001"))
+    assert await asyncio.wait_for(tracker.listing_observed("FI-EP-1001", PHARMACIST, timeout=5), 0.5) is True
+    # another pharmacist's listing, or a listing that was denied, is nothing to wait for
+    assert await asyncio.wait_for(tracker.listing_observed("FI-EP-1001", OTHER, timeout=5), 0.5) is True
+    tracker.apply(EP_OUTCOME, listing("list-2", OTHER, "FI-EP-1001", status="DENIED"))
+    assert await asyncio.wait_for(tracker.listing_observed("FI-EP-1001", OTHER, timeout=5), 0.5) is True
+
+
+async def test_a_newer_listing_is_the_one_waited_for_and_the_wait_is_bounded():
+    tracker = PrescriptionTracker(100)
+    tracker.apply(EP_OUTCOME, listing("list-1", PHARMACIST, "FI-EP-1001"))
+    tracker.apply(EP_OBSERVED, observation("list-1", "FI-EP-1001"))
+    tracker.apply(EP_OUTCOME, listing("list-2", PHARMACIST, "FI-EP-1001"))  # listed again: renews the listing
+    assert await tracker.listing_observed("FI-EP-1001", PHARMACIST, timeout=0.1) is False  # sent all the same
+    assert not tracker._awaited  # nothing left behind by the timed-out wait
+    tracker.apply(EP_OBSERVED, observation("list-2", "FI-EP-1001"))
+    assert await asyncio.wait_for(tracker.listing_observed("FI-EP-1001", PHARMACIST, timeout=5), 0.5) is True
