@@ -86,3 +86,15 @@ def test_targets_are_judged_and_printed(run):
     assert "| measurement | req/s | p50 ms | p95 ms | p99 ms |" in stdout
     assert stdout.count("MET") >= 2 and "target (a)" in stdout and "target (b)" in stdout
     assert report["bounds"]["max_flow_requests"] > 0 and positive(report["flow"]["broker_rss_mib_at_end"])
+
+
+def test_the_fetch_wait_benchmark_prints_a_latency_and_an_idle_cost_per_wait():
+    done = subprocess.run([sys.executable, "-m", "benchmarks.fetch_wait", "--waits", "50", "--topics", "1",
+                           "--records", "10", "--consumers", "1", "--seconds", "1"],
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [row] = [line for line in done.stdout.splitlines() if line.startswith("| 50 |")]
+    wait, topics, latency, broker, client = [cell.strip() for cell in row.strip("|").split("|")]
+    p10, p50, p90, most = map(float, latency.split(" / "))
+    assert (wait, topics) == ("50", "1") and 0 <= p10 <= p50 <= p90 <= most
+    assert float(broker) >= 0 and float(client) >= 0
