@@ -4,7 +4,7 @@ broker CPU of idle consumers.
 Two measurements per fetch wait W, each on a fresh embedded Tansu broker:
 
 * **latency**: one consumer waits on a topic while a producer sends one record at random intervals
-  (20–80 ms, ``--records`` of them); a record's latency is (consumed) − (its broker timestamp):
+  (20–80 ms, ``--records`` of them); a record's latency is (consumed) − (its timestamp, set by the producer at send):
   p10 / p50 / p90 / max. Tansu does not answer a waiting fetch the moment data arrives: the
   latency is spread over about W / 2 (docs/performance.md, finding 19).
 * **idle cost**: ``--consumers`` consumers in one group each (as the services are), each

@@ -19,6 +19,7 @@ from collections import OrderedDict
 
 from passerelle.events import DISPENSATION_ANSWERED, DISPENSATION_REQUESTED, EP_OBSERVED, EP_OUTCOME, EP_STATE
 from passerelle.topics import Topics
+from services.gateway.waiters import Waiters
 
 #: State of a dispensation in the prescription service → what the API shows.
 API_STATUS = {"QUEUED": "waiting", "SUBMITTED": "submitted", "ACKNOWLEDGED": "acknowledged", "REJECTED": "rejected",
@@ -35,7 +36,7 @@ class PrescriptionTracker:
         self.delivered: OrderedDict[tuple[str, str], str] = OrderedDict()
         #: (prescription id, listing id) of the observations the prescription service published
         self.observed: OrderedDict[tuple[str, str], None] = OrderedDict()
-        self._awaited: dict[tuple[str, str], asyncio.Event] = {}  # the observations dispensations wait for
+        self._awaited = Waiters()  # (prescription id, listing id) -> the dispensations waiting for it
         #: set once the gateway's follower has read what the topics held at its start
         self.ready = ready or asyncio.Event()
 
@@ -76,8 +77,7 @@ class PrescriptionTracker:
             key = (event["prescription"]["prescription_id"], event["envelope"]["correlation_id"])
             self.observed[key] = None
             self._bound()
-            if key in self._awaited:
-                self._awaited.pop(key).set()
+            self._awaited.wake(key)
         elif event_type == DISPENSATION_REQUESTED:
             self.requested_dispensation(event)
         elif event_type == DISPENSATION_ANSWERED:
@@ -106,12 +106,7 @@ class PrescriptionTracker:
         key = (prescription_id, listing)
         if listing is None or key in self.observed:
             return True
-        try:
-            await asyncio.wait_for(self._awaited.setdefault(key, asyncio.Event()).wait(), timeout)
-            return True
-        except TimeoutError:
-            self._awaited.pop(key, None)
-            return False
+        return await self._awaited.wait(key, timeout)
 
     def dispensation(self, dispensation_id: str, rpps: str) -> dict | None:
         found = self.dispensations.get(dispensation_id)

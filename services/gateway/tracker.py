@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from passerelle.events import PS_OUTCOME, PS_REQUESTED
 from passerelle.topics import Topics
+from services.gateway.waiters import Waiters
 
 
 @dataclass
@@ -40,8 +41,8 @@ class RequestTracker:
         #: set once the gateway's follower has read what the topics held at its start (shared by
         #: every view it feeds)
         self.ready = ready or asyncio.Event()
-        #: request id -> futures of the GETs long-polling it (``wait_for_outcome``)
-        self._waiters: dict[str, set[asyncio.Future]] = {}
+        #: request id -> the GETs long-polling it (``wait_for_outcome``)
+        self._waiters = Waiters()
 
     def requested(self, request_id: str, rpps: str, at: float | None = None) -> None:
         self.requests.setdefault(request_id, Tracked(rpps, self.clock() if at is None else at))
@@ -52,9 +53,7 @@ class RequestTracker:
         self.requested(request_id, outcome["hp"]["rpps"], outcome["envelope"]["occurred_at"].timestamp())
         if request_id in self.requests:
             self.requests[request_id].outcome = outcome
-        for waiter in self._waiters.pop(request_id, ()):
-            if not waiter.done():
-                waiter.set_result(None)
+        self._waiters.wake(request_id)
 
     async def wait_for_outcome(self, request_id: str, timeout: float) -> None:
         """Return as soon as the request has an outcome, or after ``timeout`` seconds (a long poll:
@@ -62,18 +61,7 @@ class RequestTracker:
         tracked = self.requests.get(request_id)
         if tracked is None or tracked.outcome is not None or timeout <= 0:
             return
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(request_id, set()).add(waiter)
-        try:
-            await asyncio.wait_for(waiter, timeout)
-        except TimeoutError:
-            pass
-        finally:
-            waiters = self._waiters.get(request_id)
-            if waiters is not None:
-                waiters.discard(waiter)
-                if not waiters:
-                    del self._waiters[request_id]
+        await self._waiters.wait(request_id, timeout)
 
     def lookup(self, request_id: str, rpps: str) -> Tracked | None:
         """The request, if it exists, is recent enough and was made by this professional."""

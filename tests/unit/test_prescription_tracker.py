@@ -55,3 +55,13 @@ async def test_a_newer_listing_is_the_one_waited_for_and_the_wait_is_bounded():
     assert not tracker._awaited  # nothing left behind by the timed-out wait
     tracker.apply(EP_OBSERVED, observation("list-2", "FI-EP-1001"))
     assert await asyncio.wait_for(tracker.listing_observed("FI-EP-1001", PHARMACIST, timeout=5), 0.5) is True
+
+
+async def test_a_wait_that_gives_up_does_not_leave_another_dispensation_asleep():
+    tracker = PrescriptionTracker(100)
+    tracker.apply(EP_OUTCOME, listing("list-1", PHARMACIST, "FI-EP-1001"))
+    patient = asyncio.create_task(tracker.listing_observed("FI-EP-1001", PHARMACIST, timeout=5))
+    assert await tracker.listing_observed("FI-EP-1001", PHARMACIST, timeout=0.05) is False
+    tracker.apply(EP_OBSERVED, observation("list-1", "FI-EP-1001"))
+    assert await asyncio.wait_for(patient, 1) is True
+    assert not tracker._awaited
