@@ -101,7 +101,7 @@ def text(report: dict, command: str) -> str:
         f"The system idle (no request) uses {flow['idle_cpu_cores']:.2f} cores: every consumer polls the broker "
         "(fetch_max_wait_ms), so at low rates much of the CPU per request is that idle polling.",
         f"Encoded flow events (median bytes): {sizes}; raw hop messages: the mean, {report['raw_hop']['message_bytes']} B.",
-        "req/s: answers / (first send → last answer). Latency: from the request's scheduled send to the answer "
+        "req/s: (answers − 1) / (first answer → last answer), as the stages alone on their outputs. Latency: from the request's scheduled send to the answer "
         "(POST with Prefer: wait=5, then a long poll GET ?wait= if it ran out). 'excl. country A': each request's query → answer time at country A (event "
         "timestamps) subtracted. CPU: user + system time of every process of the system and the broker "
         "(stage rows: the stage and the broker; raw hop: broker, producer and consumer), per request.",

@@ -1,0 +1,28 @@
+"""The benchmark's achieved rate: the answers' own rate, as the stages alone are measured."""
+
+from __future__ import annotations
+
+from benchmarks.flow_latency import Answer, latency_summary
+
+
+def answers_at(rate: float, latency, count: int = 101) -> list[Answer]:
+    """``count`` requests sent at ``rate`` per second, request i answered ``latency(i)`` s later."""
+    return [Answer(f"r{i}", i / rate, i / rate + latency(i), "completed") for i in range(count)]
+
+
+def test_a_flow_that_keeps_up_achieves_the_offered_rate_whatever_its_latency():
+    for latency in (0.01, 0.2, 0.9):
+        assert latency_summary(answers_at(100.0, lambda i: latency))["requests_per_s"] == 100.0
+
+
+def test_a_flow_that_falls_behind_achieves_less_than_offered():
+    # the backlog grows: each answer 5 ms later than the one before, so answers come every 15 ms
+    summary = latency_summary(answers_at(100.0, lambda i: 0.1 + 0.005 * i))
+    assert summary["requests_per_s"] == round(100 / 1.5, 1)
+
+
+def test_unanswered_requests_are_counted_and_not_in_the_rate():
+    answers = answers_at(100.0, lambda i: 0.1)
+    answers[-1].answered = None
+    summary = latency_summary(answers)
+    assert (summary["answered"], summary["unanswered"], summary["requests_per_s"]) == (100, 1, 100.0)
