@@ -30,7 +30,6 @@ def test_unanswered_requests_are_counted_and_not_in_the_rate():
 
 
 def test_the_rates_run_reach_above_target_a_and_keep_both_targets_exact():
-
     rates = arrival_rates(None, 196.1, {"b": 176.2, "a": 211.5})
     assert rates == [49.0, 98.0, 156.9, 176.2, 211.5, 232.7]  # 90% of capacity (176.5) merged into target (b)'s
     assert arrival_rates([30.0, 10.0], 196.1, {"b": 176.2, "a": 211.5}) == [10.0, 30.0]  # explicit rates as given
