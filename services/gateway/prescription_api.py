@@ -9,7 +9,6 @@ the prescription id (``ep.commands``); its state is the prescription service's (
 
 from __future__ import annotations
 
-import asyncio
 from typing import Callable, Literal
 
 import structlog
@@ -143,16 +142,13 @@ def prescription_router(settings: Settings, serde: AvroSerde, professions: dict[
         event = prescriptions_requested(hp.as_record(), country, patient_id, purpose, consent_confirmed,
                                         information_notice_given, origin(request))
         request_id = event["envelope"]["correlation_id"]
-        arrived = tracker.requested_list(request_id, hp.rpps)
+        tracker.requested_list(request_id, hp.rpps)
         await publish(topics.ep_requested, EP_REQUESTED, event, request_key(event))
         log.info("prescriptions requested", correlation_id=request_id, country=country.upper())
-        try:
-            await asyncio.wait_for(arrived.wait(), wait)
-        except TimeoutError:
+        outcome = await tracker.list_arrived(request_id, wait)
+        if outcome is None:
             return JSONResponse(list_view(request_id, None), status_code=202)
-        finally:
-            tracker.arrived.pop(request_id, None)  # nobody waits any more: the poll reads ``lists``
-        return list_view(request_id, tracker.lists[request_id]["outcome"])
+        return list_view(request_id, outcome)
 
     @router.get("/v1/prescriptions/requests/{request_id}", summary="Poll a prescriptions request")
     async def prescriptions_request(request_id: str, hp: HealthProfessionalClaims = Depends(caller)):

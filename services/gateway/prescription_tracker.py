@@ -31,7 +31,7 @@ class PrescriptionTracker:
         self.max_entries = max_entries
         self.lists: OrderedDict[str, dict] = OrderedDict()  # request id -> {"rpps", "outcome"}
         self.dispensations: OrderedDict[str, dict] = OrderedDict()  # dispensation id -> view
-        self.arrived: dict[str, asyncio.Event] = {}
+        self._listings = Waiters()  # request id -> the callers waiting for its listing
         #: (prescription id, RPPS) -> id of the last listing delivered with that prescription
         self.delivered: OrderedDict[tuple[str, str], str] = OrderedDict()
         #: (prescription id, listing id) of the observations the prescription service published
@@ -53,10 +53,17 @@ class PrescriptionTracker:
             while len(table) > self.max_entries:
                 table.popitem(last=False)
 
-    def requested_list(self, request_id: str, rpps: str) -> asyncio.Event:
+    def requested_list(self, request_id: str, rpps: str) -> None:
         self.lists.setdefault(request_id, {"rpps": rpps, "outcome": None})
         self._bound()
-        return self.arrived.setdefault(request_id, asyncio.Event())
+
+    async def list_arrived(self, request_id: str, timeout: float) -> dict | None:
+        """The listing's outcome once it is here, waiting at most ``timeout`` s; None if it is not."""
+        known = self.lists.get(request_id)
+        if known is None or known["outcome"] is None:
+            await self._listings.wait(request_id, timeout)
+            known = self.lists.get(request_id)
+        return known and known["outcome"]
 
     def requested_dispensation(self, event: dict) -> None:
         self.dispensations.setdefault(event["dispensation_id"], {
@@ -69,7 +76,7 @@ class PrescriptionTracker:
         if event_type == EP_OUTCOME:
             request_id = event["envelope"]["correlation_id"]
             self.lists[request_id] = {"rpps": event["hp"]["rpps"], "outcome": event}
-            self.arrived.pop(request_id, asyncio.Event()).set()
+            self._listings.wake(request_id)
             for p in event["prescriptions"] if event["status"] == "COMPLETED" else []:
                 self.delivered[(p["prescription_id"], event["hp"]["rpps"])] = request_id
             self._bound()

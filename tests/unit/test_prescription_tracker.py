@@ -65,3 +65,18 @@ async def test_a_wait_that_gives_up_does_not_leave_another_dispensation_asleep()
     tracker.apply(EP_OBSERVED, observation("list-1", "FI-EP-1001"))
     assert await asyncio.wait_for(patient, 1) is True
     assert not tracker._awaited
+
+
+async def test_a_listing_request_waits_for_its_outcome_or_gives_up_after_its_wait():
+    tracker = PrescriptionTracker(100)
+    tracker.requested_list("list-1", PHARMACIST)
+    tracker.requested_list("list-2", PHARMACIST)
+    waiting = asyncio.create_task(tracker.list_arrived("list-1", timeout=5))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    outcome = listing("list-1", PHARMACIST, "FI-EP-1001")
+    tracker.apply(EP_OUTCOME, outcome)
+    assert await asyncio.wait_for(waiting, 1) is outcome
+    assert await tracker.list_arrived("list-1", timeout=0) is outcome  # already here: no wait
+    assert await tracker.list_arrived("list-2", timeout=0.05) is None  # nothing came: 202, poll later
+    assert not tracker._listings  # nobody left waiting
