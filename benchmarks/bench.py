@@ -305,6 +305,19 @@ def closest(rows: list[dict], rate: float) -> dict | None:
     return min(near, key=lambda r: abs(r["offered_per_s"] - rate)) if near else None
 
 
+def cpu_budget(row: dict | None, stage: dict, cores: int) -> dict | None:
+    """What the CPU alone allows target (a): at its rate the flow spends ``row``'s CPU per request
+    (every process, the broker and the load client, all on these ``cores``), while the slowest
+    stage alone is bound by its own process's CPU per request on one core. With every core busy,
+    the flow could reach at most cores × stage / flow of the stage alone's throughput."""
+    if row is None or not stage.get("stage_cpu_ms_per_request"):
+        return None
+    flow = row["cpu_ms_per_request"] + row["client_cpu_ms_per_request"]
+    return {"rate_per_s": row["offered_per_s"], "cores": cores, "flow_cpu_ms_per_request": round(flow, 3),
+            "stage_process_cpu_ms_per_request": stage["stage_cpu_ms_per_request"],
+            "max_share": round(cores * stage["stage_cpu_ms_per_request"] / flow, 3)}
+
+
 def judge(report: dict) -> dict:
     ok = [s for s in report["stages"]["stages"] if s["requests_per_s"]]
     if not ok:
@@ -317,7 +330,9 @@ def judge(report: dict) -> dict:
     best = max((r["requests_per_s"] for r in sustained), default=0.0)
     a = {"slowest_stage": slowest["stage"], "slowest_stage_per_s": x, "required_per_s": round(TARGET_SHARE * x, 1),
          "flow_max_sustained_per_s": best, "flow_saturation_per_s": report["flow"]["saturation"]["requests_per_s"],
-         "share": round(best / x, 3), "met": best >= TARGET_SHARE * x}
+         "share": round(best / x, 3), "met": best >= TARGET_SHARE * x,
+         "cpu_budget": cpu_budget(closest(rows, TARGET_SHARE * x), slowest,
+                                  report.get("environment", {}).get("cpus_usable") or os.cpu_count() or 1)}
     row = closest(rows, 0.5 * x)
     b = {"rate_per_s": round(0.5 * x, 1), "measured": row is not None,
          "p99_ms": row and row["p99_ms"], "p99_ms_excl_country_a": row and row["p99_ms_excl_country_a"],

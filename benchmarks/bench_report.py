@@ -59,12 +59,21 @@ def targets(report: dict) -> list[str]:
         f"- target (a) flow ≥ 60% of its slowest stage alone: **{verdict[a['met']]}** — slowest stage "
         f"{a['slowest_stage']} {num(a['slowest_stage_per_s'])}/s alone, 60% = {num(a['required_per_s'])}/s; "
         f"flow sustained {num(a['flow_max_sustained_per_s'])}/s ({a['share'] * 100:.0f}%), saturation "
-        f"{num(a['flow_saturation_per_s'])}/s.",
+        f"{num(a['flow_saturation_per_s'])}/s." + cpu_budget(a.get("cpu_budget"), a["slowest_stage"]),
         f"- target (b) p99 < {b['limit_ms']:g} ms at half the slowest stage's rate ({num(b['rate_per_s'])}/s), "
         f"country A excluded: **{verdict[b['met']]}** — "
         + (f"p99 {num(b['p99_ms_excl_country_a'])} ms excluded, {num(b['p99_ms'])} ms included"
            + ("" if b["sustained"] else ", rate not sustained") if b["measured"] else "that rate was not run") + ".",
     ]
+
+
+def cpu_budget(budget: dict | None, stage: str) -> str:
+    if not budget:
+        return ""
+    return (f" CPU budget at {num(budget['rate_per_s'])}/s: the flow spends {budget['flow_cpu_ms_per_request']:.2f} ms "
+            f"per request (every process, the broker and the load client), {stage} alone "
+            f"{budget['stage_process_cpu_ms_per_request']:.2f} ms in its process: with all {budget['cores']} cores busy "
+            f"the flow could reach at most {budget['max_share'] * 100:.0f}% of the stage alone.")
 
 
 def cpu_breakdown(report: dict) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.bench import arrival_rates
+from benchmarks.bench import arrival_rates, cpu_budget
 from benchmarks.flow_latency import Answer, latency_summary
 
 
@@ -33,3 +33,10 @@ def test_the_rates_run_reach_above_target_a_and_keep_both_targets_exact():
     rates = arrival_rates(None, 196.1, {"b": 176.2, "a": 211.5})
     assert rates == [49.0, 98.0, 156.9, 176.2, 211.5, 232.7]  # 90% of capacity (176.5) merged into target (b)'s
     assert arrival_rates([30.0, 10.0], 196.1, {"b": 176.2, "a": 211.5}) == [10.0, 30.0]  # explicit rates as given
+
+
+def test_the_cpu_budget_bounds_target_a_by_what_the_cores_allow():
+    row = {"offered_per_s": 211.5, "cpu_ms_per_request": 9.4, "client_cpu_ms_per_request": 0.6}
+    budget = cpu_budget(row, {"stage": "translation", "stage_cpu_ms_per_request": 2.5}, cores=2)
+    assert budget["flow_cpu_ms_per_request"] == 10.0 and budget["max_share"] == 0.5  # 2 × 2.5 / 10
+    assert cpu_budget(None, {"stage_cpu_ms_per_request": 2.5}, 2) is None  # target (a)'s rate not run
