@@ -153,7 +153,7 @@ def bench(
     rates: Annotated[Optional[str], typer.Option(help="Comma-separated arrival rates (requests/s); default: derived from the stages and the saturation run.")] = None,
     rate_seconds: Annotated[float, typer.Option(help="Seconds per arrival rate.")] = 10.0,
     saturation_seconds: Annotated[float, typer.Option(help="Seconds of the closed-loop saturation run.")] = 10.0,
-    saturation_clients: Annotated[int, typer.Option(help="Concurrent clients of the saturation run.")] = 32,
+    saturation_clients: Annotated[int, typer.Option(help="Concurrent clients of the saturation run.")] = 64,
     stage_requests: Annotated[int, typer.Option(help="Requests each stage alone processes (at most 5000).")] = 1000,
     hop_messages: Annotated[int, typer.Option(help="Messages of the raw broker hop's throughput phase.")] = 20_000,
     hop_latency_seconds: Annotated[float, typer.Option(help="Seconds of the raw hop's latency phase.")] = 5.0,
