@@ -26,6 +26,16 @@ def test_only_the_requesting_professional_finds_the_request():
     assert tracker.lookup("r1", "B") is None and tracker.lookup("r2", "A") is None
 
 
+def test_a_request_stays_with_the_professional_its_first_event_names():
+    # A later event of the same request naming someone else (never written by Passerelle's own
+    # services) does not hand the request, nor its summary, over to that professional.
+    clock = Clock()
+    tracker = RequestTracker(10, 60, clock)
+    tracker.requested("r1", "A")
+    tracker.ended(outcome("r1", "B", clock.now))
+    assert tracker.lookup("r1", "B") is None and tracker.lookup("r1", "A") is not None
+
+
 def test_an_outcome_completes_the_request_even_if_the_request_event_was_not_seen():
     clock = Clock()
     tracker = RequestTracker(10, 60, clock)
