@@ -59,7 +59,7 @@ class BenchOptions:
     translation_seconds: float = 2.0
     saturation_seconds: float = 10.0
     #: enough clients to saturate: each waits for its answer, so 32 (at about 180 ms each) held the
-    #: closed loop near 170/s where the open loop reached 200/s (docs/performance.md, finding 25)
+    #: closed loop near 170/s where the open loop reached 200/s (docs/performance.md, finding 23)
     saturation_concurrency: int = 64
     rate_seconds: float = 10.0
     rates: list[float] | None = None  # explicit arrival rates; default: derived from the stages and saturation
