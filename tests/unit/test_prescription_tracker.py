@@ -80,3 +80,13 @@ async def test_a_listing_request_waits_for_its_outcome_or_gives_up_after_its_wai
     assert await tracker.list_arrived("list-1", timeout=0) is outcome  # already here: no wait
     assert await tracker.list_arrived("list-2", timeout=0.05) is None  # nothing came: 202, poll later
     assert not tracker._listings  # nobody left waiting
+
+
+def test_a_listing_stays_with_the_professional_who_asked_for_it():
+    # an outcome naming someone else (never written by Passerelle's own services) hands nothing over
+    tracker = PrescriptionTracker(100)
+    tracker.requested_list("list-1", PHARMACIST)
+    tracker.apply(EP_OUTCOME, listing("list-1", OTHER, "FI-EP-1001"))
+    assert tracker.prescriptions_list("list-1", OTHER) is None
+    assert tracker.prescriptions_list("list-1", PHARMACIST)["outcome"] is not None
+    assert tracker.delivered == {("FI-EP-1001", PHARMACIST): "list-1"}
