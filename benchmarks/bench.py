@@ -333,8 +333,7 @@ def judge(report: dict) -> dict:
     a = {"slowest_stage": slowest["stage"], "slowest_stage_per_s": x, "required_per_s": round(TARGET_SHARE * x, 1),
          "flow_max_sustained_per_s": best, "flow_saturation_per_s": report["flow"]["saturation"]["requests_per_s"],
          "share": round(best / x, 3), "met": best >= TARGET_SHARE * x,
-         "cpu_budget": cpu_budget(closest(rows, TARGET_SHARE * x), slowest,
-                                  report.get("environment", {}).get("cpus_usable") or os.cpu_count() or 1)}
+         "cpu_budget": cpu_budget(closest(rows, TARGET_SHARE * x), slowest, report["environment"]["cpus_usable"])}
     row = closest(rows, 0.5 * x)
     b = {"rate_per_s": round(0.5 * x, 1), "measured": row is not None,
          "p99_ms": row and row["p99_ms"], "p99_ms_excl_country_a": row and row["p99_ms_excl_country_a"],

@@ -21,18 +21,23 @@ import asyncio
 import random
 import time
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 from benchmarks.hop_cost import cpu_seconds, percentile
+from passerelle import kafka
 from passerelle.broker import EmbeddedBroker
+from passerelle.settings import KafkaSettings
+
+
+def client_settings(bootstrap: str, wait_ms: int) -> KafkaSettings:
+    """The services' Kafka clients (``passerelle.kafka``), with this fetch wait."""
+    return KafkaSettings(bootstrap_servers=bootstrap, fetch_max_wait_ms=wait_ms)
 
 
 async def hop_latency(bootstrap: str, wait_ms: int, records: int) -> dict:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    k = client_settings(bootstrap, wait_ms)
+    producer = kafka.producer(k)
     await producer.start()
     await producer.send_and_wait("latency", b"warm-up")
-    consumer = AIOKafkaConsumer("latency", bootstrap_servers=bootstrap, group_id="latency",
-                                auto_offset_reset="earliest", fetch_max_wait_ms=wait_ms)
+    consumer = kafka.consumer(k, "latency", "latency")
     await consumer.start()
     try:
         await consumer.getone()  # joined, positioned
@@ -58,18 +63,17 @@ async def hop_latency(bootstrap: str, wait_ms: int, records: int) -> dict:
 async def idle_cost(bootstrap: str, broker_pid: int, wait_ms: int, consumers: int, topics: int,
                     seconds: float) -> dict:
     names = [f"idle-{t}" for t in range(topics)]
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    k = client_settings(bootstrap, wait_ms)
+    producer = kafka.producer(k)
     await producer.start()
     for name in names:  # creates the topic
         await producer.send_and_wait(name, b"x")
     await producer.stop()
     started = []
     try:
-        started.extend(AIOKafkaConsumer(*names, bootstrap_servers=bootstrap, group_id=f"idle-{wait_ms}-{i}",
-                                        auto_offset_reset="latest", fetch_max_wait_ms=wait_ms)
-                       for i in range(consumers))
+        started.extend(kafka.consumer(k, f"idle-{wait_ms}-{i}", *names) for i in range(consumers))
         await asyncio.gather(*(c.start() for c in started))  # a Tansu group join takes seconds: at once
-        await asyncio.sleep(3)  # joined and fetching
+        await asyncio.sleep(3)  # joined, its one record read, and fetching
         broker0, client0, t0 = cpu_seconds(broker_pid), time.process_time(), time.monotonic()
         await asyncio.sleep(seconds)
         elapsed = time.monotonic() - t0

@@ -75,12 +75,12 @@ class PrescriptionTracker:
     def apply(self, event_type: str, event: dict) -> None:
         if event_type == EP_OUTCOME:
             request_id = event["envelope"]["correlation_id"]
-            known = self.lists.get(request_id)  # a listing stays with the professional who asked for it
-            rpps = known["rpps"] if known is not None else event["hp"]["rpps"]
-            self.lists[request_id] = {"rpps": rpps, "outcome": event}
+            # a listing stays with the professional who asked for it (``requested_list``)
+            listing = self.lists.setdefault(request_id, {"rpps": event["hp"]["rpps"], "outcome": None})
+            listing["outcome"] = event
             self._listings.wake(request_id)
             for p in event["prescriptions"] if event["status"] == "COMPLETED" else []:
-                self.delivered[(p["prescription_id"], rpps)] = request_id
+                self.delivered[(p["prescription_id"], listing["rpps"])] = request_id
             self._bound()
         elif event_type == EP_OBSERVED:
             key = (event["prescription"]["prescription_id"], event["envelope"]["correlation_id"])

@@ -148,16 +148,15 @@ def test_the_gateway_followers_read_anything_without_stopping(system, serde, fol
     # Valid events still land where the API reads them. Under new ids: the campaign's near-valid
     # events keep the valid ones' ids, and one that changed the professional has claimed that
     # request for another (the first event of a request names its professional, as it should).
-    for name in FOLLOWED[follower]:
-        for emit in system.valid[name]:
-            apply(encoded(serde, name, fresh(emit)))
+    landed = {name: [fresh(emit) for emit in system.valid[name]] for name in FOLLOWED[follower]}
+    for name, records in landed.items():
+        for record in records:
+            apply(encoded(serde, name, record))
     if follower == "gateway.requests":
-        outcome = fresh(system.valid[PS_OUTCOME][0])
-        apply(encoded(serde, PS_OUTCOME, outcome))
+        outcome = landed[PS_OUTCOME][0]
         assert requests.lookup(outcome["envelope"]["correlation_id"], outcome["hp"]["rpps"]).outcome is not None
     elif follower == "gateway.prescriptions":
-        outcome = fresh(system.valid[EP_OUTCOME][0])
-        apply(encoded(serde, EP_OUTCOME, outcome))
+        outcome = landed[EP_OUTCOME][0]
         assert prescriptions.prescriptions_list(outcome["envelope"]["correlation_id"], outcome["hp"]["rpps"])
     else:
         assert watch.requests.view()["requests_by_outcome"]
