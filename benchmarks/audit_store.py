@@ -34,12 +34,12 @@ from passerelle.logging import configure_logging
 from passerelle.processor import Incoming
 from passerelle.serde import AvroSerde, SchemaSet
 from passerelle.settings import KafkaSettings, Settings
-from passerelle.supervisor import ensure_topics
+from system.supervisor import ensure_topics
 from passerelle.topics import Topics
 from services.audit.handlers import audit_record
 from services.audit.replay import replay
 from services.audit.store.app import StoreWriter
-from services.audit.store.db import AuditStore, Entry
+from passerelle.audit_store import AuditStore, Entry
 
 MAX_RECORDS = 50_000
 BATCH = 500  # the writer's default max batch

@@ -42,7 +42,7 @@ from passerelle import PROJECT_ROOT, kafka
 from passerelle.events import PS_REQUESTED, request_key
 from passerelle.runtime import make_serde
 from passerelle.settings import KafkaSettings, Settings
-from passerelle.supervisor import EMBEDDED_PARTITIONS
+from system.supervisor import EMBEDDED_PARTITIONS
 from passerelle.topic_admin import apply_topics
 from passerelle.topics import Topics
 

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import json
+
 from passerelle.envelope import caused_by
 from passerelle.processor import Emit
 from passerelle.topics import Topics
@@ -44,6 +46,16 @@ ALL = frozenset({PS_REQUESTED, CONSENT_DECISION, PS_QUERY, PS_RETRIEVED, PS_OUTC
 def request_key(event: dict) -> bytes:
     """Every event of a request is keyed by the request id, so they stay in order on one partition."""
     return event["envelope"]["correlation_id"].encode()
+
+
+def directive_key(directive: dict) -> bytes:
+    """The consent registry topic's compaction key: a revocation replaces the grant it withdraws
+    (same key); an opposition replaces an earlier opposition about the same service."""
+    patient, grantee = directive["patient"], directive.get("grantee")
+    about = "opposition" if directive["kind"] == "OPPOSITION" else "grant"
+    who = f"{grantee['kind']}:{grantee['id']}" if grantee else "*"
+    return json.dumps([patient["country"], patient["patient_id"], about, who, directive.get("service") or "*"],
+                      separators=(",", ":")).encode()
 
 
 def ps_outcome(topics: Topics, cause: dict, producer: str, status: str, error: dict | None = None,

@@ -23,10 +23,11 @@ from pathlib import Path
 import random
 import socket
 
+from passerelle.service import Service
 from passerelle.settings import Settings
 
 TARGETS_FILE = "metrics-targets.json"
-GATEWAY = "gateway"
+GATEWAY = Service.GATEWAY
 
 
 def worker_metrics_ports(settings: Settings, workers: list[str]) -> dict[str, int]:

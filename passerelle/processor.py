@@ -1,5 +1,9 @@
 """The stream processor every service runs: a batched aiokafka relay with a dead-letter topic.
 
+A service declares its routing once: a ``Handlers`` table says which function takes each event
+type (``handlers.on(PS_REQUESTED, EP_REQUESTED)(decide)``); the processor subscribes to the topics
+that carry those event types (data/topics.yaml) and dead-letters any other event type.
+
 Loop: fetch a batch → decode and handle each event → send every output → await all acks; the
 offsets are committed at most every ``commit_interval_ms`` and when the processor stops.
 Error policy (docs/adr/0004-error-policy.md):
@@ -14,10 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import structlog
 from aiokafka import ConsumerRecord, ConsumerRebalanceListener
@@ -27,7 +32,8 @@ from passerelle import kafka
 from passerelle.envelope import derived_event_ids
 from passerelle.serde import AvroSerde, DecodeError
 from passerelle.settings import Settings
-from passerelle.topics import Topics
+from passerelle.service import Service
+from passerelle.topics import Topics, carrying, declared_topics
 
 log = structlog.get_logger()
 
@@ -70,6 +76,72 @@ def handles(*event_types: str):
             return handler(incoming, *args, **kwargs)
         return checked
     return declare
+
+
+class Handlers:
+    """Which function handles each event type, and on which topics (keys of data/topics.yaml) those
+    events are read: by default every topic that carries them. Calling the table hands the event,
+    with any further arguments, to its function; an event type without one is rejected (and so
+    dead-lettered)."""
+
+    def __init__(self) -> None:
+        self._functions: dict[str, Callable[..., Iterable[Emit]]] = {}
+        self._topic: dict[str, str | None] = {}  # event type → the one topic it is read from, if given
+
+    def on(self, *event_types: str, topic: str | None = None):
+        """Register a function for these event types, read from ``topic`` only when given."""
+        def register(function):
+            for event_type in event_types:
+                if event_type in self._functions:
+                    raise ValueError(f"{event_type} already has a handler")
+                self._functions[event_type] = function
+                self._topic[event_type] = topic
+            return function
+        return register
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        return frozenset(self._functions)
+
+    def topic_keys(self) -> list[str]:
+        """The keys of the topics to read (data/topics.yaml), in registration order."""
+        keys: dict[str, None] = {}
+        for event_type, topic in self._topic.items():
+            carriers = [topic] if topic else carrying(event_type)
+            if not carriers:
+                raise ValueError(f"no topic of data/topics.yaml carries {event_type}")
+            keys.update(dict.fromkeys(carriers))
+        return list(keys)
+
+    def __call__(self, incoming: Incoming, *args: Any, **kwargs: Any) -> Iterable[Emit]:
+        function = self._functions.get(incoming.event_type)
+        if function is None:
+            raise RejectedEvent(f"{incoming.event_type} is not one of {', '.join(sorted(self._functions))}")
+        return function(incoming, *args, **kwargs)
+
+    def bind(self, *args: Any, **kwargs: Any) -> "Bound":
+        """This table with the further arguments every function takes (topics, reference data...)."""
+        return Bound(self, args, kwargs)
+
+    def subscription(self, topics: Topics) -> tuple[list[str], str | None]:
+        """The topic names to subscribe to, or (when a per-country topic is among them) a pattern."""
+        specs, keys = declared_topics(), self.topic_keys()
+        fixed = [getattr(topics, k) for k in keys if not specs[k].per_country]
+        per_country = [topics.pattern(k) for k in keys if specs[k].per_country]
+        if not per_country:
+            return fixed, None
+        return [], "|".join(([rf"^(?:{'|'.join(map(re.escape, fixed))})$"] if fixed else []) + per_country)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A ``Handlers`` table with the further arguments of its functions: what a processor runs."""
+    handlers: Handlers
+    args: tuple
+    kwargs: dict
+
+    def __call__(self, incoming: Incoming) -> Iterable[Emit]:
+        return self.handlers(incoming, *self.args, **self.kwargs)
 
 
 def dead_letter_headers(rec: ConsumerRecord, service: str, exc: Exception) -> list[tuple[str, bytes]]:
@@ -134,14 +206,15 @@ class _Offsets(ConsumerRebalanceListener):
 
 
 class Processor:
-    def __init__(self, service: str, settings: Settings, serde: AvroSerde, handler: Handler,
-                 topics: list[str] | None = None, pattern: str | None = None):
+    """Runs ``handlers`` (a table bound to its arguments) on the topics that carry its event types."""
+
+    def __init__(self, service: Service, settings: Settings, serde: AvroSerde, handlers: Bound | Handlers):
         self.service = service
         self.settings = settings
         self.serde = serde
-        self.handler = handler
-        self.topics = topics or []
-        self.pattern = pattern
+        self.handler = handlers
+        table = handlers.handlers if isinstance(handlers, Bound) else handlers
+        self.topics, self.pattern = table.subscription(Topics(settings.topic_prefix))
         self.dead_letter_topic = Topics(settings.topic_prefix).dead_letters
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -298,8 +298,7 @@ def destination(event: dict, event_type: str, topics: Topics, topic_key: str | N
     if key_name in PRESCRIPTION_KEYED and event.get("prescription_id"):
         return topic, event["prescription_id"].encode()
     if event_type == ev.CONSENT_DIRECTIVE:
-        from services.consent.registry import directive_key
-        return topic, directive_key(event)
+        return topic, ev.directive_key(event)
     return topic, request_key(event)
 
 

@@ -1,7 +1,9 @@
 """Topic names (versioned), from the one declaration of every topic: ``data/topics.yaml``.
 
-``Topics(prefix).<key>`` names the topic declared under ``<key>`` in that file; the properties
-below spell the names existing callers use (a contract test keeps them equal to the file).
+``Topics(prefix).<key>`` names the topic declared under ``<key>`` in that file (a function of the
+country for a per-country topic); ``Topics(prefix).pattern(key)`` matches every country's topic.
+Each entry also lists the event types it carries: a processor subscribes to the topics that carry
+the event types it handles (``passerelle.processor.Handlers``).
 Creating and updating topics on a broker: ``passerelle.topic_admin``.
 """
 
@@ -24,38 +26,6 @@ from passerelle import PROJECT_ROOT
 class Topics:
     prefix: str = "passerelle"
 
-    @property
-    def ps_requested(self) -> str:
-        return f"{self.prefix}.ps.requested.v1"
-
-    @property
-    def consent_decisions(self) -> str:
-        return f"{self.prefix}.consent.decisions.v1"
-
-    def ncp_outbound(self, country: str) -> str:
-        """Queries for one country of affiliation's NCP (one topic per country)."""
-        return f"{self.prefix}.ncp.{country.lower()}.outbound.v1"
-
-    @property
-    def ncp_outbound_pattern(self) -> str:
-        return rf"^{re.escape(self.prefix)}\.ncp\.[a-z]{{2}}\.outbound\.v1$"
-
-    @property
-    def ncp_inbound(self) -> str:
-        return f"{self.prefix}.ncp.inbound.v1"
-
-    @property
-    def ps_outcomes(self) -> str:
-        return f"{self.prefix}.ps.outcomes.v1"
-
-    @property
-    def audit_records(self) -> str:
-        return f"{self.prefix}.audit.records.v1"
-
-    @property
-    def dead_letters(self) -> str:
-        return f"{self.prefix}.deadletter.v1"
-
     def __getattr__(self, key: str):
         """A topic declared in data/topics.yaml without a property here: ``Topics(p).alerts``."""
         spec = declared_topics().get(key) if not key.startswith("_") else None
@@ -64,6 +34,13 @@ class Topics:
         if spec.per_country:
             return lambda country: f"{self.prefix}.{spec.topic_name(country)}"
         return f"{self.prefix}.{spec.name}"
+
+    def pattern(self, key: str) -> str:
+        """A regular expression matching the topic declared under ``key`` (every country's, for a
+        per-country topic)."""
+        spec = declared_topics()[key]
+        name = re.escape(f"{self.prefix}.{spec.name}")
+        return "^" + name.replace(re.escape("{country}"), "[a-z]{2}") + "$"
 
     def all(self, countries: list[str]) -> list[str]:
         """Every declared topic's name, per-country ones once per country."""
@@ -87,6 +64,8 @@ class TopicDefaults(BaseModel, extra="forbid"):
 
 class TopicEntry(BaseModel, extra="forbid"):
     name: str = Field(pattern=r"^[a-z0-9.{}_-]+$")
+    #: The event types (Avro full names) published on this topic.
+    events: list[str] = Field(default_factory=list)
     partitions: PositiveInt | None = None
     replication_factor: PositiveInt | None = None
     config: dict[str, ConfigValue] = Field(default_factory=dict)
@@ -103,7 +82,8 @@ class TopicsFile(BaseModel, extra="forbid"):
     def spec(self, key: str, entry: TopicEntry) -> "TopicSpec":
         d = self.defaults
         return TopicSpec(key, entry.name, entry.partitions or d.partitions,
-                         entry.replication_factor or d.replication_factor, {**d.config, **entry.config})
+                         entry.replication_factor or d.replication_factor, {**d.config, **entry.config},
+                         tuple(entry.events))
 
 
 @dataclass(frozen=True)
@@ -114,6 +94,7 @@ class TopicSpec:
     partitions: int
     replication_factor: int
     config: dict[str, str]
+    events: tuple[str, ...] = ()
 
     @property
     def per_country(self) -> bool:
@@ -135,3 +116,8 @@ def _cached(path: Path) -> dict[str, TopicSpec]:
 
 def declared_topics() -> dict[str, TopicSpec]:
     return _cached(topics_file())
+
+
+def carrying(event_type: str) -> list[str]:
+    """The keys of the topics that carry ``event_type``."""
+    return [key for key, spec in declared_topics().items() if event_type in spec.events]

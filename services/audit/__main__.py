@@ -1,5 +1,6 @@
 from passerelle.runtime import run_service
+from passerelle.service import Service
 from services.audit.app import build
 
 if __name__ == "__main__":
-    run_service("audit", build)
+    run_service(Service.AUDIT, build)

@@ -21,7 +21,7 @@ DatabaseOption = Annotated[Optional[str], typer.Option(
 
 
 def _store(database: str | None):
-    from services.audit.store.db import AuditStore
+    from passerelle.audit_store import AuditStore
 
     settings = Settings()
     if database:

@@ -15,10 +15,11 @@ from passerelle.events import (AUDIT_RECORD, AUDIT_TRAIL_READ, AUTHENTICATION_FA
 from passerelle.events import (DISPENSATION_ANSWERED, DISPENSATION_DISCARD_REQUESTED, DISPENSATION_REQUESTED,
                                DISPENSATION_SUBMITTED, EP_OBSERVED, EP_OUTCOME, EP_QUERY, EP_REQUESTED, EP_RETRIEVED)
 from passerelle.events import IDENTIFICATION_OUTCOME, IDENTIFICATION_QUERY, IDENTIFICATION_REQUESTED
-from passerelle.processor import Emit, Incoming, RejectedEvent
+from passerelle.processor import Emit, Handlers, Incoming, RejectedEvent
 from passerelle.topics import Topics
+from passerelle.service import Service
 
-PRODUCER = "audit"
+PRODUCER = Service.AUDIT
 
 #: (action, outcome SUCCESS | DENIED | FAILURE, reason code or None)
 Step = tuple[str, str, str | None]
@@ -95,7 +96,7 @@ def _dispensation_answered(e: dict) -> Step:
 
 def _identification_query(e: dict) -> Step:
     # the same event twice: let through by consent, then sent on by the router to country A
-    routed = e["envelope"]["producer"] == "router"
+    routed = e["envelope"]["producer"] == Service.ROUTER
     return ("IDENTIFICATION_QUERY_ROUTED" if routed else "IDENTIFICATION_AUTHORISED"), "SUCCESS", None
 
 
@@ -171,3 +172,9 @@ def record_step(incoming: Incoming, topics: Topics) -> Iterable[Emit]:
     notification = access_notification(record)
     if notification is not None:
         yield Emit(topics.audit_access_notifications, PATIENT_ACCESS_NOTIFIED, notification, request_key(record))
+
+
+#: The audit service reads every event type of ``ACTIONS``, on every topic that carries it (not the
+#: audit records themselves, not dead letters); ``audit.bind(topics)`` is what its processor runs.
+audit = Handlers()
+audit.on(*ACTIONS)(record_step)

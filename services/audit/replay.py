@@ -20,8 +20,8 @@ from passerelle.events import AUDIT_RECORD
 from passerelle.serde import AvroSerde, DecodeError
 from passerelle.settings import Settings
 from passerelle.topics import Topics
-from services.audit.chain import canonical_body
-from services.audit.store.db import AuditStore, Coordinates
+from passerelle.audit_chain import canonical_body
+from passerelle.audit_store import AuditStore, Coordinates
 
 
 @dataclass

@@ -1,5 +1,6 @@
 from passerelle.runtime import run_service
+from passerelle.service import Service
 from services.consent.app import build
 
 if __name__ == "__main__":
-    run_service("consent", build)
+    run_service(Service.CONSENT, build)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import time
 
-from passerelle.processor import Processor
+from passerelle.events import EP_REQUESTED, IDENTIFICATION_REQUESTED, PS_REQUESTED
+from passerelle.processor import Handlers, Processor
 from passerelle.serde import AvroSerde
+from passerelle.service import Service
 from passerelle.settings import Settings
 from passerelle.topic_view import ViewProcessor
 from passerelle.topics import Topics
-from passerelle.events import IDENTIFICATION_REQUESTED
 from services.consent.handlers import decide_patient_summary
 from services.consent.identification import decide_identification
 from services.consent.registry import ConsentRegistry
@@ -26,9 +27,11 @@ def build(settings: Settings, serde: AvroSerde) -> Processor:
     rules = consent_rules(settings, registry)
     topics = Topics(settings.topic_prefix)
 
-    def handle(incoming):
-        decide = decide_identification if incoming.event_type == IDENTIFICATION_REQUESTED else decide_patient_summary
-        return decide(incoming, topics, rules, int(time.time() * 1000))
+    handlers = Handlers()  # decided at the time each event is handled
+    handlers.on(PS_REQUESTED, EP_REQUESTED)(lambda e: decide_patient_summary(e, topics, rules, _now_ms()))
+    handlers.on(IDENTIFICATION_REQUESTED)(lambda e: decide_identification(e, topics, rules, _now_ms()))
+    return ViewProcessor(Service.CONSENT, settings, serde, handlers, view=view)
 
-    return ViewProcessor("consent", settings, serde, handle, view=view,
-                         topics=[topics.ps_requested, topics.ep_requested, topics.identification_requested])
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

@@ -19,10 +19,11 @@ from passerelle.events import CONSENT_DECISION, EP_REQUESTED, PS_REQUESTED, SECU
 from passerelle.processor import Emit, Incoming, handles
 from passerelle.professionals import DirectoryEntry, Profession, identity_refusal, service_refusal
 from passerelle.topics import Topics
+from passerelle.service import Service
 from services.consent.abuse import SlidingWindow
 from services.consent.registry import ConsentRegistry
 
-PRODUCER = "consent"
+PRODUCER = Service.CONSENT
 EPRESCRIPTION = "eprescription"
 AUTHORISED = "AUTHORISED"
 EMERGENCY = "EMERGENCY"

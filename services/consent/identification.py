@@ -18,8 +18,9 @@ from passerelle.events import IDENTIFICATION_QUERY, IDENTIFICATION_REQUESTED, id
 from passerelle.processor import Emit, Incoming, handles
 from passerelle.professionals import identity_refusal, service_refusal
 from passerelle.topics import Topics
+from passerelle.service import Service
 
-PRODUCER = "consent"
+PRODUCER = Service.CONSENT
 #: Identifying a patient serves one of these; a profession allowed none may not identify anyone.
 SERVICES_AFTER_IDENTIFICATION = (PATIENT_SUMMARY, "eprescription")
 

@@ -16,21 +16,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from passerelle.events import directive_key  # noqa: F401 (the compaction key: the core's, shared with `passerelle produce`)
+
 GRANT, REVOCATION, OPPOSITION = "GRANT", "REVOCATION", "OPPOSITION"
 UNREADABLE = "UNREADABLE"
 REFUSALS = {REVOCATION: "CONSENT_REVOKED", OPPOSITION: "PATIENT_OPPOSED", UNREADABLE: "CONSENT_REGISTRY_UNREADABLE"}
 #: On a tie in recording time the refusal wins (the safe side).
 _SAFER_FIRST = {UNREADABLE: 3, OPPOSITION: 2, REVOCATION: 1, GRANT: 0}
-
-
-def directive_key(directive: dict) -> bytes:
-    """The compaction key: a revocation replaces the grant it withdraws (same key); an opposition
-    replaces an earlier opposition about the same service."""
-    patient, grantee = directive["patient"], directive.get("grantee")
-    about = "opposition" if directive["kind"] == OPPOSITION else "grant"
-    who = f"{grantee['kind']}:{grantee['id']}" if grantee else "*"
-    return json.dumps([patient["country"], patient["patient_id"], about, who, directive.get("service") or "*"],
-                      separators=(",", ":")).encode()
 
 
 def _ms(value) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from passerelle.processor import Processor
 from passerelle.serde import AvroSerde
+from passerelle.service import Service
 from passerelle.settings import Settings
 from passerelle.tokens import ConfirmationVerifier
 from passerelle.topics import Topics
@@ -20,6 +21,4 @@ def build(settings: Settings, serde: AvroSerde) -> Processor:
     directory = load_directory(data_directory(settings))
     verifier = ConfirmationVerifier(settings.tokens, settings.state_dir)
     ledger = Ledger.load(directory)
-    return Processor("foreign-ncp", settings, serde,
-                     lambda e: answer_ncp_request(e, topics, directory, verifier, ledger),
-                     pattern=topics.ncp_outbound_pattern)
+    return Processor(Service.FOREIGN_NCP, settings, serde, answer_ncp_request.bind(topics, directory, verifier, ledger))

@@ -16,14 +16,20 @@ from passerelle.envelope import caused_by
 from passerelle.errors import error
 from passerelle.events import (DISPENSATION_SUBMITTED, EP_QUERY, IDENTIFICATION_QUERY, PS_QUERY, PS_RETRIEVED,
                                identification_outcome, request_key)
-from passerelle.processor import Emit, Incoming, handles
+from passerelle.processor import Emit, Handlers, Incoming, handles
+from passerelle.service import Service
 from passerelle.tokens import ConfirmationVerifier, TokenError
 from passerelle.topics import Topics
 from services.foreign_ncp.directory import CountryFolder
 from services.foreign_ncp.identification import identify
 from services.foreign_ncp.prescriptions import Ledger, answer_dispensation, answer_prescription_query
 
-PRODUCER = "foreign-ncp"
+PRODUCER = Service.FOREIGN_NCP
+#: Everything France's NCP sends country A (on ``ncp.<country>.outbound``): an identification, a
+#: summary query, a prescriptions query, a dispensation. Every function takes
+#: ``(incoming, topics, directory, verifier, ledger, now=None)``.
+answer_ncp_request = Handlers()
+OUTBOUND = "ncp_outbound"
 
 
 def answer(query: dict, directory: dict[str, CountryFolder]) -> tuple[dict | None, dict | None]:
@@ -86,18 +92,27 @@ def answer_identification_query(incoming: Incoming, topics: Topics, directory: d
     yield identification_outcome(topics, query, PRODUCER, answer.status, answer.error, answer.fields, mapped)
 
 
-@handles(PS_QUERY, EP_QUERY, DISPENSATION_SUBMITTED, IDENTIFICATION_QUERY)
-def answer_ncp_request(incoming: Incoming, topics: Topics, directory: dict[str, CountryFolder],
-                       verifier: ConfirmationVerifier, ledger: Ledger, now: int | None = None) -> Iterable[Emit]:
-    """Everything France's NCP sends country A: an identification, a summary query, a prescriptions
-    query, a dispensation."""
+@answer_ncp_request.on(IDENTIFICATION_QUERY, topic=OUTBOUND)
+def _identification(incoming: Incoming, topics: Topics, directory: dict[str, CountryFolder],
+                    verifier: ConfirmationVerifier, ledger: Ledger, now: int | None = None) -> Iterable[Emit]:
+    return answer_identification_query(incoming, topics, directory)
+
+
+@answer_ncp_request.on(PS_QUERY, topic=OUTBOUND)
+def _patient_summary(incoming: Incoming, topics: Topics, directory: dict[str, CountryFolder],
+                     verifier: ConfirmationVerifier, ledger: Ledger, now: int | None = None) -> Iterable[Emit]:
+    return answer_patient_summary_query(incoming, topics, directory, verifier, now)
+
+
+@answer_ncp_request.on(EP_QUERY, topic=OUTBOUND)
+def _prescriptions(incoming: Incoming, topics: Topics, directory: dict[str, CountryFolder],
+                   verifier: ConfirmationVerifier, ledger: Ledger, now: int | None = None) -> Iterable[Emit]:
     event = incoming.event
-    if incoming.event_type == IDENTIFICATION_QUERY:
-        yield from answer_identification_query(incoming, topics, directory)
-    elif incoming.event_type == PS_QUERY:
-        yield from answer_patient_summary_query(incoming, topics, directory, verifier, now)
-    elif incoming.event_type == EP_QUERY:
-        refusal = confirmation_refusal(event, verifier, now)
-        yield answer_prescription_query(event, directory.get(event["patient"]["country"]), refusal, topics)
-    else:
-        yield from answer_dispensation(event, ledger, topics)
+    refusal = confirmation_refusal(event, verifier, now)
+    yield answer_prescription_query(event, directory.get(event["patient"]["country"]), refusal, topics)
+
+
+@answer_ncp_request.on(DISPENSATION_SUBMITTED, topic=OUTBOUND)
+def _dispensation(incoming: Incoming, topics: Topics, directory: dict[str, CountryFolder],
+                  verifier: ConfirmationVerifier, ledger: Ledger, now: int | None = None) -> Iterable[Emit]:
+    return answer_dispensation(incoming.event, ledger, topics)

@@ -18,9 +18,10 @@ from passerelle.errors import error
 from passerelle.events import DISPENSATION_ANSWERED, EP_RETRIEVED, request_key
 from passerelle.processor import Emit
 from passerelle.topics import Topics
+from passerelle.service import Service
 from services.foreign_ncp.directory import CountryFolder
 
-PRODUCER = "foreign-ncp"
+PRODUCER = Service.FOREIGN_NCP
 
 
 @dataclass

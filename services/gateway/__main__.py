@@ -2,12 +2,13 @@ import uvicorn
 
 from passerelle.logging import configure_logging
 from passerelle.settings import Settings
+from passerelle.service import Service
 from services.gateway.app import create_app
 
 
 def main(settings: Settings | None = None) -> None:
     settings = settings or Settings()
-    configure_logging(settings.log_format, settings.log_level, service="gateway")
+    configure_logging(settings.log_format, settings.log_level, service=Service.GATEWAY)
     uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
                 log_level="warning", access_log=False,
                 loop="uvloop", http="httptools",  # a fraction of asyncio's and h11's CPU: docs/performance.md

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from passerelle.envelope import new_envelope
 from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims
+from passerelle.service import Service
 from services.gateway.errors import ApiError
 
 log = structlog.get_logger()
@@ -59,7 +60,7 @@ def access_view(record: dict) -> dict:
 def trail_read(who: HealthProfessionalClaims, country: str, patient_id: str, origin: str | None,
                refusal: str | None = None, listed: int = 0) -> dict:
     """The ``AuditTrailRead`` event of one call."""
-    return {"envelope": new_envelope("gateway"), "hp": who.as_record(),
+    return {"envelope": new_envelope(Service.GATEWAY), "hp": who.as_record(),
             "patient": {"country": country, "patient_id": patient_id}, "authorised": refusal is None,
             "reason_code": refusal, "accesses_listed": listed, "request_origin": origin}
 
@@ -70,7 +71,7 @@ def audit_router(settings: Settings, caller: Callable[..., HealthProfessionalCla
 
     def store():
         if not stores:
-            from services.audit.store.db import AuditStore
+            from passerelle.audit_store import AuditStore
             stores.append(AuditStore.from_settings(settings))
         return stores[0]
 

@@ -8,8 +8,9 @@ from passerelle.documents import UnreadableDocument, unpack
 from passerelle.envelope import new_envelope
 from passerelle.errors import error
 from passerelle.tokens import HealthProfessionalClaims
+from passerelle.service import Service
 
-PRODUCER = "gateway"
+PRODUCER = Service.GATEWAY
 CONTENT_TYPES = {"CDA": "application/xml", "FHIR": "application/fhir+json"}
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from passerelle.countries import Country
 from passerelle.envelope import new_envelope
+from passerelle.service import Service
 
-PRODUCER = "gateway"
+PRODUCER = Service.GATEWAY
 #: Outcome status → API status (the API's words are lower case).
 API_STATUS = {"MATCHED": "matched", "NOT_FOUND": "not_found", "SEVERAL": "several",
               "MORE_DETAILS_NEEDED": "more_details_needed", "DENIED": "denied", "FAILED": "failed"}

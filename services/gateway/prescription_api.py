@@ -26,12 +26,13 @@ from passerelle.serde import AvroSerde
 from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims
 from passerelle.topics import Topics
+from passerelle.service import Service
 from services.gateway.errors import ApiError, unknown
 from services.gateway.handlers import authentication_failed
 from services.gateway.prescription_tracker import PrescriptionTracker
 
 log = structlog.get_logger()
-PRODUCER = "gateway"
+PRODUCER = Service.GATEWAY
 EDISPENSATION = "edispensation"
 #: A dispensation waits at most this long for the prescription service's observation of the listing
 #: it follows (``PrescriptionTracker.listing_observed``); usually milliseconds.

@@ -4,17 +4,17 @@ ep.state (compacted), decided against the state view caught up before each batch
 from __future__ import annotations
 
 from passerelle.processor import Processor
+from passerelle.service import Service
 from passerelle.serde import AvroSerde
 from passerelle.settings import Settings
 from passerelle.topic_view import ViewProcessor
 from passerelle.topics import Topics
-from services.prescription.handlers import handle
-from services.prescription.settings import input_topics
+from services.prescription.handlers import commands
 from services.prescription.view import StateView
 
 
 def build(settings: Settings, serde: AvroSerde) -> Processor:
     topics = Topics(settings.topic_prefix)
     states: dict[str, dict] = {}
-    return ViewProcessor("prescription", settings, serde, lambda e: handle(e, topics, states),
-                         topics=input_topics(settings), view=StateView(settings, serde, topics.ep_state, states))
+    return ViewProcessor(Service.PRESCRIPTION, settings, serde, commands.bind(topics, states),
+                         view=StateView(settings, serde, topics.ep_state, states))

@@ -26,11 +26,12 @@ from passerelle.eprescription import NotAnEPrescription, add_lines, dispense_ref
 from passerelle.errors import error
 from passerelle.events import (DISPENSATION_ANSWERED, DISPENSATION_DISCARD_REQUESTED, DISPENSATION_REQUESTED,
                                DISPENSATION_SUBMITTED, EP_OBSERVED, EP_RETRIEVED, EP_STATE)
-from passerelle.processor import Emit, Incoming, RejectedEvent
+from passerelle.processor import Emit, Handlers, Incoming, RejectedEvent
 from passerelle.topics import Topics
+from passerelle.service import Service
 from services.prescription.edispensation import build_edispensation
 
-PRODUCER = "prescription"
+PRODUCER = Service.PRESCRIPTION
 #: A dispensation must follow the pharmacist's authorised listing within the life of its
 #: treatment-relationship confirmation (MyHealth@EU: 2 hours).
 LISTING_VALID_MS = 2 * 3600 * 1000
@@ -206,3 +207,9 @@ def handle(incoming: Incoming, topics: Topics, states: dict[str, dict]) -> Itera
                  status=prescription_status(state["prescription"], state["dispensed"]))
     yield from emits
     yield Emit(topics.ep_state, EP_STATE, copy.deepcopy(state), event["prescription_id"].encode())
+
+
+#: Everything the prescription service reads: country A's documents (to learn prescriptions) and
+#: every prescription command; ``commands.bind(topics, states)`` is what its processor runs.
+commands = Handlers()
+commands.on(EP_RETRIEVED, EP_OBSERVED, DISPENSATION_REQUESTED, DISPENSATION_DISCARD_REQUESTED, DISPENSATION_ANSWERED)(handle)

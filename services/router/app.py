@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from passerelle.processor import Processor
 from passerelle.serde import AvroSerde
+from passerelle.service import Service
 from passerelle.settings import Settings
 from passerelle.topics import Topics
 from services.router.handlers import route
@@ -12,7 +13,4 @@ from services.router.settings import country_registry
 
 
 def build(settings: Settings, serde: AvroSerde) -> Processor:
-    topics = Topics(settings.topic_prefix)
-    registry = country_registry(settings)
-    return Processor("router", settings, serde, lambda e: route(e, topics, registry),
-                     topics=[topics.consent_decisions, topics.identification_authorised])
+    return Processor(Service.ROUTER, settings, serde, route.bind(Topics(settings.topic_prefix), country_registry(settings)))

@@ -9,10 +9,14 @@ from passerelle.envelope import caused_by
 from passerelle.errors import error
 from passerelle.events import (CONSENT_DECISION, EP_QUERY, IDENTIFICATION_QUERY, PS_QUERY, ep_outcome,
                                identification_outcome, ps_outcome, request_key)
-from passerelle.processor import Emit, Incoming, handles
+from passerelle.processor import Emit, Handlers, Incoming, handles
+from passerelle.service import Service
 from passerelle.topics import Topics
 
-PRODUCER = "router"
+PRODUCER = Service.ROUTER
+#: Everything the router reads: consent decisions and allowed identifications (not the queries it
+#: routes on, which carry the same event type).
+route = Handlers()
 EPRESCRIPTION = "eprescription"
 
 
@@ -26,6 +30,7 @@ def route_refusal(country_code: str, service: str, registry: CountryRegistry) ->
     return None
 
 
+@route.on(CONSENT_DECISION)
 @handles(CONSENT_DECISION)
 def route_to_affiliation_country(incoming: Incoming, topics: Topics, registry: CountryRegistry) -> Iterable[Emit]:
     decision = incoming.event
@@ -57,6 +62,7 @@ def identification_route_refusal(country_code: str, registry: CountryRegistry) -
     return None
 
 
+@route.on(IDENTIFICATION_QUERY, topic="identification_authorised")
 @handles(IDENTIFICATION_QUERY)
 def route_identification(incoming: Incoming, topics: Topics, registry: CountryRegistry) -> Iterable[Emit]:
     """An allowed identification goes, as it is, to the country of affiliation's NCP topic."""
@@ -69,9 +75,3 @@ def route_identification(incoming: Incoming, topics: Topics, registry: CountryRe
     routed = {**query, "envelope": caused_by(query, PRODUCER)}
     yield Emit(topics.ncp_outbound(country), IDENTIFICATION_QUERY, routed, request_key(query))
 
-
-def route(incoming: Incoming, topics: Topics, registry: CountryRegistry) -> Iterable[Emit]:
-    """Everything the router reads: consent decisions and allowed identifications."""
-    if incoming.event_type == IDENTIFICATION_QUERY:
-        return route_identification(incoming, topics, registry)
-    return route_to_affiliation_country(incoming, topics, registry)

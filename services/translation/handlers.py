@@ -13,12 +13,13 @@ from passerelle.errors import error
 from passerelle.events import PS_RETRIEVED, ps_outcome
 from passerelle.processor import Emit, Incoming, handles
 from passerelle.topics import Topics
+from passerelle.service import Service
 from services.translation.catalogue import Catalogue
 from services.translation.cda import NotACdaDocument, translate_cda
 from services.translation.fhir import NotAnIpsBundle, translate_fhir
 from services.translation.settings import TARGET_LANGUAGE
 
-PRODUCER = "translation"
+PRODUCER = Service.TRANSLATION
 TRANSLATORS = {"CDA": translate_cda, "FHIR": translate_fhir}
 
 

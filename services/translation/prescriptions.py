@@ -17,9 +17,10 @@ from passerelle.errors import error
 from passerelle.events import EP_RETRIEVED, ep_outcome
 from passerelle.processor import Emit, Incoming, handles
 from passerelle.topics import Topics
+from passerelle.service import Service
 from services.translation.catalogue import Catalogue
 
-PRODUCER = "translation"
+PRODUCER = Service.TRANSLATION
 
 
 def _french(term: dict, catalogue: Catalogue) -> dict:

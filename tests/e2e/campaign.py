@@ -17,7 +17,7 @@ from aiokafka import TopicPartition
 from passerelle import kafka
 from passerelle.serde import AvroSerde, SchemaSet
 from passerelle.settings import Settings
-from passerelle.supervisor import WORKERS
+from system.supervisor import WORKERS
 
 
 #: Errors a client retries: the gateway is down or restarting, or could not publish (503).

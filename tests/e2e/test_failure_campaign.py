@@ -23,7 +23,7 @@ from passerelle.settings import AuditSettings, KafkaSettings, Settings
 from passerelle.testing import RunningSystem, read_topic
 from passerelle.tokens import mint
 from passerelle.topics import Topics
-from services.audit.store.db import AuditStore
+from passerelle.audit_store import AuditStore
 
 from tests.e2e.campaign import Load, group_lags, group_topics, started_count, worker_pids
 from tests.e2e.campaign_checks import (Findings, answers_over_the_api, audited_once, dispensed_as_acknowledged,

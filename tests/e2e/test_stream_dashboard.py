@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from passerelle import PROJECT_ROOT
 from passerelle.metrics_ports import TARGETS_FILE
 from passerelle.settings import Settings
-from passerelle.supervisor import WORKERS
+from system.supervisor import WORKERS
 from passerelle.tokens import mint
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from passerelle.envelope import new_envelope
-from passerelle.supervisor import ensure_topics
+from system.supervisor import ensure_topics
 
 
 @pytest.fixture

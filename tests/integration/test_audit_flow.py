@@ -14,7 +14,7 @@ from passerelle import kafka
 from passerelle.testing import consume
 from passerelle.topics import Topics
 from services.audit.store.app import StoreWriter
-from services.audit.store.db import AuditStore
+from passerelle.audit_store import AuditStore
 
 from tests.integration.conftest import patient_summary_request
 from tests.integration.test_patient_summary_flow import REQUESTED, running_services

@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from passerelle.cli import app as cli
+from system.cli import app as cli
 from passerelle.processor import Incoming
 from services.audit.handlers import audit_record
-from services.audit.chain import canonical_body
+from passerelle.audit_chain import canonical_body
 from services.audit.store import db
-from services.audit.store.db import AuditStore, Entry, query_columns
+from passerelle.audit_store import AuditStore, Entry, query_columns
 
 from tests.integration.conftest import patient_summary_request
 

@@ -23,7 +23,7 @@ from passerelle.topics import Topics
 from services.audit.handlers import audit_record
 from services.audit.replay import replay
 from services.audit.store.app import StoreWriter
-from services.audit.store.db import AuditStore
+from passerelle.audit_store import AuditStore
 
 from tests.integration.conftest import patient_summary_request
 

@@ -18,7 +18,7 @@ from passerelle.testing import consume
 from passerelle.topics import Topics
 from services.audit.handlers import audit_record
 from services.audit.store.app import StoreWriter
-from services.audit.store.db import AuditStore
+from passerelle.audit_store import AuditStore
 from passerelle.processor import Incoming
 from passerelle.serde import DecodeError
 

@@ -23,7 +23,7 @@ from passerelle.testing import consume
 from passerelle.topics import Topics
 from services.audit.app import build as audit
 from services.audit.store.app import build as audit_store
-from services.audit.store.db import AuditStore
+from passerelle.audit_store import AuditStore
 from services.consent.app import build as consent
 from services.foreign_ncp.app import build as foreign_ncp
 from services.gateway.dashboard import StreamWatch

@@ -11,8 +11,8 @@ import pytest
 from passerelle import kafka
 from passerelle.envelope import caused_by
 from passerelle.errors import error
-from passerelle.events import ps_outcome
-from passerelle.processor import Emit, Processor
+from passerelle.events import PS_REQUESTED, ps_outcome
+from passerelle.processor import Emit, Handlers, Processor
 from passerelle.testing import consume
 from passerelle.topics import Topics
 
@@ -20,6 +20,13 @@ from tests.integration.conftest import patient_summary_request
 
 pytestmark = pytest.mark.integration
 REQUESTED = "fr.passerelle.ps.PatientSummaryRequested"
+
+
+def on_requests(function) -> Handlers:
+    """A processor's routing table: ``function`` takes the Patient Summary requests."""
+    handlers = Handlers()
+    handlers.on(PS_REQUESTED)(function)
+    return handlers
 
 
 async def test_a_crashing_handler_commits_nothing_and_the_next_worker_redoes_the_work(topics_ready, serde):
@@ -41,11 +48,11 @@ async def test_a_crashing_handler_commits_nothing_and_the_next_worker_redoes_the
             "source_event_type": incoming.event_type, "source_occurred_at": incoming.event["envelope"]["occurred_at"]})
 
     with pytest.raises(ZeroDivisionError):
-        await asyncio.wait_for(Processor("worker", settings, serde, buggy, topics=[topics.ps_requested])
+        await asyncio.wait_for(Processor("worker", settings, serde, on_requests(buggy))
                                .run(asyncio.Event()), timeout=30)
 
     stop = asyncio.Event()
-    task = asyncio.create_task(Processor("worker", settings, serde, relay, topics=[topics.ps_requested]).run(stop))
+    task = asyncio.create_task(Processor("worker", settings, serde, on_requests(relay)).run(stop))
     [record] = await consume(settings, topics.audit_records, 1)
     stop.set()
     await task
@@ -77,10 +84,10 @@ async def test_outputs_produced_before_a_crash_and_produced_again_after_it_carry
         return decide(incoming)
 
     with pytest.raises(ZeroDivisionError):
-        await asyncio.wait_for(Processor("worker", settings, serde, dies_on_the_second, topics=[topics.ps_requested])
+        await asyncio.wait_for(Processor("worker", settings, serde, on_requests(dies_on_the_second))
                                .run(asyncio.Event()), timeout=30)
     stop = asyncio.Event()
-    task = asyncio.create_task(Processor("worker", settings, serde, decide, topics=[topics.ps_requested]).run(stop))
+    task = asyncio.create_task(Processor("worker", settings, serde, on_requests(decide)).run(stop))
     records = await consume(settings, topics.ps_outcomes, 3)  # the first request's twice, the second's once
     decisions = await consume(settings, topics.consent_decisions, 3)
     stop.set()
@@ -128,7 +135,7 @@ async def test_offsets_are_committed_at_the_interval_and_when_the_processor_stop
         return sum(o.offset for o in offsets.values() if o.offset > 0)
 
     stop = asyncio.Event()
-    task = asyncio.create_task(Processor("worker", settings, serde, count, topics=[topics.ps_requested]).run(stop))
+    task = asyncio.create_task(Processor("worker", settings, serde, on_requests(count)).run(stop))
     try:
         async with asyncio.timeout(30):
             while len(seen) < 3:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from aiokafka import TopicPartition
 
 from passerelle import kafka
-from passerelle.cli import app
+from system.cli import app
 from passerelle.events import PS_REQUESTED
 from passerelle.testing import consume
 from passerelle.topics import Topics

@@ -20,7 +20,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from passerelle import kafka
 from passerelle.broker import free_port
-from passerelle.supervisor import WORKERS
+from system.supervisor import WORKERS
 from passerelle.testing import read_topic
 from passerelle.tokens import mint
 from passerelle.topic_admin import apply_topics

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from passerelle import PROJECT_ROOT
-from passerelle.supervisor import WORKERS
+from system.supervisor import WORKERS
 from tests.static.conftest import is_setting
 
 pytestmark = pytest.mark.static

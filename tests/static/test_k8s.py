@@ -15,7 +15,7 @@ from passerelle import PROJECT_ROOT
 from passerelle.countries import CountryRegistry
 from passerelle.serde import AvroSerde, SchemaSet
 from passerelle.settings import Settings
-from passerelle.supervisor import WORKERS
+from system.supervisor import WORKERS
 from passerelle.topics import declared_topics
 from tests.static.conftest import is_setting
 

@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY
 import passerelle
 import services
 from passerelle import PROJECT_ROOT
-from passerelle.supervisor import WORKERS
+from system.supervisor import WORKERS
 
 pytestmark = pytest.mark.static
 

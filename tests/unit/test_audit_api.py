@@ -13,7 +13,7 @@ from passerelle.serde import AvroSerde, SchemaSet
 from passerelle.settings import Settings
 from passerelle.tokens import TokenVerifier, mint
 from services.audit.handlers import audit_record
-from services.audit.store.db import AuditStore
+from passerelle.audit_store import AuditStore
 from services.gateway.app import create_app
 
 from tests.integration.conftest import patient_summary_request

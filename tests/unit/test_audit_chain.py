@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from services.audit.chain import GENESIS, StoredRow, canonical_body, link_hash, verify
+from passerelle.audit_chain import GENESIS, StoredRow, canonical_body, link_hash, verify
 
 
 def chain(n: int, anchor: str = GENESIS, first_seq: int = 1) -> list[StoredRow]:

@@ -9,7 +9,7 @@ from fhir.resources.R4B.auditevent import AuditEvent
 from pydantic import ValidationError
 
 from passerelle.processor import Incoming
-from services.audit.chain import canonical_body
+from passerelle.audit_chain import canonical_body
 from services.audit.fhir import audit_event
 from services.audit.handlers import audit_record
 

@@ -9,7 +9,7 @@ import socket
 from passerelle.metrics_ports import (TARGETS_FILE, ephemeral_range, metrics_endpoints, worker_metrics_ports,
                                       write_targets)
 from passerelle.settings import Settings
-from passerelle.supervisor import WORKERS
+from system.supervisor import WORKERS
 
 
 def test_a_base_port_gives_each_worker_the_next_port_in_order_and_the_gateway_none(tmp_path):

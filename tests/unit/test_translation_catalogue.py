@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from passerelle import PROJECT_ROOT
-from passerelle.cli import app
+from system.cli import app
 from services.translation.catalogue import Catalogue
 from services.translation.catalogue_build import build
 

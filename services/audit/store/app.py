@@ -22,7 +22,8 @@ from passerelle.serde import AvroSerde, DecodeError
 from passerelle.settings import Settings
 from passerelle.topics import Topics
 from services.audit.settings import batch_reading
-from services.audit.store.db import AuditStore, Coordinates, Entry, describe_url
+from passerelle.audit_store import AuditStore, Coordinates, Entry, describe_url
+from passerelle.service import Service
 
 log = structlog.get_logger()
 STORED = Counter("passerelle_audit_records_stored", "Audit records written to the store (new ones)")
@@ -66,7 +67,7 @@ class StoreWriter:
                 if records:
                     await self._write(producer, records)
                     await consumer.commit()
-                    CONSUMED.labels("audit-store", self.source).inc(len(records))
+                    CONSUMED.labels(Service.AUDIT_STORE, self.source).inc(len(records))
         finally:
             await consumer.stop()
             await producer.stop()
@@ -87,8 +88,8 @@ class StoreWriter:
                 log.warning("dead-lettered", topic=rec.topic, partition=rec.partition, offset=rec.offset,
                             error_class=type(exc).__name__)
                 dead.append(await producer.send(self.dead_letters, rec.value, key=rec.key,
-                                                headers=dead_letter_headers(rec, "audit-store", exc)))
-                DEAD_LETTERS.labels("audit-store", type(exc).__name__).inc()
+                                                headers=dead_letter_headers(rec, Service.AUDIT_STORE, exc)))
+                DEAD_LETTERS.labels(Service.AUDIT_STORE, type(exc).__name__).inc()
         new = await asyncio.to_thread(self.store.append, decoded)
         await asyncio.gather(*dead)
         STORED.inc(new)

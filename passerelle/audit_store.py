@@ -23,7 +23,7 @@ from sqlalchemy import (BigInteger, Boolean, Column, Engine, Index, Integer, Met
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from passerelle.settings import Settings
-from services.audit.chain import GENESIS, StoredRow, canonical_body, link_hash, verify
+from passerelle.audit_chain import GENESIS, StoredRow, canonical_body, link_hash, verify
 
 PAGE = 2000
 IDS_PER_QUERY = 500  # source_event_ids looked up per query (bound parameters)

@@ -10,6 +10,7 @@ import typer
 from passerelle.logging import configure_logging
 from passerelle.produce import produce as produce_events
 from passerelle.settings import Settings
+from passerelle.service import Service
 from services.audit.cli import app as audit_app
 from services.consent.cli import app as consent_registry
 from services.translation.cli import app as catalogue_app
@@ -29,7 +30,7 @@ def up(
     metrics_port: Annotated[Optional[int], typer.Option(help="Worker i serves Prometheus metrics on N+i (default: PASSERELLE_METRICS_PORT, else free ports; listed at start-up).")] = None,
 ) -> None:
     """Run the whole system until Ctrl-C."""
-    from passerelle.supervisor import up as run_up
+    from system.supervisor import up as run_up
 
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level, service="supervisor")
@@ -53,11 +54,11 @@ def worker(
     import importlib
 
     from passerelle.runtime import run_service
-    from passerelle.supervisor import WORKERS
+    from system.supervisor import WORKERS
 
     if name not in WORKERS:
         raise typer.BadParameter(f"unknown worker {name!r}; one of {', '.join(WORKERS)}")
-    if name == "gateway":
+    if name == Service.GATEWAY:
         from services.gateway.__main__ import main
         main()
         return

@@ -16,6 +16,7 @@ from passerelle.broker import EmbeddedBroker
 from passerelle.metrics_ports import metrics_endpoints, worker_metrics_ports, write_targets
 from passerelle.settings import Settings
 from passerelle.topic_admin import apply_topics
+from passerelle.service import Service
 
 log = structlog.get_logger()
 #: Partitions per topic on the embedded broker (``Settings.topic_partitions``).
@@ -23,14 +24,14 @@ EMBEDDED_PARTITIONS = 1
 
 #: Worker name → module run with ``python -m``. ``passerelle worker NAME`` runs one alone.
 WORKERS = {
-    "consent": "services.consent",
-    "router": "services.router",
-    "foreign-ncp": "services.foreign_ncp",
-    "translation": "services.translation",
-    "prescription": "services.prescription",
-    "audit": "services.audit",
-    "audit-store": "services.audit.store",
-    "gateway": "services.gateway",
+    Service.CONSENT: "services.consent",
+    Service.ROUTER: "services.router",
+    Service.FOREIGN_NCP: "services.foreign_ncp",
+    Service.TRANSLATION: "services.translation",
+    Service.PRESCRIPTION: "services.prescription",
+    Service.AUDIT: "services.audit",
+    Service.AUDIT_STORE: "services.audit.store",
+    Service.GATEWAY: "services.gateway",
 }
 
 
