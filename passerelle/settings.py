@@ -1,4 +1,6 @@
-"""One settings class for the whole system, read from ``PASSERELLE_*`` environment variables.
+"""The core's settings, read from ``PASSERELLE_*`` environment variables: Kafka, the schema
+registry, tokens, logging, the reference data every service reads, and the audit trail's store (a
+core read model). A service with settings of its own extends ``Settings`` in its ``settings.py``.
 
 Nested fields use ``__``: ``PASSERELLE_KAFKA__BOOTSTRAP_SERVERS=kafka:9092``. Secrets are
 ``SecretStr`` so they never appear when settings are logged.
@@ -7,7 +9,7 @@ Nested fields use ``__``: ``PASSERELLE_KAFKA__BOOTSTRAP_SERVERS=kafka:9092``. Se
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import BaseModel, Field, PositiveInt, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -82,65 +84,6 @@ class TokenSettings(BaseModel):
     portal_session_key_file: Path | None = None
 
 
-class OidcSettings(BaseModel):
-    """The portal's OpenID Connect provider (Pro Santé Connect in production; docs/portal.md).
-    No ``issuer``: no provider, the portal offers no "Se connecter avec Pro Santé Connect"."""
-
-    #: The provider's issuer; its discovery document is ``<issuer>/.well-known/openid-configuration``.
-    issuer: str | None = None
-    #: Where the discovery document is, when not at the standard place above (its ``issuer`` must still
-    #: be ``issuer``).
-    discovery_url: str | None = None
-    client_id: str | None = None
-    #: ``client_secret_basic`` / ``client_secret_post`` use ``client_secret``; ``private_key_jwt``
-    #: signs a client assertion with ``private_key_file`` (PEM, RSA → RS256 or EC P-256 → ES256).
-    token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post", "private_key_jwt"] = \
-        "client_secret_basic"
-    client_secret: SecretStr | None = None
-    private_key_file: Path | None = None
-    #: Registered with the provider. Empty: ``<this gateway's URL>/portail/oidc/callback`` as the
-    #: request reached it (set it explicitly behind a proxy).
-    redirect_uri: str | None = None
-    scopes: str = "openid scope_all"
-    #: Asked for at authorisation; an ID token whose ``acr`` is not in ``strong_acr_values`` is refused.
-    acr_values: str | None = "eidas1"
-    strong_acr_values: list[str] = Field(default_factory=lambda: ["eidas1"])
-    #: ID token signature algorithms accepted (whatever the provider advertises beyond these is refused).
-    id_token_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
-    #: Signs the browser's short-lived sign-in cookie (state, nonce, PKCE verifier). Empty: a secret
-    #: generated under ``state_dir`` (set the same value on every gateway replica).
-    cookie_secret: SecretStr | None = None
-    #: HTTP timeout towards the provider (discovery, token, JWKS, UserInfo), in seconds.
-    timeout_seconds: float = 10.0
-
-    @model_validator(mode="after")
-    def _complete(self) -> "OidcSettings":
-        if not self.issuer:
-            return self
-        if not self.client_id:
-            raise ValueError("an OpenID Connect issuer needs a client_id")
-        if self.token_endpoint_auth_method == "private_key_jwt" and not self.private_key_file:
-            raise ValueError("private_key_jwt needs private_key_file")
-        if self.token_endpoint_auth_method != "private_key_jwt" and not self.client_secret:
-            raise ValueError(f"{self.token_endpoint_auth_method} needs client_secret")
-        return self
-
-
-class PortalSettings(BaseModel):
-    oidc: OidcSettings = Field(default_factory=OidcSettings)
-    #: A portal session (the token the portal holds after an OpenID Connect sign-in) lasts this long,
-    #: never beyond 4 hours after the professional authenticated.
-    session_ttl_seconds: int = 3600
-
-
-class ConsentSettings(BaseModel):
-    #: Abuse detection: more requests than this per professional / per patient within the sliding
-    #: window raises an alert (the request is still decided on the rules).
-    abuse_window_seconds: int = 3600
-    abuse_max_per_professional: int = 50
-    abuse_max_per_patient: int = 10
-
-
 class AuditSettings(BaseModel):
     #: SQLAlchemy URL of the audit store, e.g. ``postgresql+psycopg://user@host:5432/db``.
     #: Empty: the embedded SQLite file ``<state_dir>/audit.sqlite3``.
@@ -165,9 +108,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     schema_registry: SchemaRegistrySettings = Field(default_factory=SchemaRegistrySettings)
     tokens: TokenSettings = Field(default_factory=TokenSettings)
-    consent: ConsentSettings = Field(default_factory=ConsentSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
-    portal: PortalSettings = Field(default_factory=PortalSettings)
     #: Where generated local state lives (development signing key).
     state_dir: Path = PROJECT_ROOT / ".passerelle"
     schemas_dir: Path = PROJECT_ROOT / "schemas"
@@ -201,4 +142,12 @@ class Settings(BaseSettings):
     metrics_port: int | None = None
     #: Address the metrics endpoint binds to: loopback by default, 0.0.0.0 where Prometheus scrapes pods.
     metrics_host: str = "127.0.0.1"
+
+    @classmethod
+    def of(cls, settings: "Settings") -> Self:
+        """``settings`` as a service's settings (a subclass): the core's fields as given, the
+        service's own from the environment, else their defaults."""
+        if isinstance(settings, cls):
+            return settings
+        return cls(**{name: getattr(settings, name) for name in Settings.model_fields})
 

@@ -36,7 +36,7 @@ from services.gateway.prescription_tracker import PrescriptionTracker
 from services.gateway.portal_api import install_portal
 from services.gateway.portal_oidc import OidcSignIn, oidc_enabled
 from services.gateway.models import Accepted, CountryView, PatientSummaryRequest, RequestStatus
-from services.gateway.settings import MAX_TRACKED_REQUESTS, MAX_WAIT_SECONDS, REQUEST_TTL_SECONDS
+from services.gateway.settings import MAX_TRACKED_REQUESTS, MAX_WAIT_SECONDS, REQUEST_TTL_SECONDS, GatewaySettings
 from services.gateway.tracker import RequestTracker
 
 log = structlog.get_logger()
@@ -45,7 +45,7 @@ AUTH_FAILURES = Counter("passerelle_gateway_auth_failures", "Refused tokens", ["
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+    settings = GatewaySettings.of(settings or Settings())
     serde = make_serde(settings)
     topics = Topics(settings.topic_prefix)
     verifier = TokenVerifier(settings.tokens, settings.state_dir, portal_sessions=oidc_enabled(settings))

@@ -23,6 +23,7 @@ from passerelle.countries import CountryRegistry, PatientIdentifier
 from passerelle.settings import Settings
 from passerelle.tokens import mint
 from services.gateway.errors import ApiError
+from services.gateway.settings import GatewaySettings
 
 if TYPE_CHECKING:
     from services.gateway.portal_oidc import OidcSignIn
@@ -86,13 +87,14 @@ def dev_sign_in_enabled(settings: Settings) -> bool:
 
 def portal_router(settings: Settings, countries: CountryRegistry) -> APIRouter:
     router = APIRouter(tags=["portal"])
+    oidc_enabled = bool(GatewaySettings.of(settings).portal.oidc.issuer)
 
     @router.get(f"{PREFIX}/config", response_model=PortalConfig)
     async def portal_config():
         """How the portal signs in: the development form, or the identity provider."""
         return {"dev_sign_in": dev_sign_in_enabled(settings),
                 "identity_provider": "développement" if dev_sign_in_enabled(settings) else "Pro Santé Connect",
-                "oidc_sign_in": bool(settings.portal.oidc.issuer)}
+                "oidc_sign_in": oidc_enabled}
 
     @router.post(f"{PREFIX}/dev-token", response_model=DevToken)
     async def dev_token(body: DevSignIn, response: Response):

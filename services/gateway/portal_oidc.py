@@ -40,10 +40,11 @@ from starlette.routing import Route
 
 from passerelle.errors import MESSAGES
 from passerelle.professionals import MAX_ASSERTION_AGE_SECONDS, DirectoryEntry, Profession, identity_refusal
-from passerelle.settings import OidcSettings, Settings
+from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims, PortalSessionSigner, portal_session_key
 from services.gateway.oidc_claims import SignInRefused, merged_claims, professional_of
 from services.gateway.portal_api import SECURITY_HEADERS
+from services.gateway.settings import GatewaySettings, OidcSettings
 
 log = structlog.get_logger()
 MOUNT = "/portail/oidc"
@@ -67,7 +68,7 @@ class ProviderUnavailable(Exception):
 
 
 def oidc_enabled(settings: Settings) -> bool:
-    return bool(settings.portal.oidc.issuer)
+    return bool(GatewaySettings.of(settings).portal.oidc.issuer)
 
 
 def _client_key(cfg: OidcSettings) -> tuple[ECKey | RSAKey, str]:
@@ -127,6 +128,7 @@ class OidcSignIn:
 
     def __init__(self, settings: Settings, directory: dict[str, DirectoryEntry], professions: dict[str, Profession],
                  on_refusal: RefusalHook):
+        settings = GatewaySettings.of(settings)
         self.settings, self.cfg = settings, settings.portal.oidc
         self.directory, self.professions, self.on_refusal = directory, professions, on_refusal
         self.signer = PortalSessionSigner(settings.tokens, settings.state_dir)

@@ -14,6 +14,7 @@ from passerelle.testing import consume
 from passerelle.topics import Topics
 from services.audit.app import build as audit
 from services.consent.app import build as consent
+from services.consent.settings import ConsentServiceSettings
 from services.consent.cli import directive, record
 from services.consent.registry import directive_key
 from services.foreign_ncp.app import build as foreign_ncp
@@ -114,7 +115,7 @@ async def test_an_opposition_a_grant_and_a_revocation_each_decide_the_requests_t
 
 
 async def test_emergency_is_flagged_where_allowed_refused_elsewhere_and_abuse_raises_alerts(topics_ready, serde):
-    settings = topics_ready
+    settings = ConsentServiceSettings.of(topics_ready)
     settings.consent.abuse_max_per_patient = 2
     async with running(settings, serde) as ask:
         for _ in range(3):

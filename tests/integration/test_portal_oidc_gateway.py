@@ -10,10 +10,10 @@ import asyncio
 import httpx
 import pytest
 
-from passerelle.settings import OidcSettings, PortalSettings
 from passerelle.testing import consume
 from passerelle.topics import Topics
 from services.gateway.app import create_app
+from services.gateway.settings import GatewaySettings, OidcSettings, PortalSettings
 from tests.oidc_provider import ProviderDouble, psc_user
 
 pytestmark = pytest.mark.integration
@@ -31,7 +31,7 @@ async def sign_in(client: httpx.AsyncClient, provider: ProviderDouble, user: dic
 
 async def test_a_portal_session_is_an_hp_token_and_a_refused_sign_in_is_a_security_event(topics_ready, serde):
     provider = ProviderDouble(redirect_uris=[f"{GATEWAY}/portail/oidc/callback"]).start()
-    settings = topics_ready.model_copy(update={"portal": PortalSettings(oidc=OidcSettings(
+    settings = GatewaySettings.of(topics_ready).model_copy(update={"portal": PortalSettings(oidc=OidcSettings(
         issuer=provider.issuer, client_id=provider.client_id, client_secret=provider.client_secret))})
     app = create_app(settings)
     try:

@@ -17,9 +17,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from passerelle.professionals import load_directory, load_professions
-from passerelle.settings import OidcSettings, PortalSettings, Settings
+from passerelle.settings import Settings
 from passerelle.tokens import TokenError, TokenVerifier
 from services.gateway.errors import install_error_handling
+from services.gateway.settings import GatewaySettings, OidcSettings, PortalSettings
 from services.gateway.portal_api import install_portal
 from services.gateway.portal_oidc import HANDOFF_COOKIE, OidcSignIn
 from tests.oidc_provider import ProviderDouble, psc_user
@@ -45,7 +46,7 @@ def fresh_provider(provider):
 def settings_for(tmp_path, provider, **oidc) -> Settings:
     values = {"issuer": provider.issuer, "client_id": provider.client_id, "client_secret": provider.client_secret,
               "redirect_uri": CALLBACK, **oidc}
-    return Settings(state_dir=tmp_path, portal=PortalSettings(oidc=OidcSettings(**values)))
+    return GatewaySettings(state_dir=tmp_path, portal=PortalSettings(oidc=OidcSettings(**values)))
 
 
 class Gateway:
