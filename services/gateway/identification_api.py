@@ -1,4 +1,4 @@
-"""Patient identification API (step 1 of a request, DOMAIN.md): the HP sends the fields of the
+"""Patient identification API (step 1 of a request, docs/domain.md): the HP sends the fields of the
 country's search mask; the identification goes through the pipeline (consent: the HP's identity
 rules → router → country A's NCP) and ends in an outcome the HP polls:
 ``matched`` (with the patient id to use in the summary or prescriptions request), ``not_found``,

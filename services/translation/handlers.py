@@ -38,7 +38,7 @@ def _translated(content: bytes, document: dict, catalogue: Catalogue) -> tuple[d
         model, translated = TRANSLATORS[document["format"]](content, catalogue)
     except (etree.XMLSyntaxError, json.JSONDecodeError, UnicodeDecodeError, NotAnIpsBundle, NotACdaDocument):
         return _untranslated(base, content)
-    except Exception as exc:  # a document we cannot handle is still delivered as sent (DOMAIN.md step 6)
+    except Exception as exc:  # a document we cannot handle is still delivered as sent (docs/domain.md, step 6)
         structlog.get_logger().error("translation crashed", error_class=type(exc).__name__)
         return _untranslated(base, content)
     return {**base, **model, "source_language": model["source_language"] or base["source_language"],
