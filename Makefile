@@ -33,7 +33,7 @@ run: $(STAMP)
 test: $(STAMP) $(CHROMIUM) $(COMPOSE)
 	$(BIN)/python -m pytest
 
-## make bench: the whole flow against the raw broker hop and translation alone (passerelle bench, README § Performance), then cost of one hop (faust agent vs aiokafka relay, docs/adr/0003), whole-flow latency, audit store throughput, translation speed
+## make bench: the whole flow against the raw broker hop and translation alone (passerelle bench, docs/performance.md), then cost of one hop (faust agent vs aiokafka relay, docs/adr/0003), whole-flow latency, audit store throughput, translation speed
 bench: $(STAMP)
 	$(BIN)/passerelle bench --json bench.json
 	$(BIN)/python -m benchmarks.hop_cost

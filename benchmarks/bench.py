@@ -16,7 +16,7 @@ one part's records do not weigh on the next:
 
 Targets (issue 9): (a) the flow sustains at least 60% of the throughput its slowest stage allows
 alone; (b) at half that stage's rate, p99 request → French summary < 250 ms, country A's own time
-excluded. See docs/performance.md for definitions, findings and figures.
+excluded. See docs/performance.md for definitions and figures.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class BenchOptions:
     translation_seconds: float = 2.0
     saturation_seconds: float = 10.0
     #: enough clients to saturate: each waits for its answer, so 32 (at about 180 ms each) held the
-    #: closed loop near 170/s where the open loop reached 200/s (docs/performance.md, finding 23)
+    #: closed loop near 170/s where the open loop reached 200/s (docs/performance.md)
     saturation_concurrency: int = 64
     rate_seconds: float = 10.0
     rates: list[float] | None = None  # explicit arrival rates; default: derived from the stages and saturation
@@ -186,7 +186,7 @@ class FlowSystem:
 class FlowRun:
     """The flow's measurements through the HTTP API, **each on a fresh system and broker**: the
     embedded broker keeps every record in memory and its cost per message grows with what it holds
-    (docs/performance.md, finding 11), so a measurement run after others would pay for their
+    (docs/performance.md), so a measurement run after others would pay for their
     records. Each one starts like the stages alone, from empty topics."""
 
     def __init__(self, opts: BenchOptions, workdir: Path):

@@ -94,7 +94,7 @@ def machine(report: dict) -> str:
 
 
 def markdown(report: dict, command: str) -> str:
-    """The README block: the table, the targets, the machine and the command."""
+    """The Markdown block of docs/performance.md: the table, the targets, the machine and the command."""
     return "\n".join([*table(report), "", *targets(report), "",
                       f"Machine: {machine(report)}. Command: `{command}` ({report['elapsed_s']:g} s)."])
 

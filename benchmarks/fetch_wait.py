@@ -6,7 +6,7 @@ Two measurements per fetch wait W, each on a fresh embedded Tansu broker:
 * **latency**: one consumer waits on a topic while a producer sends one record at random intervals
   (20–80 ms, ``--records`` of them); a record's latency is (consumed) − (its timestamp, set by the producer at send):
   p10 / p50 / p90 / max. Tansu does not answer a waiting fetch the moment data arrives: the
-  latency is spread over about W / 2 (docs/performance.md, finding 19).
+  latency is spread over about W / 2 (docs/performance.md, § What limits them).
 * **idle cost**: ``--consumers`` consumers in one group each (as the services are), each
   subscribed to ``--topics`` topics that receive nothing; the broker's and this process's CPU
   over ``--seconds``, per consumer and second.

@@ -3,7 +3,7 @@
 The embedded broker's cost per message grows with the message's uncompressed size (about 1 ms
 for a 57 KB record, 10 µs for 200 B), and it inflates batches that the producer compressed, so
 Kafka's own compression does not help it; compressing the document itself does (docs/performance.md,
-finding 14; ADR 73). LZ4 frame format (lz4.org): any LZ4 tool reads it. A 43 KB CDA becomes about
+§ Settings that matter; ADR 73). LZ4 frame format (lz4.org): any LZ4 tool reads it. A 43 KB CDA becomes about
 9 KB in 20 µs and is read back in about 40 µs.
 """
 

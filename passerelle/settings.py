@@ -31,7 +31,7 @@ class KafkaSettings(BaseModel):
     #: a commit is a broker round trip the processor waited for before its next fetch. A crash
     #: redelivers up to this much more; the outputs of a redelivered event carry the ids of the
     #: first copies (passerelle/envelope.py), so every consumer recognises them. 0: after each batch.
-    #: 500 ms against 0: saturation +6–20%, p99 at 45 requests/s halved (docs/performance.md, finding 12).
+    #: 500 ms against 0: saturation +6–20%, p99 at 45 requests/s halved (docs/performance.md).
     commit_interval_ms: int = 500
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
@@ -97,7 +97,7 @@ class AuditSettings(BaseModel):
     #: fetch is answered once ``fetch_min_bytes`` are there, or after ``fetch_max_wait_ms``), so an
     #: audit record reaches the store within about a second. Each fetch, commit and store transaction
     #: then carries many records instead of one: at saturation the two took 10 ms of CPU per request,
-    #: 4.5 ms with these (docs/performance.md, finding 10).
+    #: 4.5 ms with these (docs/performance.md).
     fetch_max_wait_ms: int = 500
     fetch_min_bytes: int = 1024 * 1024
 

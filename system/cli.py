@@ -150,7 +150,7 @@ def token(
 @app.command()
 def bench(
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write every figure as JSON to this file.")] = None,
-    markdown: Annotated[bool, typer.Option("--markdown", help="Print only the README's table, targets and command.")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print only the table, targets and command (as in docs/performance.md).")] = False,
     rates: Annotated[Optional[str], typer.Option(help="Comma-separated arrival rates (requests/s); default: derived from the stages and the saturation run.")] = None,
     rate_seconds: Annotated[float, typer.Option(help="Seconds per arrival rate.")] = 10.0,
     saturation_seconds: Annotated[float, typer.Option(help="Seconds of the closed-loop saturation run.")] = 10.0,

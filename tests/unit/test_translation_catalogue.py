@@ -156,7 +156,7 @@ def test_the_readme_coverage_table_is_what_the_command_measures():
     from services.translation.coverage import document_coverage
 
     catalogue = Catalogue.load(SHIPPED)
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (PROJECT_ROOT / "docs" / "translation-coverage.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| `([^`]+)`[^|]*\| (?:CDA|FHIR) \| [\w-]+ \| (\d+) \| (\d+) \|$", readme, re.M)
     assert len(rows) >= 11
     for path, coded, french in rows:
