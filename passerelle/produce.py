@@ -142,9 +142,6 @@ _PLAIN = {"null": ("null", lambda v: v is None), "boolean": ("boolean", lambda v
 def convert(value: Any, schema: Any, names: dict[str, dict], path: str, problems: list[tuple[str, str]]) -> Any:
     """``value`` (JSON) in fastavro's Python form for ``schema``; appends ``(path, message)`` for
     every place where it does not fit."""
-    def wrong(expected: str) -> None:
-        problems.append((path, f"expected {expected}, got {_json_type(value)}"))
-
     if isinstance(schema, str) and schema in names:
         schema = names[schema]
     if isinstance(schema, list):  # the schemas' unions are all ["null", X]
@@ -160,75 +157,98 @@ def convert(value: Any, schema: Any, names: dict[str, dict], path: str, problems
         return convert(value, kind, names, path, problems)
     logical = schema.get("logicalType") if isinstance(schema, dict) else None
     if logical in ("timestamp-millis", "timestamp-micros"):
-        if isinstance(value, datetime) or (isinstance(value, int) and not isinstance(value, bool)):
-            return value
-        if isinstance(value, str):
-            try:
-                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                parsed = None
-            if parsed is not None and parsed.tzinfo is not None:
-                return parsed
-        wrong("epoch milliseconds or an ISO-8601 date-time with a time zone")
-        return value
+        return _timestamp(value, path, problems)
     if kind in _PLAIN:
         expected, fits = _PLAIN[kind]
         if not fits(value):
-            wrong(expected)
+            _wrong(value, expected, path, problems)
         return value
     if kind in _INT_RANGES:
         low, high = _INT_RANGES[kind]
         if isinstance(value, bool) or not isinstance(value, int):
-            wrong(f"integer ({kind})")
+            _wrong(value, f"integer ({kind})", path, problems)
         elif not low <= value <= high:
             problems.append((path, f"integer out of the range of an Avro {kind}"))
         return value
     if kind in ("bytes", "fixed"):
-        if not isinstance(value, str):
-            wrong("base64 text")
-            return value
-        try:
-            decoded = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            wrong("base64 text (invalid base64)")
-            return value
-        if kind == "fixed" and len(decoded) != schema["size"]:
-            problems.append((path, f"expected {schema['size']} bytes, got {len(decoded)}"))
-        return decoded
+        return _bytes(value, schema, kind, path, problems)
     if kind == "enum":
         if value not in schema["symbols"]:
             problems.append((path, f"expected one of {', '.join(schema['symbols'])}"
                                    + ("" if isinstance(value, str) else f", got {_json_type(value)}")))
         return value
-    if kind == "array":
-        if not isinstance(value, list):
-            wrong("array")
-            return value
-        return [convert(v, schema["items"], names, f"{path}[{i}]", problems) for i, v in enumerate(value)]
-    if kind == "map":
-        if not isinstance(value, dict):
-            wrong("object (map)")
-            return value
-        return {k: convert(v, schema["values"], names, f"{path}.{k}", problems) for k, v in value.items()}
-    if kind == "record":
-        if not isinstance(value, dict):
-            wrong(f"object ({schema['name']})")
-            return value
-        out = {}
-        known = {f["name"] for f in schema["fields"]}
-        for extra in sorted(set(value) - known):
-            problems.append((_join(path, extra), f"unknown field (not in {schema['name']})"))
-        for field in schema["fields"]:
-            name, here = field["name"], _join(path, field["name"])
-            if name in value:
-                out[name] = convert(value[name], field["type"], names, here, problems)
-            elif "default" in field:
-                out[name] = field["default"]
-            else:
-                problems.append((here, "required field missing"))
-        return out
+    if kind in ("array", "map", "record"):
+        return _COMPOUND[kind](value, schema, names, path, problems)
     problems.append((path, f"unsupported schema type {kind!r}"))
     return value
+
+
+def _wrong(value: Any, expected: str, path: str, problems: list[tuple[str, str]]) -> None:
+    problems.append((path, f"expected {expected}, got {_json_type(value)}"))
+
+
+def _timestamp(value: Any, path: str, problems: list[tuple[str, str]]) -> Any:
+    if isinstance(value, datetime) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed
+    _wrong(value, "epoch milliseconds or an ISO-8601 date-time with a time zone", path, problems)
+    return value
+
+
+def _bytes(value: Any, schema: Any, kind: str, path: str, problems: list[tuple[str, str]]) -> Any:
+    if not isinstance(value, str):
+        _wrong(value, "base64 text", path, problems)
+        return value
+    try:
+        decoded = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        _wrong(value, "base64 text (invalid base64)", path, problems)
+        return value
+    if kind == "fixed" and len(decoded) != schema["size"]:
+        problems.append((path, f"expected {schema['size']} bytes, got {len(decoded)}"))
+    return decoded
+
+
+def _array(value: Any, schema: dict, names: dict[str, dict], path: str, problems: list[tuple[str, str]]) -> Any:
+    if not isinstance(value, list):
+        _wrong(value, "array", path, problems)
+        return value
+    return [convert(v, schema["items"], names, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+
+
+def _map(value: Any, schema: dict, names: dict[str, dict], path: str, problems: list[tuple[str, str]]) -> Any:
+    if not isinstance(value, dict):
+        _wrong(value, "object (map)", path, problems)
+        return value
+    return {k: convert(v, schema["values"], names, f"{path}.{k}", problems) for k, v in value.items()}
+
+
+def _record(value: Any, schema: dict, names: dict[str, dict], path: str, problems: list[tuple[str, str]]) -> Any:
+    if not isinstance(value, dict):
+        _wrong(value, f"object ({schema['name']})", path, problems)
+        return value
+    out = {}
+    known = {f["name"] for f in schema["fields"]}
+    for extra in sorted(set(value) - known):
+        problems.append((_join(path, extra), f"unknown field (not in {schema['name']})"))
+    for field in schema["fields"]:
+        name, here = field["name"], _join(path, field["name"])
+        if name in value:
+            out[name] = convert(value[name], field["type"], names, here, problems)
+        elif "default" in field:
+            out[name] = field["default"]
+        else:
+            problems.append((here, "required field missing"))
+    return out
+
+
+_COMPOUND = {"array": _array, "map": _map, "record": _record}
 
 
 def _join(path: str, name: str) -> str:

@@ -32,6 +32,15 @@ def defined_name(schema: dict, namespace: str | None) -> str:
     return full_name(schema["name"], schema.get("namespace", namespace))
 
 
+def _container_tagger(kind: str, inner: Tagger | None) -> Tagger | None:
+    """An array's or a map's tagger: its items' (values') tagger applied to each, or None."""
+    if inner is None:
+        return None
+    if kind == "array":
+        return lambda d: [inner(x) for x in d] if type(d) is list else d
+    return lambda d: {k: inner(v) for k, v in d.items()} if type(d) is dict else d
+
+
 def branch_tagger(schema: Any) -> Tagger | None:
     """The tagging function of a self-contained schema, or None when it has nothing to tag."""
     named: dict[str, tuple[str, Tagger | None]] = {}  # full name -> (avro type, tagger)
@@ -62,13 +71,8 @@ def branch_tagger(schema: Any) -> Tagger | None:
         if kind in ("enum", "fixed"):
             named[defined_name(s, ns)] = (kind, None)
             return kind, None
-        if kind == "array":
-            inner = build(s["items"], ns)[1]
-            return "array", None if inner is None else (lambda d: [inner(x) for x in d] if type(d) is list else d)
-        if kind == "map":
-            inner = build(s["values"], ns)[1]
-            return "map", None if inner is None else (
-                lambda d: {k: inner(v) for k, v in d.items()} if type(d) is dict else d)
+        if kind in ("array", "map"):
+            return kind, _container_tagger(kind, build(s["items" if kind == "array" else "values"], ns)[1])
         return kind, None
 
     def union(branches: list, ns: str | None) -> Tagger | None:
