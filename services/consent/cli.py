@@ -1,7 +1,7 @@
 """``passerelle consent grant | revoke | oppose``: record a patient's word in the consent registry.
 
 Each command writes one ``ConsentDirective`` to the compacted registry topic (key: what it is about,
-``registry.directive_key``) and returns once the broker acknowledged it: every request decided
+``passerelle.events.directive_key``) and returns once the broker acknowledged it: every request decided
 after that takes it into account. The audit service records every directive.
 """
 
