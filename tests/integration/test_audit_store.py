@@ -18,7 +18,7 @@ from system.cli import app as cli
 from passerelle.processor import Incoming
 from services.audit.handlers import audit_record
 from passerelle.audit_chain import canonical_body
-from services.audit.store import db
+from passerelle import audit_store as db
 from passerelle.audit_store import AuditStore, Entry, query_columns
 
 from tests.integration.conftest import patient_summary_request
