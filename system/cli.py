@@ -9,8 +9,8 @@ import typer
 
 from passerelle.logging import configure_logging
 from passerelle.produce import produce as produce_events
-from passerelle.settings import Settings
 from passerelle.service import Service
+from passerelle.settings import Settings
 from services.audit.cli import app as audit_app
 from services.consent.cli import app as consent_registry
 from services.translation.cli import app as catalogue_app
@@ -47,7 +47,7 @@ def up(
 
 @app.command()
 def worker(
-    name: Annotated[str, typer.Argument(help="consent, router, foreign-ncp, translation, audit, audit-store or gateway.")],
+    name: Annotated[str, typer.Argument(help=f"One of {', '.join(Service)}.")],
     metrics_port: Annotated[Optional[int], typer.Option(help="Serve Prometheus metrics on this port.")] = None,
 ) -> None:
     """Run one service alone (scale out by running several)."""
