@@ -11,6 +11,7 @@ from passerelle.logging import configure_logging
 from passerelle.produce import produce as produce_events
 from passerelle.settings import Settings
 from services.audit.cli import app as audit_app
+from services.country_a.abroad import app as abroad_app
 from services.consent.cli import app as consent_registry
 from services.translation.cli import app as catalogue_app
 
@@ -18,6 +19,7 @@ app = typer.Typer(help="Passerelle, France's National Contact Point for eHealth.
 app.add_typer(audit_app, name="audit")
 app.add_typer(consent_registry, name="consent")
 app.add_typer(catalogue_app, name="catalogue")
+app.add_typer(abroad_app, name="abroad")
 app.command("produce")(produce_events)
 
 
@@ -26,6 +28,7 @@ def up(
     broker: Annotated[Optional[str], typer.Option(help="Bootstrap servers of an existing Kafka (default: start the embedded broker).")] = None,
     http: Annotated[str, typer.Option(help="HOST:PORT of the HTTP gateway.")] = "127.0.0.1:8080",
     ncp_data: Annotated[Optional[Path], typer.Option(help="Directory of the foreign NCP simulator (default: data/ncp).")] = None,
+    dmp_data: Annotated[Optional[Path], typer.Option(help="Directory of the DMP simulator, France as country A (default: data/dmp).")] = None,
     metrics_port: Annotated[Optional[int], typer.Option(help="Worker i serves Prometheus metrics on N+i (default: PASSERELLE_METRICS_PORT, else free ports; listed at start-up).")] = None,
 ) -> None:
     """Run the whole system until Ctrl-C."""
@@ -39,6 +42,8 @@ def up(
         settings.kafka.bootstrap_servers = broker
     if ncp_data:
         settings.ncp_data = ncp_data.resolve()
+    if dmp_data:
+        settings.dmp_data = dmp_data.resolve()
     if metrics_port is not None:
         settings.metrics_port = metrics_port
     raise typer.Exit(run_up(settings, embedded=broker is None))
@@ -46,7 +51,7 @@ def up(
 
 @app.command()
 def worker(
-    name: Annotated[str, typer.Argument(help="consent, router, foreign-ncp, translation, audit, audit-store or gateway.")],
+    name: Annotated[str, typer.Argument(help="consent, router, foreign-ncp, translation, country-a, audit, audit-store or gateway.")],
     metrics_port: Annotated[Optional[int], typer.Option(help="Serve Prometheus metrics on this port.")] = None,
 ) -> None:
     """Run one service alone (scale out by running several)."""

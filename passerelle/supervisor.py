@@ -28,6 +28,7 @@ WORKERS = {
     "foreign-ncp": "services.foreign_ncp",
     "translation": "services.translation",
     "prescription": "services.prescription",
+    "country-a": "services.country_a",
     "audit": "services.audit",
     "audit-store": "services.audit.store",
     "gateway": "services.gateway",
@@ -51,6 +52,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return {**os.environ,
             "PASSERELLE_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
             "PASSERELLE_NCP_DATA": str(settings.ncp_data),
+            "PASSERELLE_DMP_DATA": str(settings.dmp_data),
             "PASSERELLE_HTTP_HOST": settings.http_host,
             "PASSERELLE_HTTP_PORT": str(settings.http_port),
             "PASSERELLE_STATE_DIR": str(settings.state_dir)}
