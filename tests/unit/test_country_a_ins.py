@@ -1,0 +1,88 @@
+"""INS (NIR + key) checks and French patient identification: found only when every given trait
+agrees, never an oracle on whether an INS exists, never another person's data."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings, strategies as st
+
+from passerelle.ins import ins_key, ins_problem, normalise, sex_of
+from services.country_a.dmp import load_dmp
+from services.country_a.identify import folded, identify
+
+NIR = st.builds(lambda sex, yy, mm, dept, commune, order: f"{sex}{yy:02d}{mm:02d}{dept}{commune:03d}{order:03d}",
+                st.sampled_from("12"), st.integers(0, 99), st.integers(1, 12),
+                st.sampled_from(["75", "13", "2A", "2B", "99", "01"]), st.integers(1, 999), st.integers(1, 999))
+
+
+def test_known_keys_and_corsica():
+    assert ins_key("2860375056042") == "38"
+    # Corsica: 2A counts as 19, 2B as 18
+    assert ins_key("185072A123456") == f"{97 - int('1850719123456') % 97:02d}"
+    assert ins_key("185072B123456") == f"{97 - int('1850718123456') % 97:02d}"
+    assert ins_problem("286037505604238") is None
+    assert ins_problem("286037505604239") == "INS_KEY_INVALID"
+    assert ins_problem("28603750560423") == "INS_MALFORMED"
+    assert ins_problem("386037505604238") == "INS_MALFORMED"
+    assert normalise("2 86 03 75 056 042 38") == "286037505604238"
+    assert sex_of("286037505604238") == "F"
+
+
+@given(NIR)
+def test_every_nir_with_its_key_is_valid_and_every_other_key_is_not(nir):
+    assert ins_problem(nir + ins_key(nir)) is None
+    wrong = f"{(int(ins_key(nir)) + 1) % 100:02d}"
+    assert ins_problem(nir + wrong) == "INS_KEY_INVALID"
+
+
+def test_folded_names():
+    assert folded("Lefèvre-d'Arc ") == folded("LEFEVRE D ARC")
+
+
+DMP = load_dmp(__import__("passerelle").PROJECT_ROOT / "data" / "dmp")
+CAMILLE = "286037505604238"
+TRAITS = {"birth_name": "Durand", "first_names": ["Camille"], "birth_date": "1986-03-14", "sex": "F", "birth_place": "75056"}
+
+
+def test_found_with_the_patient_own_traits():
+    status, fields, record = identify(DMP, CAMILLE, TRAITS)
+    assert status == "FOUND" and fields == [] and record.patient.ins == CAMILLE
+
+
+def test_more_traits_needed_before_any_lookup_so_no_oracle():
+    for ins in (CAMILLE, "100000000000075"):
+        assert identify(DMP, ins, {"birth_date": "1986-03-14"})[:2] == ("MORE_TRAITS_NEEDED", ["birth_name"])
+        assert identify(DMP, ins, {})[:2] == ("MORE_TRAITS_NEEDED", ["birth_name", "birth_date"])
+
+
+TRAIT_CHANGES = st.sampled_from([("birth_name", "MARTIN"), ("birth_date", "1986-03-15"), ("sex", "M"),
+                                 ("birth_place", "69123"), ("first_names", ["Marie"])])
+
+
+@settings(max_examples=40)
+@given(TRAIT_CHANGES, st.sampled_from(sorted(DMP)))
+def test_any_disagreeing_trait_or_another_ins_is_not_found_and_reveals_nothing(change, ins):
+    key, value = change
+    status, fields, record = identify(DMP, ins, {**TRAITS, key: value})
+    assert status == "NOT_FOUND" and record is None and fields == []
+    if ins != CAMILLE:  # Camille's traits with another INS: never that other patient
+        assert identify(DMP, ins, TRAITS)[0] == "NOT_FOUND"
+
+
+def test_invalid_directories_are_reported_and_skipped(tmp_path, capsys):
+    def write(name: str, patient: str, vsm: bytes | None = None):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "patient.json").write_text(patient)
+        if vsm is not None:
+            (tmp_path / name / "vsm.xml").write_bytes(vsm)
+    camille, lea = (DMP[i].patient.model_dump_json() for i in (CAMILLE, "292061305512357"))
+    write("2860375056042", camille)  # valid, without a VSM
+    write("1850775123456", camille.replace(CAMILLE, "185077512345600"))  # wrong key
+    write("1111111111111", camille)  # not named after the patient's NIR
+    write("1790299109456", "{not json")
+    write("2920613055123", lea, b"<ClinicalDocument")  # unreadable VSM
+    loaded = load_dmp(tmp_path)
+    assert list(loaded) == [CAMILLE] and loaded[CAMILLE].vsm is None
+    out = capsys.readouterr().out
+    assert out.count("DMP directory skipped") == 4 and "DURAND" not in out and "1986-03-14" not in out
