@@ -165,11 +165,20 @@ def bench(
     translation_seconds: Annotated[float, typer.Option(help="Seconds of translation alone.")] = 2.0,
     compare_polling: Annotated[bool, typer.Option(help="Also run target (b)'s rate with a client polling every 5 ms.")] = True,
     profile: Annotated[Optional[Path], typer.Option(help="Write py-spy profiles (collapsed stacks) of each stage alone and of every process under saturation to this directory (the profilers share the cores: figures of a profiled run are lower).")] = None,
+    flow: Annotated[str, typer.Option(help="country-b (a French HP reads a foreign summary) or country-a (a doctor abroad reads a French patient's summary: transcoding alone and the /ncp/v1 flow at --rates, default 10,25,50).")] = "country-b",
 ) -> None:
     """Measure the Patient Summary flow against the raw broker hop and translation alone (bounded, a few minutes)."""
     import json
     import shlex
     import sys
+
+    if flow == "country-a":
+        from benchmarks import country_a
+        report = country_a.run([float(r) for r in (rates or "10,25,50").split(",")], rate_seconds, translation_seconds)
+        typer.echo(country_a.text(report, "passerelle " + " ".join(shlex.quote(a) for a in sys.argv[1:])))
+        if json_path:
+            json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        return
 
     from benchmarks import bench_report
     from benchmarks.bench import BenchOptions, run

@@ -89,4 +89,4 @@ def _field_errors(exc: Exception) -> list[str] | str:
     """What was wrong, without the values (they are a patient's traits)."""
     if isinstance(exc, ValidationError):
         return [f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors()]
-    return str(exc)[:200] if not isinstance(exc, ValidationError) else ""
+    return str(exc)[:200]
