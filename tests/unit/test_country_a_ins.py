@@ -86,3 +86,32 @@ def test_invalid_directories_are_reported_and_skipped(tmp_path, capsys):
     assert list(loaded) == [CAMILLE] and loaded[CAMILLE].vsm is None
     out = capsys.readouterr().out
     assert out.count("DMP directory skipped") == 4 and "DURAND" not in out and "1986-03-14" not in out
+
+
+NAMES = st.text(alphabet=st.characters(categories=["L"]) | st.sampled_from(" -'"), min_size=1, max_size=20)
+GENERATED = st.fixed_dictionaries({"birth_name": NAMES, "birth_date": st.dates().map(str)},
+                                  optional={"first_names": st.lists(NAMES, max_size=3), "sex": st.sampled_from("FM"),
+                                            "birth_place": st.from_regex(r"[0-9][0-9AB][0-9]{3}", fullmatch=True)})
+
+
+@settings(max_examples=200)
+@given(GENERATED, st.sampled_from(sorted(DMP) + ["100000000000075"]))
+def test_generated_traits_find_a_patient_only_when_they_are_that_patient_own(traits, ins):
+    status, fields, record = identify(DMP, ins, traits)
+    assert status in ("FOUND", "NOT_FOUND") and fields == []
+    if status == "FOUND":
+        p = record.patient
+        assert p.ins == ins and folded(traits["birth_name"]) == folded(p.birth_name) and traits["birth_date"] == p.birth_date
+    else:
+        assert record is None
+
+
+@settings(max_examples=60)
+@given(st.sampled_from(sorted(DMP)), st.booleans(), st.integers(0, 3), st.booleans())
+def test_a_patient_own_traits_however_written_find_that_patient(ins, lower, first_names, with_sex):
+    p = DMP[ins].patient
+    traits = {"birth_name": p.birth_name.lower() if lower else p.birth_name, "birth_date": p.birth_date,
+              "first_names": p.first_names[:first_names], **({"sex": p.sex} if with_sex else {})}
+    status, _, record = identify(DMP, ins, traits)
+    assert status == "FOUND" and record.patient.ins == ins
+    assert identify(DMP, ins, {**traits, "birth_date": "1900-01-01"})[0] == "NOT_FOUND"
