@@ -35,12 +35,19 @@ DISPENSATION_ANSWERED = "fr.passerelle.ep.DispensationAnswered"
 IDENTIFICATION_REQUESTED = "fr.passerelle.identification.PatientIdentificationRequested"
 IDENTIFICATION_QUERY = "fr.passerelle.identification.PatientIdentificationQuery"
 IDENTIFICATION_OUTCOME = "fr.passerelle.identification.PatientIdentificationOutcome"
+#: France as country A (docs/country-a.md)
+CROSSBORDER_REQUESTED = "fr.passerelle.crossborder.CrossBorderRequested"
+CROSSBORDER_DECISION = "fr.passerelle.crossborder.CrossBorderDecision"
+CROSSBORDER_IDENTIFICATION_OUTCOME = "fr.passerelle.crossborder.CrossBorderIdentificationOutcome"
+CROSSBORDER_SUMMARY_OUTCOME = "fr.passerelle.crossborder.CrossBorderSummaryOutcome"
 
 ALL = frozenset({PS_REQUESTED, CONSENT_DECISION, PS_QUERY, PS_RETRIEVED, PS_OUTCOME, AUDIT_RECORD,
                  CONSENT_DIRECTIVE, AUTHENTICATION_FAILED, SECURITY_ALERT, PATIENT_ACCESS_NOTIFIED,
                  AUDIT_TRAIL_READ, EP_REQUESTED, EP_QUERY, EP_RETRIEVED, EP_OUTCOME, EP_OBSERVED, EP_STATE,
                  DISPENSATION_REQUESTED, DISPENSATION_DISCARD_REQUESTED, DISPENSATION_SUBMITTED,
-                 DISPENSATION_ANSWERED, IDENTIFICATION_REQUESTED, IDENTIFICATION_QUERY, IDENTIFICATION_OUTCOME})
+                 DISPENSATION_ANSWERED, IDENTIFICATION_REQUESTED, IDENTIFICATION_QUERY, IDENTIFICATION_OUTCOME,
+                 CROSSBORDER_REQUESTED, CROSSBORDER_DECISION, CROSSBORDER_IDENTIFICATION_OUTCOME,
+                 CROSSBORDER_SUMMARY_OUTCOME})
 
 
 def request_key(event: dict) -> bytes:

@@ -59,6 +59,8 @@ EVENT_TOPICS: dict[str, str] = {
     ev.DISPENSATION_ANSWERED: "ep_commands",
     ev.IDENTIFICATION_REQUESTED: "identification_requested", ev.IDENTIFICATION_QUERY: "identification_authorised",
     ev.IDENTIFICATION_OUTCOME: "identification_outcomes",
+    ev.CROSSBORDER_REQUESTED: "crossborder_requested", ev.CROSSBORDER_DECISION: "crossborder_decisions",
+    ev.CROSSBORDER_IDENTIFICATION_OUTCOME: "crossborder_outcomes", ev.CROSSBORDER_SUMMARY_OUTCOME: "crossborder_outcomes",
 }
 #: Topics keyed by prescription id (one partition serialises a prescription's commands and state).
 PRESCRIPTION_KEYED = frozenset({"ep_commands", "ep_state"})

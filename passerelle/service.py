@@ -13,5 +13,6 @@ class Service(StrEnum):
     FOREIGN_NCP = "foreign-ncp"
     TRANSLATION = "translation"
     PRESCRIPTION = "prescription"
+    COUNTRY_A = "country-a"
     AUDIT = "audit"
     AUDIT_STORE = "audit-store"

@@ -127,6 +127,11 @@ class Settings(BaseSettings):
     rpps_directory_file: Path = PROJECT_ROOT / "data" / "rpps-dev.yaml"
     catalogue_dir: Path = PROJECT_ROOT / "data" / "catalogue"
     ncp_data: Path = PROJECT_ROOT / "data" / "ncp"
+    #: France as country A (docs/country-a.md): the DMP simulator's directory, the trust list of
+    #: foreign NCPs (production: generated from the EU trust list) and France's policy for them.
+    dmp_data: Path = PROJECT_ROOT / "data" / "dmp"
+    ncp_trust_list: Path = PROJECT_ROOT / "data" / "country-a" / "trust-list.dev.yaml"
+    country_a_policy: Path = PROJECT_ROOT / "data" / "country-a" / "policy.yaml"
     #: Prefix of every topic name, so several deployments can share a cluster.
     topic_prefix: str = "passerelle"
     log_format: str = "console"  # or "json"

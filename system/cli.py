@@ -12,6 +12,7 @@ from passerelle.produce import produce as produce_events
 from passerelle.service import Service
 from passerelle.settings import Settings
 from services.audit.cli import app as audit_app
+from services.country_a.abroad import app as abroad_app
 from services.consent.cli import app as consent_registry
 from services.translation.cli import app as catalogue_app
 
@@ -19,6 +20,7 @@ app = typer.Typer(help="Passerelle, France's National Contact Point for eHealth.
 app.add_typer(audit_app, name="audit")
 app.add_typer(consent_registry, name="consent")
 app.add_typer(catalogue_app, name="catalogue")
+app.add_typer(abroad_app, name="abroad")
 app.command("produce")(produce_events)
 
 
@@ -27,6 +29,7 @@ def up(
     broker: Annotated[Optional[str], typer.Option(help="Bootstrap servers of an existing Kafka (default: start the embedded broker).")] = None,
     http: Annotated[str, typer.Option(help="HOST:PORT of the HTTP gateway.")] = "127.0.0.1:8080",
     ncp_data: Annotated[Optional[Path], typer.Option(help="Directory of the foreign NCP simulator (default: data/ncp).")] = None,
+    dmp_data: Annotated[Optional[Path], typer.Option(help="Directory of the DMP simulator, France as country A (default: data/dmp).")] = None,
     metrics_port: Annotated[Optional[int], typer.Option(help="Worker i serves Prometheus metrics on N+i (default: PASSERELLE_METRICS_PORT, else free ports; listed at start-up).")] = None,
 ) -> None:
     """Run the whole system until Ctrl-C."""
@@ -40,6 +43,8 @@ def up(
         settings.kafka.bootstrap_servers = broker
     if ncp_data:
         settings.ncp_data = ncp_data.resolve()
+    if dmp_data:
+        settings.dmp_data = dmp_data.resolve()
     if metrics_port is not None:
         settings.metrics_port = metrics_port
     raise typer.Exit(run_up(settings, embedded=broker is None))
@@ -161,11 +166,20 @@ def bench(
     translation_seconds: Annotated[float, typer.Option(help="Seconds of translation alone.")] = 2.0,
     compare_polling: Annotated[bool, typer.Option(help="Also run target (b)'s rate with a client polling every 5 ms.")] = True,
     profile: Annotated[Optional[Path], typer.Option(help="Write py-spy profiles (collapsed stacks) of each stage alone and of every process under saturation to this directory (the profilers share the cores: figures of a profiled run are lower).")] = None,
+    flow: Annotated[str, typer.Option(help="country-b (a French HP reads a foreign summary) or country-a (a doctor abroad reads a French patient's summary: transcoding alone and the /ncp/v1 flow at --rates, default 10,25,50).")] = "country-b",
 ) -> None:
     """Measure the Patient Summary flow against the raw broker hop and translation alone (bounded, a few minutes)."""
     import json
     import shlex
     import sys
+
+    if flow == "country-a":
+        from benchmarks import country_a
+        report = country_a.run([float(r) for r in (rates or "10,25,50").split(",")], rate_seconds, translation_seconds)
+        typer.echo(country_a.text(report, "passerelle " + " ".join(shlex.quote(a) for a in sys.argv[1:])))
+        if json_path:
+            json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        return
 
     from benchmarks import bench_report
     from benchmarks.bench import BenchOptions, run

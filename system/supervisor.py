@@ -29,6 +29,7 @@ WORKERS = {
     Service.FOREIGN_NCP: "services.foreign_ncp",
     Service.TRANSLATION: "services.translation",
     Service.PRESCRIPTION: "services.prescription",
+    Service.COUNTRY_A: "services.country_a",
     Service.AUDIT: "services.audit",
     Service.AUDIT_STORE: "services.audit.store",
     Service.GATEWAY: "services.gateway",
@@ -52,6 +53,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return {**os.environ,
             "PASSERELLE_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
             "PASSERELLE_NCP_DATA": str(settings.ncp_data),
+            "PASSERELLE_DMP_DATA": str(settings.dmp_data),
             "PASSERELLE_HTTP_HOST": settings.http_host,
             "PASSERELLE_HTTP_PORT": str(settings.http_port),
             "PASSERELLE_STATE_DIR": str(settings.state_dir)}

@@ -47,6 +47,12 @@ EVENT_TYPES = {
     "IDENTIFICATION_AUTHORISED": ("110110", "Patient Record", "E"),
     "IDENTIFICATION_QUERY_ROUTED": ("110112", "Query", "E"),
     "IDENTIFICATION_OUTCOME": ("110112", "Query", "E"),
+    # France as country A: a foreign NCP asks about a French patient (docs/country-a.md)
+    "NCP_IDENTIFICATION_REQUESTED": ("110112", "Query", "E"),
+    "NCP_IDENTIFICATION_OUTCOME": ("110112", "Query", "E"),
+    "NCP_PS_REQUESTED": ("110112", "Query", "E"),
+    "NCP_PS_DECIDED": ("110110", "Patient Record", "E"),
+    "NCP_PS_OUTCOME": ("110106", "Export", "R"),
 }
 DEFAULT_TYPE = ("110110", "Patient Record", "E")
 OUTCOMES = {"SUCCESS": "0", "DENIED": "4", "FAILURE": "8"}  # FHIR audit-event-outcome
@@ -69,6 +75,12 @@ def _patient_entity(patient: dict, description: str) -> dict:
             "description": description}
 
 
+def _professional_system(record: dict) -> str:
+    """RPPS for a French professional; a professional abroad is identified in their own country."""
+    country = record.get("hp_country")
+    return f"urn:passerelle:professional-id:{country}" if country else RPPS_SYSTEM
+
+
 def _agents(record: dict) -> list[dict]:
     purpose = PURPOSES.get(record.get("purpose") or "")
     purpose_of_use = [{"coding": [_coding("http://terminology.hl7.org/CodeSystem/v3-ActReason", purpose)]}] if purpose else []
@@ -76,7 +88,7 @@ def _agents(record: dict) -> list[dict]:
     if hp is None:
         return [{"who": {"display": "Passerelle (system)"}, "requestor": False}]
     agent = {"type": {"coding": [_coding("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "AUT", "author (originator)")]},
-             "who": {"identifier": {"system": RPPS_SYSTEM, "value": hp["rpps"]}},
+             "who": {"identifier": {"system": _professional_system(record), "value": hp["rpps"]}},
              "role": [{"coding": [_coding(PROFESSION_SYSTEM, hp["profession"])]}],
              "requestor": True, **({"purposeOfUse": purpose_of_use} if purpose_of_use else {})}
     if record.get("point_of_care"):
@@ -114,6 +126,10 @@ def audit_event(record: dict) -> dict:
              "source": {"site": "FR-NCPeH", "observer": {"display": f"Passerelle {env['producer']}"},
                         "type": [_coding("http://terminology.hl7.org/CodeSystem/security-source-type", "4", "Application Server")]},
              "entity": entities}
+    if record.get("document_id"):
+        entities.insert(0, {"what": {"identifier": {"system": "urn:passerelle:document", "value": record["document_id"]}},
+                            "type": _coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"),
+                            "description": "the patient's document concerned"})
     if record.get("reason_code"):
         event["outcomeDesc"] = record["reason_code"]
     if record.get("purpose") in PURPOSES:

@@ -15,6 +15,8 @@ from passerelle.events import (AUDIT_RECORD, AUDIT_TRAIL_READ, AUTHENTICATION_FA
 from passerelle.events import (DISPENSATION_ANSWERED, DISPENSATION_DISCARD_REQUESTED, DISPENSATION_REQUESTED,
                                DISPENSATION_SUBMITTED, EP_OBSERVED, EP_OUTCOME, EP_QUERY, EP_REQUESTED, EP_RETRIEVED)
 from passerelle.events import IDENTIFICATION_OUTCOME, IDENTIFICATION_QUERY, IDENTIFICATION_REQUESTED
+from passerelle.events import (CROSSBORDER_DECISION, CROSSBORDER_IDENTIFICATION_OUTCOME, CROSSBORDER_REQUESTED,
+                               CROSSBORDER_SUMMARY_OUTCOME)
 from passerelle.processor import Emit, Handlers, Incoming, RejectedEvent
 from passerelle.topics import Topics
 from passerelle.service import Service
@@ -105,6 +107,15 @@ def _identification_outcome(e: dict) -> Step:
     return "IDENTIFICATION_OUTCOME", outcome, e["error"]["code"] if e.get("error") else None
 
 
+def _crossborder_requested(e: dict) -> Step:
+    return ("NCP_IDENTIFICATION_REQUESTED" if e["kind"] == "IDENTIFICATION" else "NCP_PS_REQUESTED"), "SUCCESS", None
+
+
+def _crossborder_identified(e: dict) -> Step:
+    outcome = {"FOUND": "SUCCESS", "DENIED": "DENIED"}.get(e["status"], "FAILURE")
+    return "NCP_IDENTIFICATION_OUTCOME", outcome, e["error"]["code"] if e.get("error") else None
+
+
 ACTIONS: dict[str, Callable[[dict], Step]] = {
     PS_REQUESTED: _requested,
     CONSENT_DECISION: _decided,
@@ -127,16 +138,31 @@ ACTIONS: dict[str, Callable[[dict], Step]] = {
     IDENTIFICATION_REQUESTED: lambda e: ("IDENTIFICATION_REQUESTED", "SUCCESS", None),
     IDENTIFICATION_QUERY: _identification_query,
     IDENTIFICATION_OUTCOME: _identification_outcome,
+    # France as country A: a professional abroad reads a French patient's data (docs/country-a.md)
+    CROSSBORDER_REQUESTED: _crossborder_requested,
+    CROSSBORDER_DECISION: lambda e: ("NCP_PS_DECIDED", "SUCCESS" if e["authorised"] else "DENIED", e["reason_code"]),
+    CROSSBORDER_IDENTIFICATION_OUTCOME: _crossborder_identified,
+    CROSSBORDER_SUMMARY_OUTCOME: lambda e: ("NCP_PS_OUTCOME", _status_outcome(e), e["error"]["code"] if e["error"] else None),
 }
 
 #: Clinical content the audit trail never reads: the audit service decodes events without these
 #: fields (their bytes are skipped, never built into objects). A rule reading one fails loudly.
-NOT_AUDITED = frozenset({"summary", "document", "documents", "prescriptions"})
+NOT_AUDITED = frozenset({"summary", "document", "documents", "prescriptions", "traits", "identity"})
 
 #: Event types whose successful step hands the patient's health data to the HP: the patient is
 #: told of each (PatientAccessNotified) and sees it in GET /v1/audit/accesses. A completed outcome
 #: is the moment the summary becomes readable by the HP who asked.
-DISCLOSURES = frozenset({PS_OUTCOME, EP_OUTCOME})
+DISCLOSURES = frozenset({PS_OUTCOME, EP_OUTCOME, CROSSBORDER_SUMMARY_OUTCOME})
+
+
+def foreign_professional(professional: dict | None) -> dict | None:
+    """A professional abroad (as their NCP asserted them) in the audit record's ``hp`` shape: their
+    own country's identifier, their role; ``hp_country`` says they are not French."""
+    if professional is None:
+        return None
+    return {"rpps": professional["id"], "profession": professional["role"],
+            "organisation": professional["organisation"], "auth_method": "NCP_ASSERTION",
+            "assertion_issued_at": professional["assertion_issued_at"]}
 
 
 def audit_record(incoming: Incoming) -> dict:
@@ -145,7 +171,7 @@ def audit_record(incoming: Incoming) -> dict:
         raise RejectedEvent(f"no audit rule for {incoming.event_type}")
     e = incoming.event
     action, outcome, reason = describe(e)
-    hp = e.get("hp")
+    hp = e.get("hp") or foreign_professional(e.get("professional"))
     return {"envelope": caused_by(e, PRODUCER), "action": action, "outcome": outcome, "reason_code": reason,
             "hp": hp, "patient": e.get("patient"), "purpose": e.get("purpose"),
             "source_topic": incoming.topic, "source_event_id": e["envelope"]["event_id"],
@@ -154,22 +180,25 @@ def audit_record(incoming: Incoming) -> dict:
             "point_of_care": e.get("point_of_care") or (hp or {}).get("point_of_care"),
             "mapped_patient": e.get("mapped_patient"),
             "source_causation_id": e["envelope"].get("causation_id"),
-            "patient_access": incoming.event_type in DISCLOSURES and outcome == "SUCCESS"}
+            "patient_access": incoming.event_type in DISCLOSURES and outcome == "SUCCESS",
+            "hp_country": (e.get("professional") or {}).get("country"), "document_id": e.get("document_id")}
 
 
-def access_notification(record: dict) -> dict | None:
-    """The "access notified to the patient" event for an audit record that is an access, else None."""
+def access_notification(record: dict, hp_name: str | None = None) -> dict | None:
+    """The "access notified to the patient" event for an audit record that is an access, else None
+    (``hp_name``: the professional's name, when the audited event asserted it)."""
     if not (record["patient_access"] and record["patient"] and record["hp"]):
         return None
     return {"envelope": caused_by(record, PRODUCER), "patient": record["patient"], "hp": record["hp"],
             "purpose": record["purpose"], "action": record["action"], "accessed_at": record["source_occurred_at"],
-            "audit_source_event_id": record["source_event_id"]}
+            "audit_source_event_id": record["source_event_id"], "hp_country": record.get("hp_country"),
+            "hp_name": hp_name, "document_id": record.get("document_id")}
 
 
 def record_step(incoming: Incoming, topics: Topics) -> Iterable[Emit]:
     record = audit_record(incoming)
     yield Emit(topics.audit_records, AUDIT_RECORD, record, request_key(record))
-    notification = access_notification(record)
+    notification = access_notification(record, (incoming.event.get("professional") or {}).get("name"))
     if notification is not None:
         yield Emit(topics.audit_access_notifications, PATIENT_ACCESS_NOTIFIED, notification, request_key(record))
 

@@ -31,6 +31,8 @@ from services.gateway.prefer import preferred_wait
 from services.gateway.follower import Follower, stop_gateway_if_failed
 from services.gateway.identification_api import identification_router
 from services.gateway.identification_tracker import IdentificationTracker
+from services.gateway.ncp_api import ncp_router
+from services.gateway.ncp_inbound import NcpOutcomes
 from services.gateway.prescription_api import prescription_router
 from services.gateway.prescription_tracker import PrescriptionTracker
 from services.gateway.portal_api import install_portal
@@ -55,7 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     identifications = IdentificationTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS, ready=ready)
     prescriptions = PrescriptionTracker(MAX_TRACKED_REQUESTS, ready=ready)
     watch = StreamWatch(settings)
-    follower = Follower(settings, serde, [tracker, identifications, prescriptions, watch], ready)
+    ncp_outcomes = NcpOutcomes()  # France as country A: answers the /ncp/v1 calls wait for
+    follower = Follower(settings, serde, [tracker, identifications, prescriptions, watch, ncp_outcomes], ready)
     directory = load_directory(settings.rpps_directory_file)
     professions = load_professions(settings.professions_file)
     bearer = HTTPBearer(auto_error=False)
@@ -166,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                            prescriptions))
     app.include_router(identification_router(settings, serde, countries, professional, lambda: app.state.producer,
                                              identifications))
+    app.include_router(ncp_router(settings, serde, lambda: app.state.producer, ncp_outcomes))
     app.include_router(dashboard_router(settings, serde, professional, lambda: app.state.producer, watch))
     install_portal(app, settings, countries,
                    OidcSignIn(settings, directory, professions, refuse) if oidc_enabled(settings) else None)

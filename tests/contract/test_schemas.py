@@ -105,6 +105,8 @@ def _events_produced_by_each_service(serde, state_dir):
     emits += prescription_flow(state_dir)
     from tests.identification_flow import identification_flow
     emits += identification_flow(state_dir, "PT", {"patient_id": "402113658", "birth_date": "2019-11-03"})
+    from tests.country_a_flow import country_a_flow
+    emits += country_a_flow()
     emits += [a for e in [Incoming("t", "fr.passerelle.ps.PatientSummaryRequested", request)] + [Incoming("t", x.event_type, x.record) for x in emits
                                                                                           if x.event_type != "fr.passerelle.ep.PrescriptionState"]
               for a in record_step(e, topics)]

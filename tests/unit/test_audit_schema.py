@@ -16,10 +16,15 @@ from passerelle import PROJECT_ROOT
 from passerelle.serde import SchemaSet
 
 ADDED_IN_V2 = {"point_of_care": None, "mapped_patient": None, "source_causation_id": None, "patient_access": False}
+#: version 3 (France as country A): the professional's country, the document concerned
+ADDED_IN_V3 = {"hp_country": None, "document_id": None}
 
 
 def versions() -> tuple[dict, dict]:
-    v2 = SchemaSet(PROJECT_ROOT / "schemas")["fr.passerelle.audit.AuditRecord"].source
+    v3 = SchemaSet(PROJECT_ROOT / "schemas")["fr.passerelle.audit.AuditRecord"].source
+    v2 = copy.deepcopy(v3)
+    v2["version"] = 2
+    v2["fields"] = [f for f in v2["fields"] if f["name"] not in ADDED_IN_V3]
     v1 = copy.deepcopy(v2)
     v1["version"] = 1
     v1["fields"] = [f for f in v1["fields"] if f["name"] not in ADDED_IN_V2]
@@ -32,6 +37,15 @@ def test_version_2_only_adds_fields_with_defaults():
     added = [f for f in v2["fields"] if f["name"] in ADDED_IN_V2]
     assert {f["name"]: f["default"] for f in added} == ADDED_IN_V2
     assert [f["name"] for f in v2["fields"][:len(v1["fields"])]] == [f["name"] for f in v1["fields"]]
+
+
+def test_version_3_only_adds_fields_with_defaults_at_the_end_and_reads_v2():
+    v3 = SchemaSet(PROJECT_ROOT / "schemas")["fr.passerelle.audit.AuditRecord"].source
+    _, v2 = versions()
+    assert v3["version"] == 3
+    assert {f["name"]: f["default"] for f in v3["fields"][len(v2["fields"]):]} == ADDED_IN_V3
+    result = ReaderWriterCompatibilityChecker().get_compatibility(parse(json.dumps(v3)), parse(json.dumps(v2)))
+    assert result.compatibility is SchemaCompatibilityType.compatible
 
 
 def test_the_reference_checker_finds_v2_can_read_v1():

@@ -1,0 +1,91 @@
+"""The DMP simulator: ``DIR/<NIR>/patient.json`` and ``DIR/<NIR>/vsm.xml`` (``passerelle up
+--dmp-data DIR``). Read once at start; a directory whose files are invalid is reported and skipped,
+never served (the report names the directory and the problem, never a patient's traits)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import structlog
+from lxml import etree
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from passerelle.ins import ins_problem
+
+NS = "urn:hl7-org:v3"
+SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+class DmpPatient(BaseModel):
+    """``patient.json``."""
+    model_config = ConfigDict(extra="forbid")
+    ins: str
+    birth_name: str = Field(min_length=1, max_length=100)
+    first_names: list[str] = Field(min_length=1)
+    birth_date: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+    sex: Literal["F", "M"]
+    birth_place: str = Field(pattern=r"^[0-9][0-9AB][0-9]{3}$")
+    dmp_status: Literal["open", "closed"]
+    cross_border_opposition: bool
+    masked_documents: list[str]
+    email: str | None = None
+
+    @field_validator("ins")
+    @classmethod
+    def _valid_ins(cls, ins: str) -> str:
+        if ins_problem(ins):
+            raise ValueError(ins_problem(ins))
+        return ins
+
+
+@dataclass(frozen=True)
+class DmpRecord:
+    patient: DmpPatient
+    vsm: bytes | None  # None: no synthèse in this DMP
+    vsm_id: str | None  # the VSM's document id (ClinicalDocument/id/@extension)
+
+
+def _vsm_id(content: bytes) -> str:
+    root = etree.fromstring(content, SAFE_PARSER)
+    if root.tag != f"{{{NS}}}ClinicalDocument":
+        raise ValueError("vsm.xml is not a CDA ClinicalDocument")
+    ident = root.find(f"{{{NS}}}id")
+    if ident is None or not (ident.get("extension") or ident.get("root")):
+        raise ValueError("vsm.xml has no document id")
+    return ident.get("extension") or ident.get("root")
+
+
+def load_record(directory: Path) -> DmpRecord:
+    """One patient's directory; ``ValueError`` (or ``ValidationError``) when its files are invalid."""
+    patient = DmpPatient.model_validate_json((directory / "patient.json").read_bytes())
+    if patient.ins[:13] != directory.name:
+        raise ValueError("the directory is not named after the patient's NIR")
+    vsm_path = directory / "vsm.xml"
+    if not vsm_path.exists():
+        return DmpRecord(patient, None, None)
+    content = vsm_path.read_bytes()
+    return DmpRecord(patient, content, _vsm_id(content))
+
+
+def load_dmp(root: Path) -> dict[str, DmpRecord]:
+    """INS -> the patient's DMP; invalid directories are logged and skipped."""
+    records: dict[str, DmpRecord] = {}
+    for directory in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        try:
+            record = load_record(directory)
+        except (OSError, ValueError, ValidationError, etree.XMLSyntaxError) as exc:
+            structlog.get_logger().error("DMP directory skipped: invalid files", directory=directory.name,
+                      problem=type(exc).__name__, errors=_field_errors(exc))
+            continue
+        records[record.patient.ins] = record
+    structlog.get_logger().info("DMP simulator loaded", patients=len(records), data=str(root))
+    return records
+
+
+def _field_errors(exc: Exception) -> list[str] | str:
+    """What was wrong, without the values (they are a patient's traits)."""
+    if isinstance(exc, ValidationError):
+        return [f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors()]
+    return str(exc)[:200]

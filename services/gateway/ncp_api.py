@@ -1,0 +1,158 @@
+"""France as country A, the inbound boundary for foreign NCPs: ``/ncp/v1`` over HTTP/JSON, each
+request carrying its NCP's signed assertion (JWS ES256, ``kid`` in the trust list). A verified
+request becomes a ``CrossBorderRequested`` event; the country-a service answers it and this route
+answers the foreign NCP with that answer (synchronously, as XCPD/XCA do). Every refusal here is
+published on the security events topic (audited) with its eHDSI-style code."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Callable, Literal
+
+import structlog
+import yaml
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from passerelle.crossborder import AssertionRefused, Policy, TrustList, verify_assertion
+from passerelle.events import AUTHENTICATION_FAILED, CROSSBORDER_REQUESTED, request_key
+from passerelle.ins import ins_problem, normalise
+from passerelle.serde import AvroSerde
+from passerelle.settings import Settings
+from passerelle.topics import Topics
+from services.gateway import handlers
+from services.gateway.ncp_inbound import (NcpOutcomes, ReplayMemory, crossborder_requested, error_body,
+                                          identification_answer, status_of, summary_answer)
+
+log = structlog.get_logger()
+#: how long a foreign NCP's call waits for France's answer
+NCP_WAIT_SECONDS = 15.0
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class NcpPatient(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ins: str = Field(max_length=32, description="INS: NIR (13 characters, 2A/2B for Corsica) and its 2-digit key.")
+    birth_name: Name | None = None
+    first_names: list[Name] = Field([], max_length=10)
+    birth_date: str | None = Field(None, pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+    sex: Literal["F", "M"] | None = None
+    birth_place: str | None = Field(None, pattern=r"^[0-9][0-9AB][0-9]{3}$", description="INSEE code.")
+
+
+class NcpRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    requesting_country: str = Field(pattern=r"^[A-Z]{2}$", description="The foreign NCP's country (country B).")
+    patient: NcpPatient
+    assertion: str | None = Field(None, max_length=8192, description=(
+        "The foreign NCP's JWS (ES256, header kid): iss, aud=NCP-FR, jti, iat, exp, country, hp {id, name, role, "
+        "organisation, country}, purpose TREATMENT|EMERGENCY, treatment_relationship, patient (the INS)."))
+
+
+class NcpError(BaseModel):
+    code: str
+    message: str = Field(description="French.")
+    message_en: str
+
+
+class NcpErrorBody(BaseModel):
+    error: NcpError
+
+
+class NcpIdentified(BaseModel):
+    status: Literal["found", "not_found", "more_traits_needed"]
+    fields: list[str] = Field(description="more_traits_needed: the traits to add.")
+    patient: dict | None = Field(description="found: the INS and the patient's INS traits.")
+    error: NcpError | None
+
+
+class NcpSummary(BaseModel):
+    status: Literal["completed"]
+    document_id: str
+    pivot: dict = Field(description="The eHDSI pivot Patient Summary, CDA level 3, fr-FR.")
+    original: dict = Field(description="The VSM as the DMP holds it (level 1).")
+    untranscoded: list[dict] = Field(description="French codes kept as they are, with their labels.")
+
+
+ERRORS = {s: {"model": NcpErrorBody} for s in (401, 403, 404, 422, 503)}
+
+
+def _checked(body: NcpRequest, trust: TrustList, policy: Policy, replays: ReplayMemory):
+    """(refusal code, None) or (None, the verified assertion): the INS, then the foreign NCP's signed
+    assertion (trust list, validity, patient, country, purpose), then its first use."""
+    ins = normalise(body.patient.ins)
+    if ins_problem(ins):
+        return "ERROR_PI_INVALID_IDENTIFIER", None
+    if not body.assertion:
+        return "ERROR_SEC_ASSERTION_MISSING", None
+    now = time.time()
+    try:
+        assertion = verify_assertion(body.assertion, trust, policy, body.requesting_country, ins, now)
+    except AssertionRefused as exc:
+        return exc.code, None
+    if not replays.first_use(assertion.jti, assertion.exp, now - policy.clock_skew_seconds):
+        return "ERROR_SEC_ASSERTION_REPLAYED", None
+    return None, assertion
+
+
+def ncp_router(settings: Settings, serde: AvroSerde, producer: Callable[[], object], outcomes: NcpOutcomes) -> APIRouter:
+    topics = Topics(settings.topic_prefix)
+    trust, policy = TrustList.load(settings.ncp_trust_list), Policy.load(settings.country_a_policy)
+    mask = yaml.safe_load((settings.country_a_policy.parent / "search-mask.yaml").read_text(encoding="utf-8"))
+    replays = ReplayMemory()
+    router = APIRouter(prefix="/ncp/v1", tags=["France as country A (foreign NCPs)"])
+
+    async def refuse(request: Request, code: str, assertion: str | None) -> JSONResponse:
+        event = handlers.authentication_failed(code, assertion, None, request.method, request.url.path,
+                                               request.client.host if request.client else None)
+        try:
+            await producer().send_and_wait(topics.security_events, serde.encode(AUTHENTICATION_FAILED, event),
+                                           key=request_key(event))
+        except KafkaError as exc:
+            log.error("NCP refusal not published", code=code, error_class=type(exc).__name__)
+        return JSONResponse(error_body(code), status_code=status_of(code))
+
+    async def ask(request: Request, kind: str, body: NcpRequest):
+        code, assertion = _checked(body, trust, policy, replays)
+        if code is not None:
+            return await refuse(request, code, body.assertion or None)
+        ins = normalise(body.patient.ins)
+        traits = body.patient.model_dump(exclude={"ins"})
+        event = crossborder_requested(kind, body.requesting_country, ins, traits, assertion,
+                                      request.client.host if request.client else None)
+        request_id = event["envelope"]["correlation_id"]
+        outcomes.expect(request_id)
+        try:
+            await producer().send_and_wait(topics.crossborder_requested, serde.encode(CROSSBORDER_REQUESTED, event),
+                                           key=request_key(event))
+        except KafkaError as exc:
+            log.error("NCP request not published", correlation_id=request_id, error_class=type(exc).__name__)
+            await outcomes.wait(request_id, 0)
+            return JSONResponse(error_body("ERROR_SERVICE_UNAVAILABLE"), status_code=503)
+        log.info("foreign NCP request", correlation_id=request_id, kind=kind, country=body.requesting_country)
+        outcome = await outcomes.wait(request_id, NCP_WAIT_SECONDS)
+        if outcome is None:
+            return JSONResponse(error_body("ERROR_SERVICE_UNAVAILABLE"), status_code=503)
+        status, answer = (identification_answer if kind == "IDENTIFICATION" else summary_answer)(outcome)
+        return JSONResponse(answer, status_code=status, headers={"X-Request-Id": request_id})
+
+    @router.post("/patient-identifications", response_model=NcpIdentified, responses=ERRORS)
+    async def identify_french_patient(body: NcpRequest, request: Request):
+        """Patient identification (XCPD-like): the INS and its traits (birth name and birth date
+        required). found (with the patient's INS traits), not_found or more_traits_needed."""
+        return await ask(request, "IDENTIFICATION", body)
+
+    @router.post("/patient-summaries", response_model=NcpSummary, responses=ERRORS)
+    async def french_patient_summary(body: NcpRequest, request: Request):
+        """The French patient's Patient Summary (XCA-like): the eHDSI pivot transcoded from the VSM
+        of the patient's DMP, with the VSM itself; or a refusal without any clinical data."""
+        return await ask(request, "PATIENT_SUMMARY", body)
+
+    @router.get("/search-mask")
+    async def search_mask():
+        """France's patient search mask: the INS and its traits."""
+        return mask
+
+    return router

@@ -1,0 +1,113 @@
+"""The /ncp/v1 boundary's pure parts: the replay memory of assertions, the event a verified request
+becomes, the outcome a foreign NCP is answered with, and the waiting for that outcome (a view fed by
+the gateway's follower). The HTTP/JSON + JWS binding lives in ``ncp_api.py``; an XCPD/XCA SOAP
+binding would verify SAML instead and build the same ``CrossBorderRequested`` event."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+from datetime import datetime, timezone
+
+from passerelle.crossborder import ERRORS, Assertion
+from passerelle.documents import UnreadableDocument, unpack
+from passerelle.envelope import new_envelope
+from passerelle.events import CROSSBORDER_IDENTIFICATION_OUTCOME, CROSSBORDER_SUMMARY_OUTCOME
+from passerelle.topics import Topics
+
+PRODUCER = "gateway"
+#: HTTP status of each refusal or failure France answers a foreign NCP with
+STATUS = {"ERROR_PI_NO_MATCH": 404, "ERROR_PS_NOT_FOUND": 404, "ERROR_PS_DOCUMENT_UNAVAILABLE": 503,
+          "ERROR_SERVICE_UNAVAILABLE": 503, "ERROR_PI_INVALID_IDENTIFIER": 422}
+
+
+def error_body(code: str) -> dict:
+    french, english = ERRORS[code]
+    return {"error": {"code": code, "message": french, "message_en": english}}
+
+
+def status_of(code: str) -> int:
+    if code in STATUS:
+        return STATUS[code]
+    return 401 if code.startswith("ERROR_SEC_") else 403
+
+
+class ReplayMemory:
+    """The assertion ids seen and not yet expired (an assertion serves one request). Bounded: past
+    ``capacity``, the ids closest to expiry are forgotten first."""
+
+    def __init__(self, capacity: int = 100_000):
+        self.capacity, self.expiries, self.seen = capacity, [], {}
+
+    def first_use(self, jti: str, exp: int, now: float) -> bool:
+        while self.expiries and (self.expiries[0][0] < now or len(self.expiries) >= self.capacity):
+            _, old = heapq.heappop(self.expiries)
+            self.seen.pop(old, None)
+        if jti in self.seen:
+            return False
+        self.seen[jti] = exp
+        heapq.heappush(self.expiries, (exp, jti))
+        return True
+
+
+def crossborder_requested(kind: str, country: str, ins: str, traits: dict, assertion: Assertion,
+                          origin: str | None) -> dict:
+    issued = datetime.fromtimestamp(assertion.iat, timezone.utc)
+    return {"envelope": new_envelope(PRODUCER), "kind": kind, "requesting_country": country,
+            "professional": {**assertion.hp.model_dump(), "assertion_issued_at": issued},
+            "patient": {"country": "FR", "patient_id": ins}, "purpose": assertion.purpose, "traits": traits,
+            "treatment_relationship": assertion.treatment_relationship, "assertion_id": assertion.jti,
+            "assertion_expires_at": datetime.fromtimestamp(assertion.exp, timezone.utc), "request_origin": origin}
+
+
+def identification_answer(outcome: dict) -> tuple[int, dict]:
+    if outcome["status"] in ("DENIED", "FAILED"):
+        return status_of(outcome["error"]["code"]), error_body(outcome["error"]["code"])
+    found = outcome["identity"]
+    return 200, {"status": outcome["status"].lower(), "fields": outcome["fields"],
+                 "patient": {"ins": outcome["patient"]["patient_id"], **found} if found else None,
+                 "error": error_body(outcome["error"]["code"])["error"] if outcome["error"] else None}
+
+
+def summary_answer(outcome: dict) -> tuple[int, dict]:
+    if outcome["status"] != "COMPLETED":
+        return status_of(outcome["error"]["code"]), error_body(outcome["error"]["code"])
+    s = outcome["summary"]
+    try:
+        pivot, original = unpack(s["pivot_encoding"], s["pivot"]), unpack(s["original_encoding"], s["original"])
+    except UnreadableDocument:
+        return 503, error_body("ERROR_PS_DOCUMENT_UNAVAILABLE")
+    return 200, {"status": "completed", "document_id": outcome["document_id"],
+                 "pivot": {"content_type": "application/xml", "level": 3, "content": pivot.decode("utf-8")},
+                 "original": {"content_type": "application/xml", "level": 1, "content": original.decode("utf-8")},
+                 "untranscoded": s["untranscoded"]}
+
+
+class NcpOutcomes:
+    """The outcomes this gateway instance waits for (the foreign NCP's call is synchronous): an
+    outcome nobody waits for here is not kept, so no summary lingers in the gateway's memory."""
+
+    def __init__(self):
+        self.pending: dict[str, asyncio.Future] = {}
+
+    @staticmethod
+    def followed(topics: Topics) -> list[str]:
+        return [topics.crossborder_outcomes]
+
+    def expect(self, request_id: str) -> None:
+        self.pending[request_id] = asyncio.get_running_loop().create_future()
+
+    async def wait(self, request_id: str, timeout: float) -> dict | None:
+        try:
+            return await asyncio.wait_for(self.pending[request_id], timeout)
+        except TimeoutError:
+            return None
+        finally:
+            self.pending.pop(request_id, None)
+
+    def apply_record(self, rec, event_type: str | None, event: dict | None) -> None:
+        if event_type not in (CROSSBORDER_IDENTIFICATION_OUTCOME, CROSSBORDER_SUMMARY_OUTCOME):
+            return
+        waiter = self.pending.get(event["envelope"]["correlation_id"])
+        if waiter is not None and not waiter.done():
+            waiter.set_result(event)
