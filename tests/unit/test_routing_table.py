@@ -65,10 +65,12 @@ def test_every_service_reads_the_topics_it_read_before_the_table():
     from services.audit.handlers import audit
     from services.foreign_ncp.handlers import answer_ncp_request
     from services.prescription.handlers import commands
+    from services.country_a.handlers import answer_foreign_ncp
     from services.router.handlers import route
 
     assert route.subscription(TOPICS) == (["p.consent.decisions.v1", "p.identification.authorised.v1"], None)
     assert answer_ncp_request.subscription(TOPICS) == ([], TOPICS.pattern("ncp_outbound"))
+    assert answer_foreign_ncp.subscription(TOPICS) == (["p.crossborder.requested.v1"], None)
     assert sorted(commands.subscription(TOPICS)[0]) == ["p.ep.commands.v1", "p.ep.retrieved.v1"]
     audited = re.compile(audit.subscription(TOPICS)[1])
     assert {t for t in TOPICS.all(["PT"]) if audited.match(t)} == {
@@ -76,7 +78,9 @@ def test_every_service_reads_the_topics_it_read_before_the_table():
                                     "ps.outcomes", "audit.reads", "consent.registry", "security.events",
                                     "ep.requested", "ep.retrieved", "ep.outcomes", "ep.commands",
                                     "identification.requested", "identification.authorised",
-                                    "identification.outcomes")}
+                                    "identification.outcomes",
+                                    # France as country A (issue 20): its three topics are audited too
+                                    "crossborder.requested", "crossborder.decisions", "crossborder.outcomes")}
 
 
 def test_the_processors_subscribe_to_the_derived_topics(tmp_path, serde):
