@@ -108,11 +108,11 @@ def _date(iso: str) -> str:
 def period_text(period: dict | None) -> str | None:
     if not period:
         return None
-    duration = period.get("duration")
+    duration, start, end = period.get("duration"), period.get("start"), period.get("end")
     if duration and duration.get("unit") in TIME_UNITS and _number(duration.get("value") or "") is not None:
         singular, plural, _ = TIME_UNITS[duration["unit"]]
-        return f"pendant {duration['value']} {plural if _number(duration['value']) > 1 else singular}"
-    start, end = period.get("start"), period.get("end")
+        during = f"pendant {duration['value']} {plural if _number(duration['value']) > 1 else singular}"
+        return f"{during} à partir du {_date(start)}" if start else during
     if start and end:
         return f"du {_date(start)} au {_date(end)}"
     if start:

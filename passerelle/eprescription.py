@@ -154,6 +154,29 @@ def read_eprescription(content: bytes) -> dict:
             "valid_until": ends[0] if ends else None}
 
 
+EDISPENSATION_LOINC = "60593-1"
+
+
+def read_edispensation(content: bytes) -> dict:
+    """What an eDispensation says was dispensed: per ``supply`` (moodCode EVN) the product as the
+    medication reader reads it, the quantity, the substitution and the prescription item it fulfils.
+    Raises ``NotAnEPrescription`` (or lxml's ``XMLSyntaxError``) on anything else."""
+    root = etree.fromstring(content, SAFE_PARSER)
+    if root.tag != "{urn:hl7-org:v3}ClinicalDocument" or _first(root, "string(hl7:code/@code)") != EDISPENSATION_LOINC:
+        raise NotAnEPrescription("not an eHDSI eDispensation (LOINC 60593-1)")
+    lines = []
+    for supply in root.xpath("//hl7:section//hl7:supply[@moodCode='EVN']", namespaces=NS):
+        material = medication.child(supply, "product", "manufacturedProduct", "manufacturedMaterial")
+        substitution = _first(supply, "string(hl7:entryRelationship/hl7:observation[hl7:code/@code='SUBST']/hl7:value/@code)")
+        lines.append({**medication.read_product(material),
+                      "quantity": medication.quantity(_first(supply, "hl7:quantity")),
+                      "substitution": substitution or None,
+                      "prescription_item_id": _first(supply, "string(hl7:entryRelationship/hl7:substanceAdministration"
+                                                             "/hl7:id/@extension)") or None})
+    return {"prescription_id": _first(root, "string(hl7:relatedDocument/hl7:parentDocument/hl7:id/@extension)") or None,
+            "language": _first(root, "string(hl7:languageCode/@code)") or None, "lines": lines}
+
+
 def patient_ids(content: bytes) -> list[str]:
     root = etree.fromstring(content, SAFE_PARSER)
     return root.xpath("hl7:recordTarget/hl7:patientRole/hl7:id/@extension", namespaces=NS)

@@ -122,6 +122,8 @@ def ratio(el) -> str | None:
     if den is None or quantity(den) is None:
         return numerator
     value, unit = (den.get("value") or "").strip(), (den.get("unit") or "").strip()
+    if value in ("0", "0.0"):  # a zero denominator says nothing: the numerator alone
+        return numerator
     if unit in UNITY:
         return numerator if value in ("1", "1.0") else f"{numerator}/{value}"
     return f"{numerator}/{unit}" if value in ("1", "1.0") else f"{numerator}/{value} {unit}"
