@@ -65,15 +65,23 @@ def text(el) -> str | None:
     return " ".join("".join(el.itertext()).split()) or None
 
 
+#: The narrative of the document last read, by ID (one pass per document, not one per reference);
+#: holds that one document until the next is read.
+_narratives: tuple = (None, {})
+
+
 def narrative(el, reference: str | None) -> str | None:
     """The narrative text a ``reference/@value`` (``#id`` or ``id``) points at in el's document."""
+    global _narratives
     if not reference:
         return None
-    target = reference.strip().lstrip("#")
-    if not target or "'" in target:
-        return None
-    found = el.getroottree().getroot().xpath(f"//*[@ID='{target}']")
-    return text(found[0]) if found else None
+    root = el.getroottree().getroot()
+    cached_root, ids = _narratives
+    if cached_root is not root:
+        ids = {e.get("ID"): e for e in root.iter() if isinstance(e.tag, str) and e.get("ID")}
+        _narratives = (root, ids)
+    found = ids.get(reference.strip().lstrip("#"))
+    return text(found) if found is not None else None
 
 
 def empty_term() -> dict:
