@@ -37,6 +37,9 @@ EVENTS = {"AC": "avant les repas", "ACM": "avant le petit-déjeuner", "ACD": "av
 #: Words after which a French dose-form label is not pluralised ("poudres pour solution buvable").
 STOP_WORDS = {"de", "d'", "du", "des", "pour", "à", "en", "avec", "dans", "sans", "et"}
 HOURS_PER_DAY = 24
+#: What each kind of free text is called for the pharmacist.
+WRITTEN = {"patient": ("Consigne au patient", "non traduite"), "pharmacist": ("Consigne au pharmacien", "non traduite"),
+           "prescription": ("Texte de la prescription", "non traduit")}
 
 
 def _number(value: str) -> float | None:
@@ -122,8 +125,8 @@ def period_text(period: dict | None) -> str | None:
 
 def instruction_text(instruction: dict) -> str:
     language = instruction.get("language") or "langue non indiquée"
-    who = "au patient" if instruction.get("kind") == "patient" else "au pharmacien"
-    return f"Consigne {who} (en {language}, non traduite) : « {instruction['text']} »"
+    what, untranslated = WRITTEN.get(instruction.get("kind"), ("Texte", "non traduit"))
+    return f"{what} (en {language}, {untranslated}) : « {instruction['text']} »"
 
 
 def french_dosage(dosage: dict | None, catalogue: Labels) -> str | None:

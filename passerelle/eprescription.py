@@ -46,6 +46,9 @@ def _item(sa, ids: dict[str, str]) -> dict:
     quantity = _first(sa, "hl7:entryRelationship/hl7:supply[@moodCode='RQO']/hl7:quantity/@value")
     substitution = _first(sa, "hl7:entryRelationship/hl7:observation[hl7:code/@code='SUBST']/hl7:value/@code")
     patient_text = next((i["text"] for i in dosage["instructions"] if i["kind"] == "patient"), None)
+    item_text = _text(_first(sa, "hl7:text"), ids)
+    if not dosage["instructions"] and item_text:  # the item's own text is then its only written dosage
+        dosage["instructions"] = [{"kind": "prescription", "text": item_text, "language": medication.document_language(sa)}]
     return {
         "item_id": _first(sa, "string(hl7:id/@extension)") or _first(sa, "string(hl7:id/@root)"),
         "product": product["product"],
@@ -55,7 +58,7 @@ def _item(sa, ids: dict[str, str]) -> dict:
         "package": product["package"],
         "package_size": product["package_size"],
         "quantity": _count(quantity),
-        "dosage": patient_text or _text(_first(sa, "hl7:text"), ids),
+        "dosage": patient_text or item_text,
         "substitution": substitution or "N",  # absent: no substitution allowed (the safe reading)
         "dispensable": _first(sa, "string(hl7:statusCode/@code)") in DISPENSABLE_STATUS,
         "product_class": product["product_class"],

@@ -292,7 +292,7 @@ def _timing(sa) -> tuple[dict | None, dict | None, list[str]]:
 
 def instructions(sa, language: str | None = None) -> list[dict]:
     """Free-text instructions (patient's, pharmacist's) in the language they were written in."""
-    language = language or _document_language(sa)
+    language = language or document_language(sa)
     found = []
     for relationship in children(sa, "entryRelationship"):
         act = child(relationship, "act")
@@ -303,7 +303,7 @@ def instructions(sa, language: str | None = None) -> list[dict]:
     return found
 
 
-def _document_language(el) -> str | None:
+def document_language(el) -> str | None:
     root = el.getroottree().getroot()
     code = child(root, "languageCode") if isinstance(root.tag, str) else None
     return (code.get("code") or None) if code is not None else None

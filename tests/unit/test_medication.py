@@ -161,7 +161,7 @@ def test_the_listing_shows_parts_substances_dosage_prescriber_and_dates():
     view = list_view("r1", outcome("passerelle__ep-AT-two-part-cream-pessary.xml", "passerelle__ep-GR-epsos-era.xml"))
     two_part, greek = view["prescriptions"]
     [item] = two_part["items"]
-    assert [p["dose_form"]["original"] for p in item["parts"]] == ["Vaginal tablet", "Cream"]
+    assert [p["dose_form"]["original"] for p in item["parts"]] == ["Pessary", "Cream"]
     assert [(i["original"], i["strength"]) for i in item["parts"][1]["active_ingredients"]] == [("Clotrimazol", "10 mg/g")]
     assert item["substances_missing"] is None and item["valid_until"] == "2024-04-02"
     assert two_part["prescriber"]["name"] == "Anna Prüferin" and two_part["authored_at"] == "2024-03-02"
