@@ -9,7 +9,14 @@ from __future__ import annotations
 from hypothesis import given, settings as hsettings, strategies as st
 from lxml import etree
 
+from passerelle import PROJECT_ROOT
+from passerelle.envelope import new_envelope
+from passerelle.eprescription import read_eprescription
 from passerelle.medication import EPSOS, HL7, PHARM, french_dosage, read_dosage, read_product
+from passerelle.serde import AvroSerde, SchemaSet
+from services.gateway.prescription_api import list_view
+from services.translation.catalogue import Catalogue
+from services.translation.prescriptions import translate_prescription
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=12)
@@ -102,7 +109,12 @@ def build_product(doc: Doc, parent, spec: dict) -> list[tuple]:
 
 def build(spec: dict) -> tuple[etree._Element, list[tuple]]:
     doc = Doc(spec["namespace"])
-    sa = etree.SubElement(doc.root, f"{{{HL7}}}substanceAdministration", classCode="SBADM", moodCode="INT")
+    etree.SubElement(doc.root, f"{{{HL7}}}id", root="1.2.3", extension="RX-1")
+    etree.SubElement(doc.root, f"{{{HL7}}}code", code="57833-6", codeSystem="2.16.840.1.113883.6.1")
+    section = etree.SubElement(etree.SubElement(doc.root, f"{{{HL7}}}component"), f"{{{HL7}}}section")
+    sa = etree.SubElement(etree.SubElement(section, f"{{{HL7}}}entry"), f"{{{HL7}}}substanceAdministration",
+                          classCode="SBADM", moodCode="INT")
+    etree.SubElement(sa, f"{{{HL7}}}id", root="1.2.3", extension="RX-1.1")
     material = etree.SubElement(etree.SubElement(etree.SubElement(sa, f"{{{HL7}}}consumable"),
                                                  f"{{{HL7}}}manufacturedProduct"), f"{{{HL7}}}manufacturedMaterial")
     etree.SubElement(material, f"{{{HL7}}}name").text = "Produit"
@@ -166,3 +178,23 @@ def test_any_dosage_reads_and_writes_in_french_without_raising(times, dose, acts
     assert rendered is None or isinstance(rendered, str)
     for i in dosage["instructions"]:  # free text is kept as written, never altered
         assert f"« {i['text']} »" in rendered
+
+
+CATALOGUE = Catalogue.load(PROJECT_ROOT / "data" / "catalogue")
+SERDE = AvroSerde(SchemaSet(PROJECT_ROOT / "schemas"))
+HP = {"rpps": "10002000007", "profession": "21", "organisation": "750000001", "auth_method": "CPS",
+      "assertion_issued_at": 0}
+
+
+@hsettings(max_examples=150, deadline=None)
+@given(document_spec)
+def test_any_variant_is_listed_in_french_and_fits_its_avro_event(spec):
+    material, expected = build(spec)
+    prescription = translate_prescription(read_eprescription(etree.tostring(material.getroottree())), CATALOGUE)
+    [item] = prescription["items"]
+    assert len(item["ingredients"]) == len(expected)
+    event = {"envelope": new_envelope("translation"), "hp": HP, "patient": {"country": "FI", "patient_id": "x"},
+             "purpose": "TREATMENT", "status": "COMPLETED", "error": None, "prescriptions": [prescription]}
+    _, decoded = SERDE.decode(SERDE.encode("fr.passerelle.ep.PrescriptionListOutcome", event))
+    [listed] = list_view("r", decoded)["prescriptions"][0]["items"]
+    assert (listed["substances_missing"] is None) == bool(expected)
