@@ -187,3 +187,34 @@ def test_the_records_travel_in_their_avro_events():
              "error": None, "prescriptions": prescriptions}
     name, decoded = serde.decode(serde.encode("fr.passerelle.ep.PrescriptionListOutcome", event))
     assert name == "fr.passerelle.ep.PrescriptionListOutcome" and decoded["prescriptions"] == prescriptions
+
+
+# --- the eDispensation France writes --------------------------------------------------------------
+
+def dispense_first_item(name: str, **line) -> dict:
+    from services.prescription.edispensation import build_edispensation
+    prescription = read_eprescription((EP / name).read_bytes())
+    item = prescription["items"][0]
+    document = build_edispensation(prescription, {"country": "AT", "patient_id": "x"}, {"rpps": "1", "organisation": "2"},
+                                   "d1", [{"item_id": item["item_id"], "quantity": 1, **line}])
+    [dispensed] = read_edispensation(document)["lines"]
+    return item, dispensed
+
+
+@pytest.mark.parametrize("name", ["passerelle__ep-AT-two-part-cream-pessary.xml", "passerelle__ep-FI-three-ingredients.xml",
+                                  "konateq__openncp__1-5678-W8.xml"])
+def test_the_dispensed_product_is_described_as_prescribed_and_reads_back(name):
+    item, dispensed = dispense_first_item(name)
+    assert substances(dispensed) == substances(item)
+    assert [p["dose_form"]["code"] for p in dispensed["parts"]] == [p["dose_form"]["code"] for p in item["parts"]]
+    assert (dispensed["dose_form"]["code"], dispensed["strength"]) == (item["dose_form"]["code"], item["strength"])
+    assert (dispensed["product_class"] or {}).get("code") == (item["product_class"] or {}).get("code")
+
+
+def test_a_substitute_is_written_with_its_code_only_and_an_uncoded_product_does_not_break_the_document():
+    _, substitute = dispense_first_item("passerelle__ep-GR-epsos-era.xml", substitution="G", product_code="3400930000001",
+                                        product_name="Amoxicilline Biogaran 500 mg")
+    assert (substitute["product"]["code"], substitute["ingredients"]) == ("3400930000001", [])
+    item, dispensed = dispense_first_item("WilliamGoossen__epsos-common-components.gnomonportal__epSOS_RTD_eP_SK_Pivot_CDA_L3_009.xml")
+    assert item["product"]["code"] is None  # named, not coded, by country A
+    assert dispensed["product"] == {"code": None, "system": None, "original": "Flector EP Rapid 50 mg", "french": None}
