@@ -130,11 +130,18 @@ def ratio(el) -> str | None:
     if den is None or quantity(den) is None:
         return numerator
     value, unit = (den.get("value") or "").strip(), (den.get("unit") or "").strip()
-    if value in ("0", "0.0"):  # a zero denominator says nothing: the numerator alone
+    if _number(value) == 0:  # a zero denominator says nothing: the numerator alone
         return numerator
     if unit in UNITY:
-        return numerator if value in ("1", "1.0") else f"{numerator}/{value}"
-    return f"{numerator}/{unit}" if value in ("1", "1.0") else f"{numerator}/{value} {unit}"
+        return numerator if _number(value) == 1 else f"{numerator}/{value}"
+    return f"{numerator}/{unit}" if _number(value) == 1 else f"{numerator}/{value} {unit}"
+
+
+def _number(value: str) -> float | None:
+    try:
+        return float(value.replace(",", "."))
+    except ValueError:
+        return None
 
 
 def _substance(ingredient) -> dict | None:
@@ -156,7 +163,7 @@ def ingredients(material, desc: str | None = None) -> list[dict]:
     product's strength as written) is the strength of a lone ingredient that states none."""
     found = []
     for ingredient in children(material, "ingredient"):
-        if (ingredient.get("classCode") or "ACTI") not in ACTIVE_CLASSES:
+        if (ingredient.get("classCode") or "ACTI").strip() not in ACTIVE_CLASSES:
             continue
         substance = _substance(ingredient)
         if substance is not None:
