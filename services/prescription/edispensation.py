@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 from lxml import etree
 from lxml.builder import ElementMaker
 
+from services.prescription.dispensed_product import dispensed_material
+
 HL7 = "urn:hl7-org:v3"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 E = ElementMaker(namespace=HL7, nsmap={None: HL7, "xsi": XSI, "pharm": "urn:hl7-org:pharm"})
@@ -30,13 +32,14 @@ def _supply(line: dict, item: dict, dispensation_id: str, kind: str, prescriptio
     product_code = line.get("product_code") or item["product"]["code"]
     product_name = line.get("product_name") or item["product"]["original"] or ""
     code = E.code(code=product_code, displayName=product_name,
-                  codeSystem=(item["product"]["system"] or "") if not line.get("product_code") else FR_DOCUMENT_ROOT)
+                  codeSystem=(item["product"]["system"] or "") if not line.get("product_code") else FR_DOCUMENT_ROOT) \
+        if product_code else E.code(nullFlavor="NI")  # a product named but not coded by country A
     supply = E.supply(
         E.templateId(root="1.3.6.1.4.1.12559.11.10.1.3.1.3.3"),
         E.id(root=FR_DOCUMENT_ROOT, extension=f"{dispensation_id}.{line['item_id']}"),
         E.statusCode(code="nullified" if kind == "DISCARD" else "completed"),
         E.quantity(unit="1", value=str(line["quantity"])),
-        E.product(E.manufacturedProduct(E.manufacturedMaterial(code, E.name(product_name)))),
+        E.product(E.manufacturedProduct(dispensed_material(code, product_name, item, bool(line.get("product_code"))))),
         classCode="SPLY", moodCode="EVN")
     if line.get("substitution"):
         supply.append(E.entryRelationship(E.observation(
