@@ -1,8 +1,9 @@
 """eHDSI pivot CDA (R2, level 3): Patient Summary, ePrescription, eDispensation.
 
 ``translate_cda(content, catalogue)`` returns ``(display model, translated document)``. The document
-is the one country A sent with, inside each coded element, a ``translation`` child (in the element's
-own namespace, as eHDSI does for ``epsos:`` elements) carrying the same code and the French
+is the one country A sent with, inside each coded element, a ``translation`` child (``hl7:translation``,
+also under ``pharm:`` elements, whose coded types are the HL7 ones; ``epsos:translation`` under
+``epsos:`` elements, whose schema redefines the data types in its own namespace) carrying the same code and the French
 ``displayName``; the original ``displayName`` and ``originalText`` are untouched. Issue 6 (dispensing)
 uses the same function for ePrescriptions: rows are the prescription items, ``role`` names the
 element (``code``, ``formCode``, ``routeCode``…).
@@ -19,6 +20,9 @@ from services.translation import display
 from services.translation.catalogue import LOINC, Catalogue
 
 NS = "urn:hl7-org:v3"
+#: The epSOS medication namespace: its schema declares the coded data types (and their
+#: ``translation``) in that namespace; the HL7 pharmacy extension uses the HL7 ones.
+EPSOS = "urn:epsos-org:ep:medication"
 NSMAP = {"hl7": NS}
 SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
                               remove_blank_text=False)
@@ -58,7 +62,7 @@ def _original_text(el: etree._Element, ids: dict[str, str]) -> str | None:
 
 
 def _add_translation(el: etree._Element, french: str) -> None:
-    namespace = etree.QName(el).namespace or NS
+    namespace = EPSOS if etree.QName(el).namespace == EPSOS else NS
     translation = etree.SubElement(el, f"{{{namespace}}}translation")
     for attr in ("code", "codeSystem", "codeSystemName", "codeSystemVersion"):
         if el.get(attr):
