@@ -16,7 +16,7 @@ import binascii
 
 from lxml import etree
 
-from services.translation import display
+from services.translation import display, guard
 from services.translation.catalogue import LOINC, Catalogue
 
 NS = "urn:hl7-org:v3"
@@ -24,8 +24,6 @@ NS = "urn:hl7-org:v3"
 #: ``translation``) in that namespace; the HL7 pharmacy extension uses the HL7 ones.
 EPSOS = "urn:epsos-org:ep:medication"
 NSMAP = {"hl7": NS}
-SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                              remove_blank_text=False)
 #: Coded elements inside a section's entry: any element with a code (translations we or country A
 #: added excepted, and CS-typed elements, which cannot carry a translation), or a code/value left
 #: empty with a nullFlavor.
@@ -127,9 +125,10 @@ def _embedded(root: etree._Element) -> list[dict]:
 
 
 def translate_cda(content: bytes, catalogue: Catalogue) -> tuple[dict, bytes]:
-    """``(display model, translated document)``; raises ``etree.XMLSyntaxError`` if unparseable and
-    ``NotACdaDocument`` if the XML is not an HL7 CDA ``ClinicalDocument``."""
-    root = etree.fromstring(content, SAFE_PARSER)
+    """``(display model, translated document)``; raises ``etree.XMLSyntaxError`` if unparseable,
+    ``guard.HostileDocument`` if hostile and ``NotACdaDocument`` if the XML is not an HL7 CDA
+    ``ClinicalDocument``."""
+    root = guard.parse_xml(content)
     if root.tag != f"{{{NS}}}ClinicalDocument":
         raise NotACdaDocument("not an HL7 CDA ClinicalDocument")
     language = root.xpath("hl7:languageCode/@code", namespaces=NSMAP)

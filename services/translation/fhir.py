@@ -18,7 +18,7 @@ import re
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
-from services.translation import display
+from services.translation import display, guard
 from services.translation.catalogue import Catalogue
 
 TRANSLATION_EXT = "http://hl7.org/fhir/StructureDefinition/translation"
@@ -129,8 +129,9 @@ def _section(catalogue: Catalogue, sec: dict, resources: dict[str, dict]) -> dic
 
 
 def translate_fhir(content: bytes, catalogue: Catalogue) -> tuple[dict, bytes]:
-    """``(display model, translated Bundle)``; raises ``json.JSONDecodeError`` or ``NotAnIpsBundle``."""
-    bundle = json.loads(content)
+    """``(display model, translated Bundle)``; raises ``json.JSONDecodeError``, ``NotAnIpsBundle`` or
+    ``guard.HostileDocument``."""
+    bundle = guard.parse_json(content)
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise NotAnIpsBundle("not a FHIR Bundle")
     warnings = []
