@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from lxml import etree
 
+from passerelle import medication
+
 NS = {"hl7": "urn:hl7-org:v3", "pharm": "urn:hl7-org:pharm"}
 SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 EPRESCRIPTION_LOINC = "57833-6"
@@ -28,25 +30,6 @@ def _first(el, path: str):
     return found[0] if found else None
 
 
-def _term(el) -> dict:
-    if el is None:
-        return {"code": None, "system": None, "original": None, "french": None}
-    return {"code": el.get("code"), "system": el.get("codeSystem"), "original": el.get("displayName"), "french": None}
-
-
-def _pq(el) -> str | None:
-    return f"{el.get('value')} {el.get('unit') or ''}".strip() if el is not None and el.get("value") else None
-
-
-def _ingredient(el) -> dict:
-    substance = _term(_first(el, "pharm:ingredientSubstance/pharm:code"))
-    substance["original"] = substance["original"] or _first(el, "string(pharm:ingredientSubstance/pharm:name)") or None
-    num, den = _first(el, "pharm:quantity/hl7:numerator"), _first(el, "pharm:quantity/hl7:denominator")
-    per = _pq(den) if den is not None and _pq(den) != "1 1" else None
-    strength = f"{_pq(num)}/{per}" if per else _pq(num)
-    return {"substance": substance, "strength": strength}
-
-
 def _text(el, ids: dict[str, str]) -> str | None:
     """A dosage instruction: the narrative it references, else its own text."""
     if el is None:
@@ -57,36 +40,96 @@ def _text(el, ids: dict[str, str]) -> str | None:
 
 
 def _item(sa, ids: dict[str, str]) -> dict:
-    material = _first(sa, "hl7:consumable/hl7:manufacturedProduct/hl7:manufacturedMaterial")
-    product = _term(_first(material, "hl7:code")) if material is not None else _term(None)
-    if material is not None:
-        product["original"] = product["original"] or (_first(material, "string(hl7:name)") or None)
-    inner = _first(material, "pharm:asContent") if material is not None else None
-    package, size = _term(None), None
-    if inner is not None:
-        outer = _first(inner, "pharm:containerPackagedProduct/pharm:asContent")
-        box = _first(outer, "pharm:containerPackagedProduct/pharm:formCode") if outer is not None else None
-        package = _term(box if box is not None else _first(inner, "pharm:containerPackagedProduct/pharm:formCode"))
-        parts = [p for p in (_pq(_first(outer, "pharm:quantity")) if outer is not None else None,
-                             _pq(_first(inner, "pharm:quantity"))) if p]
-        size = " x ".join(p.removesuffix(" 1") for p in parts) or None
+    material = medication.child(sa, "consumable", "manufacturedProduct", "manufacturedMaterial")
+    product = medication.read_product(material)
+    dosage = medication.read_dosage(sa)
     quantity = _first(sa, "hl7:entryRelationship/hl7:supply[@moodCode='RQO']/hl7:quantity/@value")
     substitution = _first(sa, "hl7:entryRelationship/hl7:observation[hl7:code/@code='SUBST']/hl7:value/@code")
-    instructions = _first(sa, "hl7:entryRelationship/hl7:act[hl7:code/@code='PINSTRUCT']/hl7:text")
+    patient_text = next((i["text"] for i in dosage["instructions"] if i["kind"] == "patient"), None)
     return {
         "item_id": _first(sa, "string(hl7:id/@extension)") or _first(sa, "string(hl7:id/@root)"),
-        "product": product,
-        "ingredients": [_ingredient(i) for i in (material.xpath("pharm:ingredient[@classCode='ACTI']", namespaces=NS)
-                                                  if material is not None else [])],
-        "dose_form": _term(_first(material, "pharm:formCode") if material is not None else None),
-        "route": _term(_first(sa, "hl7:routeCode")),
-        "package": package,
-        "package_size": size,
-        "quantity": int(float(quantity)) if quantity else 0,
-        "dosage": _text(instructions, ids) or _text(_first(sa, "hl7:text"), ids),
+        "product": product["product"],
+        "ingredients": product["ingredients"],
+        "dose_form": product["dose_form"],
+        "route": dosage["route"],
+        "package": product["package"],
+        "package_size": product["package_size"],
+        "quantity": _count(quantity),
+        "dosage": patient_text or _text(_first(sa, "hl7:text"), ids),
         "substitution": substitution or "N",  # absent: no substitution allowed (the safe reading)
         "dispensable": _first(sa, "string(hl7:statusCode/@code)") in DISPENSABLE_STATUS,
+        "product_class": product["product_class"],
+        "strength": product["strength"],
+        "parts": product["parts"],
+        "structured_dosage": structured_dosage(dosage),
+        "instructions": dosage["instructions"],
+        "dosage_french": None,
+        "valid_until": _validity_end(sa),
     }
+
+
+def _count(value: str | None) -> int:
+    try:
+        return max(int(float(value)), 0) if value else 0
+    except ValueError:
+        return 0
+
+
+def structured_dosage(dosage: dict) -> dict | None:
+    """The ``StructuredDosage`` record of a ``read_dosage`` result (route and instructions are kept
+    beside it in the item), or None when nothing is structured."""
+    dose, frequency, period = dosage["dose"], dosage["frequency"], dosage["period"] or {}
+    duration = period.get("duration") or {}
+    record = {"dose_low": dose and dose["low"], "dose_high": dose and dose["high"], "dose_unit": dose and dose["unit"],
+              "period_value": frequency and frequency["value"], "period_unit": frequency and frequency["unit"],
+              "fixed_interval": frequency and frequency["fixed_interval"], "events": dosage["events"],
+              "start": period.get("start"), "end": period.get("end"),
+              "duration_value": duration.get("value"), "duration_unit": duration.get("unit")}
+    return record if any(v for k, v in record.items() if k != "fixed_interval") else None
+
+
+def dosage_of(item: dict) -> dict:
+    """An item's dosage in the shape ``medication.read_dosage`` gives, rebuilt from its record."""
+    s = item.get("structured_dosage") or {}
+    duration = {"value": s["duration_value"], "unit": s["duration_unit"]} if s.get("duration_value") else None
+    period = {"start": s.get("start"), "end": s.get("end"), "duration": duration}
+    return {"dose": {"low": s["dose_low"], "high": s["dose_high"], "unit": s["dose_unit"] or "1"} if s.get("dose_low") else None,
+            "frequency": {"value": s["period_value"], "unit": s["period_unit"], "fixed_interval": bool(s["fixed_interval"])}
+            if s.get("period_value") else None,
+            "events": s.get("events") or [], "route": item["route"],
+            "period": period if any(period.values()) else None,
+            "dose_form": item["dose_form"] if not item.get("parts") else None,
+            "instructions": item.get("instructions") or []}
+
+
+def _validity_end(sa) -> str | None:
+    """End of the prescription's validity: the requested supply's effective time (HL7 v3
+    SupplyRequest), not the treatment period."""
+    high = _first(sa, "hl7:entryRelationship/hl7:supply[@moodCode='RQO']/hl7:effectiveTime/hl7:high")
+    return medication.iso_date(high)
+
+
+def _person(name_el) -> str | None:
+    if name_el is None:
+        return None
+    given = [medication.text(g) for g in name_el.xpath("hl7:given", namespaces=NS)]
+    family = [medication.text(f) for f in name_el.xpath("hl7:family", namespaces=NS)]
+    return " ".join(p for p in given + family if p) or medication.text(name_el)
+
+
+def prescriber(author) -> dict | None:
+    """Who prescribed: name, profession (the author's function code), country."""
+    if author is None:
+        return None
+    assigned = _first(author, "hl7:assignedAuthor")
+    country = _first(assigned, "string(hl7:addr/hl7:country)") or _first(
+        assigned, "string(hl7:representedOrganization/hl7:addr/hl7:country)") if assigned is not None else ""
+    found = {"name": _person(_first(assigned, "hl7:assignedPerson/hl7:name")) if assigned is not None else None,
+             "profession": medication.term(_first(author, "hl7:functionCode")),
+             "country": (country or "").strip() or None,
+             "organisation": (_first(assigned, "string(hl7:representedOrganization/hl7:name)") or "").strip() or None
+             if assigned is not None else None}
+    return found if found["name"] or found["profession"]["code"] or found["organisation"] else None
 
 
 def read_eprescription(content: bytes) -> dict:
@@ -102,8 +145,13 @@ def read_eprescription(content: bytes) -> dict:
     items = [_item(sa, ids) for sa in root.xpath(
         "//hl7:section//hl7:substanceAdministration[@moodCode='INT']", namespaces=NS)]
     language = _first(root, "string(hl7:languageCode/@code)") or None
+    author = _first(root, "hl7:author")
+    ends = sorted(i["valid_until"] for i in items if i["valid_until"])
     return {"prescription_id": f"{doc_id.get('root')}^{doc_id.get('extension')}" if doc_id.get("extension")
-            else doc_id.get("root"), "language": language, "items": items}
+            else doc_id.get("root"), "language": language, "items": items, "prescriber": prescriber(author),
+            "authored_at": medication.iso_date(_first(author, "hl7:time") if author is not None else None)
+            or medication.iso_date(_first(root, "hl7:effectiveTime")),
+            "valid_until": ends[0] if ends else None}
 
 
 def patient_ids(content: bytes) -> list[str]:

@@ -61,24 +61,58 @@ class DispensationAccepted(BaseModel):
     dispensation_id: str
 
 
+#: Shown in place of the substances of an item whose document names none that can be read.
+NO_SUBSTANCE = ("Aucune substance active lisible dans ce document : vérifiez le produit auprès du patient "
+                "ou du prescripteur avant toute délivrance.")
+
+
+def _term(t: dict | None) -> dict | None:
+    if t is None:
+        return None
+    return {"code": t["code"], "system": t["system"], "original": t["original"], "display": t["french"] or t["original"],
+            "translated": t["french"] is not None}
+
+
+def _substances(ingredients: list[dict]) -> list[dict]:
+    return [{**_term(i["substance"]), "strength": i["strength"]} for i in ingredients]
+
+
+def _part_view(part: dict) -> dict:
+    return {"name": part["name"], "product": _term(part["product"]), "dose_form": _term(part["dose_form"]),
+            "strength": part["strength"], "active_ingredients": _substances(part["ingredients"]),
+            "package": _term(part["package"]), "package_size": part["package_size"], "quantity": part["quantity"]}
+
+
 def _item_view(item: dict) -> dict:
-    def term(t):
-        return {"code": t["code"], "system": t["system"], "original": t["original"], "display": t["french"] or t["original"],
-                "translated": t["french"] is not None}
-    return {"item_id": item["item_id"], "product": term(item["product"]),
-            "active_ingredients": [{**term(i["substance"]), "strength": i["strength"]} for i in item["ingredients"]],
-            "dose_form": term(item["dose_form"]), "route": term(item["route"]), "package": term(item["package"]),
+    return {"item_id": item["item_id"], "product": _term(item["product"]),
+            "product_class": _term(item.get("product_class")), "strength": item.get("strength"),
+            "active_ingredients": _substances(item["ingredients"]),
+            "substances_missing": NO_SUBSTANCE if not item["ingredients"] else None,
+            "dose_form": _term(item["dose_form"]), "parts": [_part_view(p) for p in item.get("parts") or []],
+            "route": _term(item["route"]), "package": _term(item["package"]),
             "package_size": item["package_size"], "quantity": item["quantity"], "dosage_instructions": item["dosage"],
+            "dosage": item.get("dosage_french"), "instructions": item.get("instructions") or [],
             "substitution": item["substitution"], "substitution_allowed": item["substitution"] != "N",
-            "dispensable": item["dispensable"]}
+            "dispensable": item["dispensable"], "valid_until": item.get("valid_until")}
+
+
+def _prescriber_view(prescriber: dict | None) -> dict | None:
+    if prescriber is None:
+        return None
+    return {**prescriber, "profession": _term(prescriber["profession"])}
+
+
+def _prescription_view(p: dict) -> dict:
+    return {"prescription_id": p["prescription_id"], "language": p["language"],
+            "prescriber": _prescriber_view(p.get("prescriber")), "authored_at": p.get("authored_at"),
+            "valid_until": p.get("valid_until"), "items": [_item_view(i) for i in p["items"]]}
 
 
 def list_view(request_id: str, outcome: dict | None) -> dict:
     if outcome is None:
         return {"request_id": request_id, "status": "pending", "error": None, "prescriptions": []}
     return {"request_id": request_id, "status": outcome["status"].lower(), "error": outcome["error"],
-            "prescriptions": [{"prescription_id": p["prescription_id"], "language": p["language"],
-                               "items": [_item_view(i) for i in p["items"]]} for p in outcome["prescriptions"]]}
+            "prescriptions": [_prescription_view(p) for p in outcome["prescriptions"]]}
 
 
 def dispensation_view(d: dict) -> dict:

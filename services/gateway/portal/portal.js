@@ -488,13 +488,66 @@ async function listPrescriptions(purpose) {
 }
 
 function term(t) {
+  if (!t || !t.display) return el("span", { class: "absente" }, "non précisé");
   return el("span", {}, t.display, t.translated ? "" : el("span", { class: "badge non-traduit" }, "Non traduit"),
     t.translated && t.original && t.original !== t.display ? el("span", { class: "original-texte" }, ` (${t.original})`) : "");
 }
 
+/* The substances of a product (or part): each with its strength; a plain warning when none is readable. */
+function substances(ingredients, missing) {
+  if (!ingredients.length) return el("p", { class: "substances absente" }, missing || "Aucune substance active lisible.");
+  return el("ul", { class: "substances" }, ingredients.map((i) =>
+    el("li", {}, term(i), i.strength ? ` ${i.strength}` : "")));
+}
+
+function productCell(item) {
+  const cell = el("td", {}, term(item.product));
+  if (item.strength) cell.append(el("p", { class: "aide" }, `Dosage du produit : ${item.strength}`));
+  if (item.product_class) cell.append(el("p", { class: "aide" }, "Classe : ", term(item.product_class)));
+  if (!item.parts.length) {
+    cell.append(substances(item.active_ingredients, item.substances_missing));
+    return cell;
+  }
+  item.parts.forEach((part, n) => cell.append(el("div", { class: "partie" },
+    el("p", {}, `Partie ${n + 1}${part.name ? ` — ${part.name}` : ""} : `, term(part.dose_form),
+      part.quantity ? ` (${part.quantity})` : ""),
+    substances(part.active_ingredients, null))));
+  if (!item.active_ingredients.length) cell.append(el("p", { class: "absente" }, item.substances_missing));
+  return cell;
+}
+
+function dosageCell(item) {
+  const cell = el("td", {});
+  cell.append(el("p", {}, item.dosage || "Posologie non structurée."));
+  item.instructions.forEach((i) => cell.append(el("p", { class: "aide", lang: i.language || "" },
+    `${i.kind === "patient" ? "Consigne au patient" : "Consigne au pharmacien"} (${i.language || "langue non indiquée"}, non traduite) : `,
+    el("q", {}, i.text))));
+  if (!item.instructions.length && item.dosage_instructions) {
+    cell.append(el("p", { class: "aide" }, "Texte du prescripteur (non traduit) : ", el("q", {}, item.dosage_instructions)));
+  }
+  return cell;
+}
+
+function packageCell(item) {
+  return el("td", {}, String(item.quantity), " × ", term(item.package), item.package_size ? ` de ${item.package_size}` : "");
+}
+
+function prescriberLine(prescription) {
+  const p = prescription.prescriber;
+  const who = p ? [p.name, p.profession && p.profession.display, p.organisation, p.country].filter(Boolean).join(", ") : "";
+  return el("p", { class: "prescripteur" },
+    `Prescripteur : ${who || "non indiqué"}. Rédigée le ${frenchDate(prescription.authored_at) || "date non indiquée"}` +
+    (prescription.valid_until ? `, valable jusqu'au ${frenchDate(prescription.valid_until)}.` : "."));
+}
+
+function frenchDate(iso) {
+  return iso ? iso.split("-").reverse().join("/") : "";
+}
+
 function renderPrescription(prescription, index) {
   const block = el("section", { class: "rubrique prescription", "aria-labelledby": `titre-prescription-${index}` },
-    el("h2", { id: `titre-prescription-${index}` }, `Prescription ${prescription.prescription_id}`));
+    el("h2", { id: `titre-prescription-${index}` }, `Prescription ${prescription.prescription_id}`),
+    prescriberLine(prescription));
   const form = el("form", { class: "delivrance", "aria-label": `Délivrance de la prescription ${prescription.prescription_id}` });
   const rows = prescription.items.map((item, line) => {
     const id = `p${index}-l${line}`;
@@ -504,18 +557,17 @@ function renderPrescription(prescription, index) {
       el("option", { value: "" }, "Aucune"), el("option", { value: "G" }, "Générique (G)"),
       el("option", { value: "TE" }, "Équivalent thérapeutique (TE)"));
     return el("tr", {},
-      el("td", {}, term(item.product), el("p", { class: "aide" },
-        item.active_ingredients.map((i) => `${i.display}${i.strength ? ` ${i.strength}` : ""}`).join(", "))),
-      el("td", {}, term(item.dose_form), " — ", term(item.route)),
-      el("td", {}, item.dosage_instructions || "—"),
-      el("td", {}, String(item.quantity), item.package_size ? ` × ${item.package_size}` : ""),
+      productCell(item),
+      el("td", {}, item.parts.length ? "voir chaque partie" : term(item.dose_form), " — ", term(item.route)),
+      dosageCell(item),
+      packageCell(item),
       el("td", {}, item.dispensable ? "oui" : el("span", { class: "absente" }, "non délivrable")),
       el("td", {}, el("label", { for: quantity.id }, "Quantité à délivrer"), quantity),
       el("td", {}, el("label", { for: substitution.id }, "Substitution"), substitution,
         item.substitution_allowed ? "" : el("p", { class: "aide" }, "non autorisée")));
   });
   form.append(el("table", {},
-    el("thead", {}, el("tr", {}, ["Produit", "Forme et voie", "Posologie", "Quantité prescrite", "Délivrable", "Délivrer", "Substitution"]
+    el("thead", {}, el("tr", {}, ["Produit et substances", "Forme et voie", "Posologie", "Quantité prescrite", "Délivrable", "Délivrer", "Substitution"]
       .map((h) => el("th", { scope: "col" }, h)))),
     el("tbody", {}, rows)));
   const status = el("p", { role: "status", "aria-live": "polite", class: "etat-delivrance" });
