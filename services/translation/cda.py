@@ -16,7 +16,7 @@ import binascii
 
 from lxml import etree
 
-from services.translation import display, guard
+from services.translation import cda_statements, display, guard
 from services.translation.catalogue import LOINC, Catalogue
 
 NS = "urn:hl7-org:v3"
@@ -98,11 +98,15 @@ def _section(sec: etree._Element, catalogue: Catalogue) -> dict:
     text_el = sec.find(f"{{{NS}}}text")
     ids = _narrative_ids(sec)
     statements = sec.xpath(STATEMENTS, namespaces=NSMAP)
-    entries = [_entry(el, ids, catalogue, row) for row, entry_el in enumerate(statements)
-               for el in entry_el.xpath(CODED)]
+    by_element = {el: _entry(el, ids, catalogue, row) for row, entry_el in enumerate(statements)
+                  for el in entry_el.xpath(CODED)}
+    entries = list(by_element.values())
+    value = cda_statements.value_reader(by_element)
+    rows = [cda_statements.read_statement(entry_el, row, code, value, catalogue)
+            for row, entry_el in enumerate(statements)]
     title = display.clean_text(" ".join(title_el.itertext())) if title_el is not None else None
     narrative = display.clean_text(" ".join(text_el.itertext())) if text_el is not None else None
-    result = display.section(catalogue, code, title, narrative, entries, len(statements), flags)
+    result = display.section(catalogue, code, title, narrative, entries, len(statements), flags, rows)
     code_el = sec.find(f"{{{NS}}}code")
     if result["title_translated"] and code_el is not None and code_el.get("codeSystem") == LOINC:
         _add_translation(code_el, result["title"])
