@@ -153,13 +153,17 @@ def _allergy(finding, concern, row: int, value: Value, catalogue: Catalogue) -> 
     entity = child(finding, "participant", "participantRole", "playingEntity")
     agent = value(child(entity, "code")) if _code(entity) else (
         text_value(text(child(entity, "name")), text(child(entity, "name"))) if text(child(entity, "name")) else None)
+    said = value(child(finding, "value"))
+    if said and agent and said["code"] and said["code"] == agent["code"]:
+        said = None  # the agent repeated as the observation's value
     return statement(ALLERGY, row, [
-        ("agent", [agent]), ("category", [value(child(finding, "code")), value(child(finding, "value"))]),
+        ("agent", [agent]), ("category", [value(child(finding, "code")), said]),
         ("reaction", [value(child(o, "value")) for o in _observations(finding, "MFST")]),
         ("severity", [value(child(o, "value")) for o in _nested(finding, SEVERITY)][:1]),
         ("criticality", [value(child(o, "value")) for o in _nested(finding, CRITICALITY)][:1]),
         ("status", [_status(finding, concern, value, catalogue)]),
-        ("onset", [french_date(_time(finding, "low") or (_time(concern, "low") if concern is not None else None))])])
+        ("onset", [french_date(_time(finding, "low") or (_time(concern, "low") if concern is not None else None))])],
+        [] if agent else ["NO_AGENT"])
 
 
 def _problem(finding, concern, row: int, value: Value, catalogue: Catalogue) -> dict:

@@ -61,7 +61,9 @@ def statement(kind: str, row: int, fields: list[tuple[str, list[dict | None]]],
               flags: list[str] | None = None) -> dict:
     """A statement from ``(field name, values)`` pairs: empty values and fields are left out; a
     statement with no value at all is flagged ``UNRECOGNISED_STATEMENT``."""
-    kept = [{"name": name, "label": LABELS.get(name, name), "values": [dict(v, row=row) for v in values if v]}
+    kept = [{"name": name, "label": LABELS.get(name, name),
+             "values": [dict(v, row=row, display=v["display"] or v["original"]) for v in values
+                        if v and (v["display"] or v["original"])]}
             for name, values in fields]
     kept = [f for f in kept if f["values"]]
     flags = list(flags or [])
