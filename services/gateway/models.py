@@ -60,7 +60,7 @@ class Statement(BaseModel):
                                   "UNRECOGNISED.")
     row: int = Field(0, description="The row of the statement's coded elements in entries.")
     fields: list[StatementField] = []
-    flags: list[str] = Field([], description="UNRECOGNISED_STATEMENT, NO_SUBSTANCE, NO_AGENT.")
+    flags: list[str] = Field([], description="UNRECOGNISED_STATEMENT, NO_SUBSTANCE, SUBSTANCE_FROM_CLASS, NO_AGENT.")
 
 
 class Section(BaseModel):

@@ -128,8 +128,9 @@ def _medication(stmt, row: int, value: Value, catalogue: Catalogue) -> dict:
     product = read_product(material)
     substances = [_term(catalogue, i["substance"], i["strength"]) for i in product["ingredients"]]
     forms = [value(child(material, "formCode"))] + [_term(catalogue, p["dose_form"]) for p in product["parts"]]
+    from_class = [] if substances else [_term(catalogue, product["product_class"], product["strength"])]
     fields = [("product", [value(child(material, "code")) if _code(material) else _term(catalogue, product["product"])]),
-              ("substance", substances or [_term(catalogue, product["product_class"])]), ("form", forms)]
+              ("substance", substances), ("product_class", from_class), ("form", forms)]
     if _local(stmt) == "substanceAdministration":
         dosage = read_dosage(stmt)
         fields += [("route", [value(child(stmt, "routeCode"))]),
@@ -142,7 +143,8 @@ def _medication(stmt, row: int, value: Value, catalogue: Catalogue) -> dict:
                                  if quantity is not None and quantity.get("value") else None]),
                    ("date", [french_date(_time(stmt))])]
     fields.append(("status", [_status(stmt, None, value, catalogue)]))
-    return statement(MEDICATION, row, fields, [] if any(substances) else ["NO_SUBSTANCE"])
+    flags = [] if any(substances) else ["SUBSTANCE_FROM_CLASS"] if any(from_class) else ["NO_SUBSTANCE"]
+    return statement(MEDICATION, row, fields, flags)
 
 
 def _narrative(el) -> str | None:

@@ -25,7 +25,7 @@ LABELS = {
     "end": "Fin", "condition": "Affection", "vaccine": "Vaccin", "target_disease": "Maladie ciblée",
     "date": "Date", "dose_number": "Numéro de dose", "procedure": "Acte", "device": "Dispositif",
     "code": "Observation", "value": "Valeur", "verification": "Vérification", "quantity": "Quantité",
-    "instructions": "Instructions (non traduites)",
+    "instructions": "Instructions (non traduites)", "product_class": "Substance (classe ATC du produit)",
 }
 ACT_STATUS = "2.16.840.1.113883.5.14"
 

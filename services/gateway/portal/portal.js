@@ -15,6 +15,7 @@ const FLAGS = {
 const STATEMENT_FLAGS = {
   UNRECOGNISED_STATEMENT: "élément de forme inconnue : voir le texte original de la rubrique",
   NO_SUBSTANCE: "aucune substance active lisible",
+  SUBSTANCE_FROM_CLASS: "aucun ingrédient détaillé : substance lue dans la classe ATC du produit",
   NO_AGENT: "agent non précisé",
 };
 const SECTION_FLAGS = {
