@@ -53,7 +53,7 @@ def act_status(catalogue: Catalogue, code: str | None) -> dict | None:
     if not code:
         return None
     french = catalogue.french(ACT_STATUS, code)
-    return {**text_value(french or code, code, None if french else "UNKNOWN_CODE"),
+    return {**text_value(french or code, None, None if french else "UNKNOWN_CODE"),
             "code": {"system": ACT_STATUS, "code": code}, "translated": french is not None}
 
 
