@@ -102,7 +102,7 @@ def _section(sec: etree._Element, catalogue: Catalogue) -> dict:
                   for el in entry_el.xpath(CODED)}
     entries = list(by_element.values())
     value = cda_statements.value_reader(by_element)
-    rows = [cda_statements.read_statement(entry_el, row, code, value, catalogue)
+    rows = [cda_statements.read_statement(entry_el, row, code, value, catalogue, ids)
             for row, entry_el in enumerate(statements)]
     title = display.clean_text(" ".join(title_el.itertext())) if title_el is not None else None
     narrative = display.clean_text(" ".join(text_el.itertext())) if text_el is not None else None

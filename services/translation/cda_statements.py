@@ -12,8 +12,7 @@ from typing import Callable
 
 from lxml import etree
 
-from passerelle.medication import (child, children, french_dosage, read_dosage, read_product, text,
-                                  text_or_reference)
+from passerelle.medication import MEDICATION_NAMESPACES, french_dosage, read_dosage, read_product, text
 from services.translation import display
 from services.translation.catalogue import Catalogue
 from services.translation.statements import (ALLERGY, DEVICE, MEDICATION, OBSERVATION, PROBLEM, PROCEDURE,
@@ -29,7 +28,29 @@ SEVERITY, CRITICALITY, STATUS, DOSE_NUMBER = "SEV", ("82606-5", "CRIT"), "33999-
 
 
 def _local(el) -> str:
-    return etree.QName(el).localname if isinstance(el.tag, str) else ""
+    return el.tag.rpartition("}")[2] if isinstance(el.tag, str) else ""
+
+
+_TAGS: dict[str, frozenset[str]] = {}
+
+
+def children(el, local: str) -> list:
+    """The child elements named ``local`` in the CDA or a medication namespace (as
+    ``passerelle.medication.children``, reading the tag string: this runs for every element)."""
+    if el is None:
+        return []
+    tags = _TAGS.get(local) or _TAGS.setdefault(local, frozenset(f"{{{ns}}}{local}" for ns in MEDICATION_NAMESPACES))
+    return [c for c in el if c.tag in tags]
+
+
+def child(el, *path: str):
+    """The first element down ``path`` (local names), or None."""
+    for local in path:
+        found = children(el, local)
+        if not found:
+            return None
+        el = found[0]
+    return el
 
 
 def _code(el) -> str | None:
@@ -43,10 +64,13 @@ def _observations(el, type_code: str | None = None) -> list:
             if type_code is None or rel.get("typeCode") == type_code for o in children(rel, "observation")]
 
 
+_NESTED = etree.XPath(".//*[local-name()='observation'][*[local-name()='code'][@code=$code]]")
+
+
 def _nested(el, code: str | tuple) -> list:
     """Observations with ``code`` anywhere under el's relationships (severity sits under a reaction)."""
     codes = (code,) if isinstance(code, str) else code
-    return [o for o in el.iter() if _local(o) == "observation" and o is not el and _code(o) in codes]
+    return [o for c in codes for o in _NESTED(el, code=c)]
 
 
 def _time(el, bound: str | None = None) -> str | None:
@@ -121,7 +145,7 @@ def _term(catalogue: Catalogue, term: dict | None, strength: str | None = None) 
     return found
 
 
-def _medication(stmt, row: int, value: Value, catalogue: Catalogue) -> dict:
+def _medication(stmt, row: int, value: Value, catalogue: Catalogue, ids: dict[str, str]) -> dict:
     material = (child(stmt, "consumable", "manufacturedProduct", "manufacturedMaterial")
                 if _local(stmt) == "substanceAdministration"
                 else child(stmt, "product", "manufacturedProduct", "manufacturedMaterial"))
@@ -133,9 +157,9 @@ def _medication(stmt, row: int, value: Value, catalogue: Catalogue) -> dict:
               ("substance", substances), ("product_class", from_class), ("form", forms)]
     if _local(stmt) == "substanceAdministration":
         dosage = read_dosage(stmt)
+        said = french_dosage(dosage, catalogue)
         fields += [("route", [value(child(stmt, "routeCode"))]),
-                   ("dosage", [text_value(french_dosage(dosage, catalogue), _narrative(stmt))
-                               if french_dosage(dosage, catalogue) else None]),
+                   ("dosage", [text_value(said, _narrative(stmt, ids)) if said else None]),
                    ("period", [_period(dosage["period"])])]
     else:
         quantity = child(stmt, "quantity")
@@ -147,8 +171,13 @@ def _medication(stmt, row: int, value: Value, catalogue: Catalogue) -> dict:
     return statement(MEDICATION, row, fields, flags)
 
 
-def _narrative(el) -> str | None:
-    return text_or_reference(child(el, "text"))
+def _narrative(el, ids: dict[str, str]) -> str | None:
+    """The statement's own text: the narrative cell it references (``ids``: the section's), else its text."""
+    said = child(el, "text")
+    reference = child(said, "reference")
+    if reference is not None:
+        return ids.get((reference.get("value") or "").lstrip("#"))
+    return text(said)
 
 
 def _allergy(finding, concern, row: int, value: Value, catalogue: Catalogue) -> dict:
@@ -225,8 +254,10 @@ def value_reader(lookup: dict) -> Value:
     return value
 
 
-def read_statement(entry_el, row: int, section_code: str | None, value: Value, catalogue: Catalogue) -> dict:
-    """The statement of one ``entry`` (an ``UNRECOGNISED`` one when it matches no known shape)."""
+def read_statement(entry_el, row: int, section_code: str | None, value: Value, catalogue: Catalogue,
+                   ids: dict[str, str]) -> dict:
+    """The statement of one ``entry`` (an ``UNRECOGNISED`` one when it matches no known shape);
+    ``ids``: the section's narrative texts by ID."""
     stmt = next((c for c in entry_el if _local(c) in STATEMENT_TAGS), None)
     if stmt is None:
         sent = next((_local(c) for c in entry_el if _local(c)), None)
@@ -234,16 +265,16 @@ def read_statement(entry_el, row: int, section_code: str | None, value: Value, c
                          ["UNRECOGNISED_STATEMENT"])
     finding, concern = _unwrap(stmt)
     kind = _kind(stmt, finding, section_code)
-    found = _read(stmt, finding, concern, kind, row, value, catalogue)
+    found = _read(stmt, finding, concern, kind, row, value, catalogue, ids)
     if not found["fields"] and stmt.get("nullFlavor"):  # "no procedure", "not applicable": said, not a finding
         empty = display.null_flavor_entry(catalogue, stmt.get("nullFlavor"), None, row, None)
         return statement(kind if kind != UNRECOGNISED else OBSERVATION, row, [(MAIN_FIELD.get(kind, "code"), [empty])])
     return found
 
 
-def _read(stmt, finding, concern, kind: str, row: int, value: Value, catalogue: Catalogue) -> dict:
+def _read(stmt, finding, concern, kind: str, row: int, value: Value, catalogue: Catalogue, ids: dict) -> dict:
     if kind == MEDICATION and _local(stmt) in ("substanceAdministration", "supply"):
-        return _medication(stmt, row, value, catalogue)
+        return _medication(stmt, row, value, catalogue, ids)
     if kind == ALLERGY:
         return _allergy(finding, concern, row, value, catalogue)
     if kind == PROBLEM:
