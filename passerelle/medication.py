@@ -17,8 +17,6 @@ translation fills it). ``read_dosage`` gives the structured dosage of a ``substa
 
 from __future__ import annotations
 
-from lxml import etree
-
 from passerelle.dosage_french import french_dosage  # noqa: F401  (part of this module's API)
 
 HL7 = "urn:hl7-org:v3"
@@ -36,16 +34,16 @@ CONTAINERS = ("containerPackagedProduct", "containerPackagedMedicine")
 UNITY = {"", "1"}
 
 
-def _is(el, local: str) -> bool:
-    if not isinstance(el.tag, str):
-        return False
-    qname = etree.QName(el)
-    return qname.localname == local and qname.namespace in MEDICATION_NAMESPACES
+_TAGS: dict[str, frozenset[str]] = {}
 
 
 def children(el, local: str) -> list:
-    """The child elements named ``local`` in any medication namespace."""
-    return [] if el is None else [c for c in el if _is(c, local)]
+    """The child elements named ``local`` in any medication namespace (compared as Clark tag strings:
+    this runs for every element a document's statements hold)."""
+    if el is None:
+        return []
+    tags = _TAGS.get(local) or _TAGS.setdefault(local, frozenset(f"{{{ns}}}{local}" for ns in MEDICATION_NAMESPACES))
+    return [c for c in el if c.tag in tags]
 
 
 def child(el, *path: str):

@@ -12,7 +12,7 @@ from typing import Callable
 
 from lxml import etree
 
-from passerelle.medication import MEDICATION_NAMESPACES, french_dosage, read_dosage, read_product, text
+from passerelle.medication import child, children, french_dosage, read_dosage, read_product, text
 from services.translation import display
 from services.translation.catalogue import Catalogue
 from services.translation.statements import (ALLERGY, DEVICE, MEDICATION, OBSERVATION, PROBLEM, PROCEDURE,
@@ -29,28 +29,6 @@ SEVERITY, CRITICALITY, STATUS, DOSE_NUMBER = "SEV", ("82606-5", "CRIT"), "33999-
 
 def _local(el) -> str:
     return el.tag.rpartition("}")[2] if isinstance(el.tag, str) else ""
-
-
-_TAGS: dict[str, frozenset[str]] = {}
-
-
-def children(el, local: str) -> list:
-    """The child elements named ``local`` in the CDA or a medication namespace (as
-    ``passerelle.medication.children``, reading the tag string: this runs for every element)."""
-    if el is None:
-        return []
-    tags = _TAGS.get(local) or _TAGS.setdefault(local, frozenset(f"{{{ns}}}{local}" for ns in MEDICATION_NAMESPACES))
-    return [c for c in el if c.tag in tags]
-
-
-def child(el, *path: str):
-    """The first element down ``path`` (local names), or None."""
-    for local in path:
-        found = children(el, local)
-        if not found:
-            return None
-        el = found[0]
-    return el
 
 
 def _code(el) -> str | None:

@@ -9,7 +9,6 @@ import pytest
 from lxml import etree
 
 from passerelle import PROJECT_ROOT
-from passerelle.documents import pack
 from services.gateway.handlers import status_view
 from services.gateway.models import RequestStatus
 from services.translation.catalogue import Catalogue
