@@ -85,6 +85,7 @@ def test_the_edispensations_passerelle_writes_are_valid(path, kind):
     if not prescription["items"]:
         pytest.skip("a level-1 prescription: nothing to dispense")
     lines = [{"item_id": item["item_id"], "quantity": 1, "substitution": "G"} for item in prescription["items"]]
+    lines[0].update(product_code="3400936403114", product_name="Produit délivré en France")  # a substitute
     document = build_edispensation(prescription, {"country": "PT", "patient_id": "193857264"},
                                    {"rpps": "10001234565", "organisation": "0011223344"}, "disp-1", lines, kind)
     assert schema_errors(document) == []
