@@ -8,6 +8,8 @@ readers (``cda_statements``, ``fhir_statements``) find the values; this module n
 
 from __future__ import annotations
 
+import re
+
 from services.translation.catalogue import Catalogue
 
 MEDICATION, ALLERGY, PROBLEM = "MEDICATION", "ALLERGY", "PROBLEM"
@@ -28,6 +30,8 @@ LABELS = {
     "instructions": "Instructions (non traduites)", "product_class": "Substance (classe ATC du produit)",
 }
 ACT_STATUS = "2.16.840.1.113883.5.14"
+#: A date as HL7 (``YYYYMMDD…``) or ISO (dashes removed) writes it: year, then month and day if given.
+_DATE = re.compile(r"(\d{4})(\d{2})?(\d{2})?")
 
 
 def text_value(display: str | None, original: str | None = None, flag: str | None = None) -> dict:
@@ -41,11 +45,10 @@ def french_date(value: str | None) -> dict | None:
     ``2021`` when that is all that was sent), keeping the value as sent."""
     if not value:
         return None
-    digits = value.replace("-", "")[:8]
-    if not digits[:4].isdigit():
+    found = _DATE.match(value.replace("-", ""))
+    if not found:
         return text_value(value, value, "UNREADABLE_DATE")
-    shown = "/".join(p for p in (digits[6:8], digits[4:6], digits[:4]) if p)
-    return text_value(shown, value)
+    return text_value("/".join(p for p in reversed(found.groups()) if p), value)
 
 
 def act_status(catalogue: Catalogue, code: str | None) -> dict | None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from lxml import etree
 
 from passerelle import PROJECT_ROOT
@@ -15,6 +17,7 @@ from services.translation.catalogue import Catalogue
 from services.translation.cda import translate_cda
 from services.translation.fhir import translate_fhir
 from services.translation.handlers import translate_document
+from services.translation.statements import french_date, text_value
 
 from tests.conftest import FIXTURES
 
@@ -139,3 +142,16 @@ def test_the_api_returns_the_rows(catalogue):
     assert allergies[0]["fields"][0] == {"name": "agent", "label": "Agent", "values": [
         {**allergies[0]["fields"][0]["values"][0], "display": "amoxicilline", "original": "Amoxicilina"}]}
     json.dumps(answer)
+
+
+@pytest.mark.parametrize("sent, shown", [("20210312", "12/03/2021"), ("20210312083000+0100", "12/03/2021"),
+                                         ("2021-03-12T08:30:00Z", "12/03/2021"), ("2015-03", "03/2015"),
+                                         ("2018", "2018"), ("201803", "03/2018"), ("2021ab12", "2021")])
+def test_dates_are_written_the_french_way_and_kept_as_sent(sent, shown):
+    assert french_date(sent) == {**text_value(shown, sent), "row": 0}
+
+
+@given(st.text(max_size=30))
+def test_any_date_text_is_shown_never_raises(sent):
+    value = french_date(sent)
+    assert value is None if not sent else value["original"] == sent and value["display"]
