@@ -37,6 +37,9 @@ EVENTS = {"AC": "avant les repas", "ACM": "avant le petit-déjeuner", "ACD": "av
 #: Words after which a French dose-form label is not pluralised ("poudres pour solution buvable").
 STOP_WORDS = {"de", "d'", "du", "des", "pour", "à", "en", "avec", "dans", "sans", "et"}
 HOURS_PER_DAY = 24
+#: What each kind of free text is called for the pharmacist.
+WRITTEN = {"patient": ("Consigne au patient", "non traduite"), "pharmacist": ("Consigne au pharmacien", "non traduite"),
+           "prescription": ("Texte de la prescription", "non traduit")}
 
 
 def _number(value: str) -> float | None:
@@ -108,11 +111,11 @@ def _date(iso: str) -> str:
 def period_text(period: dict | None) -> str | None:
     if not period:
         return None
-    duration = period.get("duration")
+    duration, start, end = period.get("duration"), period.get("start"), period.get("end")
     if duration and duration.get("unit") in TIME_UNITS and _number(duration.get("value") or "") is not None:
         singular, plural, _ = TIME_UNITS[duration["unit"]]
-        return f"pendant {duration['value']} {plural if _number(duration['value']) > 1 else singular}"
-    start, end = period.get("start"), period.get("end")
+        during = f"pendant {duration['value']} {plural if _number(duration['value']) > 1 else singular}"
+        return f"{during} à partir du {_date(start)}" if start else during
     if start and end:
         return f"du {_date(start)} au {_date(end)}"
     if start:
@@ -122,8 +125,8 @@ def period_text(period: dict | None) -> str | None:
 
 def instruction_text(instruction: dict) -> str:
     language = instruction.get("language") or "langue non indiquée"
-    who = "au patient" if instruction.get("kind") == "patient" else "au pharmacien"
-    return f"Consigne {who} (en {language}, non traduite) : « {instruction['text']} »"
+    what, untranslated = WRITTEN.get(instruction.get("kind"), ("Texte", "non traduit"))
+    return f"{what} (en {language}, {untranslated}) : « {instruction['text']} »"
 
 
 def french_dosage(dosage: dict | None, catalogue: Labels) -> str | None:

@@ -46,6 +46,9 @@ def _item(sa, ids: dict[str, str]) -> dict:
     quantity = _first(sa, "hl7:entryRelationship/hl7:supply[@moodCode='RQO']/hl7:quantity/@value")
     substitution = _first(sa, "hl7:entryRelationship/hl7:observation[hl7:code/@code='SUBST']/hl7:value/@code")
     patient_text = next((i["text"] for i in dosage["instructions"] if i["kind"] == "patient"), None)
+    item_text = _text(_first(sa, "hl7:text"), ids)
+    if not dosage["instructions"] and item_text:  # the item's own text is then its only written dosage
+        dosage["instructions"] = [{"kind": "prescription", "text": item_text, "language": medication.document_language(sa)}]
     return {
         "item_id": _first(sa, "string(hl7:id/@extension)") or _first(sa, "string(hl7:id/@root)"),
         "product": product["product"],
@@ -55,7 +58,7 @@ def _item(sa, ids: dict[str, str]) -> dict:
         "package": product["package"],
         "package_size": product["package_size"],
         "quantity": _count(quantity),
-        "dosage": patient_text or _text(_first(sa, "hl7:text"), ids),
+        "dosage": patient_text or item_text,
         "substitution": substitution or "N",  # absent: no substitution allowed (the safe reading)
         "dispensable": _first(sa, "string(hl7:statusCode/@code)") in DISPENSABLE_STATUS,
         "product_class": product["product_class"],
@@ -152,6 +155,29 @@ def read_eprescription(content: bytes) -> dict:
             "authored_at": medication.iso_date(_first(author, "hl7:time") if author is not None else None)
             or medication.iso_date(_first(root, "hl7:effectiveTime")),
             "valid_until": ends[0] if ends else None}
+
+
+EDISPENSATION_LOINC = "60593-1"
+
+
+def read_edispensation(content: bytes) -> dict:
+    """What an eDispensation says was dispensed: per ``supply`` (moodCode EVN) the product as the
+    medication reader reads it, the quantity, the substitution and the prescription item it fulfils.
+    Raises ``NotAnEPrescription`` (or lxml's ``XMLSyntaxError``) on anything else."""
+    root = etree.fromstring(content, SAFE_PARSER)
+    if root.tag != "{urn:hl7-org:v3}ClinicalDocument" or _first(root, "string(hl7:code/@code)") != EDISPENSATION_LOINC:
+        raise NotAnEPrescription("not an eHDSI eDispensation (LOINC 60593-1)")
+    lines = []
+    for supply in root.xpath("//hl7:section//hl7:supply[@moodCode='EVN']", namespaces=NS):
+        material = medication.child(supply, "product", "manufacturedProduct", "manufacturedMaterial")
+        substitution = _first(supply, "string(hl7:entryRelationship/hl7:observation[hl7:code/@code='SUBST']/hl7:value/@code)")
+        lines.append({**medication.read_product(material),
+                      "quantity": medication.quantity(_first(supply, "hl7:quantity")),
+                      "substitution": substitution or None,
+                      "prescription_item_id": _first(supply, "string(hl7:entryRelationship/hl7:substanceAdministration"
+                                                             "/hl7:id/@extension)") or None})
+    return {"prescription_id": _first(root, "string(hl7:relatedDocument/hl7:parentDocument/hl7:id/@extension)") or None,
+            "language": _first(root, "string(hl7:languageCode/@code)") or None, "lines": lines}
 
 
 def patient_ids(content: bytes) -> list[str]:

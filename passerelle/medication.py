@@ -63,15 +63,23 @@ def text(el) -> str | None:
     return " ".join("".join(el.itertext()).split()) or None
 
 
+#: The narrative of the document last read, by ID (one pass per document, not one per reference);
+#: holds that one document until the next is read.
+_narratives: tuple = (None, {})
+
+
 def narrative(el, reference: str | None) -> str | None:
     """The narrative text a ``reference/@value`` (``#id`` or ``id``) points at in el's document."""
+    global _narratives
     if not reference:
         return None
-    target = reference.strip().lstrip("#")
-    if not target or "'" in target:
-        return None
-    found = el.getroottree().getroot().xpath(f"//*[@ID='{target}']")
-    return text(found[0]) if found else None
+    root = el.getroottree().getroot()
+    cached_root, ids = _narratives
+    if cached_root is not root:
+        ids = {e.get("ID"): e for e in root.iter() if isinstance(e.tag, str) and e.get("ID")}
+        _narratives = (root, ids)
+    found = ids.get(reference.strip().lstrip("#"))
+    return text(found) if found is not None else None
 
 
 def empty_term() -> dict:
@@ -120,9 +128,18 @@ def ratio(el) -> str | None:
     if den is None or quantity(den) is None:
         return numerator
     value, unit = (den.get("value") or "").strip(), (den.get("unit") or "").strip()
+    if _number(value) == 0:  # a zero denominator says nothing: the numerator alone
+        return numerator
     if unit in UNITY:
-        return numerator if value in ("1", "1.0") else f"{numerator}/{value}"
-    return f"{numerator}/{unit}" if value in ("1", "1.0") else f"{numerator}/{value} {unit}"
+        return numerator if _number(value) == 1 else f"{numerator}/{value}"
+    return f"{numerator}/{unit}" if _number(value) == 1 else f"{numerator}/{value} {unit}"
+
+
+def _number(value: str) -> float | None:
+    try:
+        return float(value.replace(",", "."))
+    except ValueError:
+        return None
 
 
 def _substance(ingredient) -> dict | None:
@@ -144,7 +161,7 @@ def ingredients(material, desc: str | None = None) -> list[dict]:
     product's strength as written) is the strength of a lone ingredient that states none."""
     found = []
     for ingredient in children(material, "ingredient"):
-        if (ingredient.get("classCode") or "ACTI") not in ACTIVE_CLASSES:
+        if (ingredient.get("classCode") or "ACTI").strip() not in ACTIVE_CLASSES:
             continue
         substance = _substance(ingredient)
         if substance is not None:
@@ -280,7 +297,7 @@ def _timing(sa) -> tuple[dict | None, dict | None, list[str]]:
 
 def instructions(sa, language: str | None = None) -> list[dict]:
     """Free-text instructions (patient's, pharmacist's) in the language they were written in."""
-    language = language or _document_language(sa)
+    language = language or document_language(sa)
     found = []
     for relationship in children(sa, "entryRelationship"):
         act = child(relationship, "act")
@@ -291,7 +308,7 @@ def instructions(sa, language: str | None = None) -> list[dict]:
     return found
 
 
-def _document_language(el) -> str | None:
+def document_language(el) -> str | None:
     root = el.getroottree().getroot()
     code = child(root, "languageCode") if isinstance(root.tag, str) else None
     return (code.get("code") or None) if code is not None else None

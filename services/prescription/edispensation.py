@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 from lxml import etree
 from lxml.builder import ElementMaker
 
+from services.prescription.dispensed_product import dispensed_material
+
 HL7 = "urn:hl7-org:v3"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 E = ElementMaker(namespace=HL7, nsmap={None: HL7, "xsi": XSI, "pharm": "urn:hl7-org:pharm"})
@@ -35,10 +37,10 @@ def _supply(line: dict, item: dict, dispensation_id: str, kind: str, prescriptio
     product_name = line.get("product_name") or item["product"]["original"] or ""
     system = FR_DOCUMENT_ROOT if line.get("product_code") else item["product"]["system"]
 
-    def material() -> etree._Element:  # (a product without a code is sent with a nullFlavor)
+    def material() -> etree._Element:  # a fresh element for the supply's product and for the item it fulfils
         code = (E.code(code=product_code, displayName=product_name, codeSystem=system) if product_code and system
-                else E.code(nullFlavor="NI"))
-        return E.manufacturedProduct(E.manufacturedMaterial(code, E.name(product_name)))
+                else E.code(nullFlavor="NI"))  # a product named but not coded by country A
+        return E.manufacturedProduct(dispensed_material(code, product_name, item, bool(line.get("product_code"))))
 
     supply = E.supply(
         E.templateId(root="1.3.6.1.4.1.12559.11.10.1.3.1.3.3"),

@@ -28,6 +28,7 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "portal"
 PHYSICIAN, PHARMACIST = "10001234565", "10002000007"  # data/rpps-dev.yaml
 PT_PATIENT = "193857264"  # data/ncp/PT: a full Patient Summary in Portuguese
 FI_PATIENT = "140772-946S"  # data/ncp/FI: two prescriptions
+FI_PARTS_PATIENT = "150363-998K"  # data/ncp/FI: three ingredients by name, two parts, no readable substance
 SHARED_PT = "402113658"  # data/ncp/PT: a parent's número de utente, a child filed under it too
 GR_PATIENT = "23044903575"  # data/ncp/GR: Greece asks for the birth date with the AMKA
 
@@ -187,6 +188,26 @@ def test_a_pharmacist_lists_a_finnish_patients_prescriptions_and_dispenses(page)
     prescription.get_by_role("button", name="Enregistrer la délivrance").click()
     expect(prescription.get_by_role("status")).to_contain_text("refusée : La quantité délivrée dépasse")
     shot(page, "06-delivrance")
+
+
+def test_a_pharmacist_sees_each_part_every_substance_and_when_none_can_be_read(page):
+    sign_in(page, PHARMACIST, "21")
+    search(page, "Finlande", "Henkilötunnus", FI_PARTS_PATIENT, service="Prescriptions à délivrer (pharmacien)")
+    confirm_consent(page)
+    expect(page.locator("#etat-prescriptions")).to_contain_text("3 prescription(s)")
+    three = page.locator("section.prescription").filter(has_text="FI-EP-5003")
+    for name in ("perindopriiliarginiini", "indapamidi", "amlodipiinibesilaatti", "Dosage du produit : 10 mg/2,5 mg/5 mg"):
+        expect(three).to_contain_text(name)
+    expect(three).to_contain_text("Prescripteur : Testi Lääkäri")
+    two_parts = page.locator("section.prescription").filter(has_text="FI-EP-5004")
+    expect(two_parts.locator(".partie")).to_have_count(2)
+    expect(two_parts.locator(".partie").first).to_contain_text("500 mg")
+    expect(two_parts.locator(".partie").last).to_contain_text("10 mg/g")
+    expect(two_parts).to_contain_text("(en fi-FI, non traduite)")
+    unreadable = page.locator("section.prescription").filter(has_text="FI-EP-5005")
+    expect(unreadable).to_contain_text("Aucune substance active lisible")
+    expect(unreadable).to_contain_text("voie intraveineuse")
+    shot(page, "07-prescriptions-completes")
 
 
 def read_summary_over_the_api(system, patient_id: str) -> None:

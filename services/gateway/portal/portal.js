@@ -570,16 +570,13 @@ function productCell(item) {
   return cell;
 }
 
+/* The dosage in French; the prescriber's free text is part of it, in its own language and marked so. */
 function dosageCell(item) {
-  const cell = el("td", {});
-  cell.append(el("p", {}, item.dosage || "Posologie non structurée."));
-  item.instructions.forEach((i) => cell.append(el("p", { class: "aide", lang: i.language || "" },
-    `${i.kind === "patient" ? "Consigne au patient" : "Consigne au pharmacien"} (${i.language || "langue non indiquée"}, non traduite) : `,
-    el("q", {}, i.text))));
-  if (!item.instructions.length && item.dosage_instructions) {
-    cell.append(el("p", { class: "aide" }, "Texte du prescripteur (non traduit) : ", el("q", {}, item.dosage_instructions)));
+  if (item.dosage) return el("td", {}, item.dosage);
+  if (item.dosage_instructions) {
+    return el("td", {}, "Texte du prescripteur (non traduit) : ", el("q", {}, item.dosage_instructions));
   }
-  return cell;
+  return el("td", {}, el("span", { class: "absente" }, "Posologie non indiquée."));
 }
 
 function packageCell(item) {
