@@ -34,25 +34,25 @@ CONTAINERS = ("containerPackagedProduct", "containerPackagedMedicine")
 UNITY = {"", "1"}
 
 
-_TAGS: dict[str, frozenset[str]] = {}
+_TAGS: dict[str, tuple[str, ...]] = {}
+
+
+def _tags(local: str) -> tuple[str, ...]:
+    return _TAGS.get(local) or _TAGS.setdefault(local, tuple(f"{{{ns}}}{local}" for ns in MEDICATION_NAMESPACES))
 
 
 def children(el, local: str) -> list:
-    """The child elements named ``local`` in any medication namespace (compared as Clark tag strings:
+    """The child elements named ``local`` in any medication namespace (filtered by lxml itself:
     this runs for every element a document's statements hold)."""
-    if el is None:
-        return []
-    tags = _TAGS.get(local) or _TAGS.setdefault(local, frozenset(f"{{{ns}}}{local}" for ns in MEDICATION_NAMESPACES))
-    return [c for c in el if c.tag in tags]
+    return [] if el is None else list(el.iterchildren(*_tags(local)))
 
 
 def child(el, *path: str):
     """The first element down ``path`` (local names), or None."""
     for local in path:
-        found = children(el, local)
-        if not found:
+        if el is None:
             return None
-        el = found[0]
+        el = next(el.iterchildren(*_tags(local)), None)
     return el
 
 

@@ -89,7 +89,7 @@ def _kind(stmt, finding, section_code: str | None) -> str:
 
 
 def _status(finding, concern, value: Value, catalogue: Catalogue) -> dict | None:
-    said = [value(child(o, "value")) for o in _nested(finding, STATUS)]
+    said = [value(child(o, "value")) for o in _observations(finding) if _code(o) == STATUS]
     if said and said[0]:
         return said[0]
     for el in (concern, finding):
