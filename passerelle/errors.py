@@ -79,6 +79,9 @@ MESSAGES: dict[str, str] = {
     "DEV_SIGN_IN_DISABLED": "La connexion de développement est désactivée : connectez-vous avec Pro Santé Connect (carte CPS ou e-CPS).",
     # translation
     "DOCUMENT_UNREADABLE": "Le document transmis par le pays du patient est illisible (encodage invalide) : il ne peut pas être affiché.",
+    "DOCUMENT_DTD_REFUSED": "Le document transmis par le pays du patient a été refusé par sécurité (déclarations d'entités ou DTD, interdites dans les documents MyHealth@EU) : il n'est pas affiché.",
+    "DOCUMENT_TOO_LARGE": "Le document transmis par le pays du patient a été refusé par sécurité (taille excessive) : il n'est pas affiché.",
+    "DOCUMENT_TOO_COMPLEX": "Le document transmis par le pays du patient a été refusé par sécurité (structure démesurée : imbrication ou attribut excessifs) : il n'est pas affiché.",
     "TRANSLATION_FAILED": "La traduction a échoué : le document est fourni tel que transmis par le pays du patient.",
 }
 

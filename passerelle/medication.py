@@ -17,8 +17,6 @@ translation fills it). ``read_dosage`` gives the structured dosage of a ``substa
 
 from __future__ import annotations
 
-from lxml import etree
-
 from passerelle.dosage_french import french_dosage  # noqa: F401  (part of this module's API)
 
 HL7 = "urn:hl7-org:v3"
@@ -36,25 +34,25 @@ CONTAINERS = ("containerPackagedProduct", "containerPackagedMedicine")
 UNITY = {"", "1"}
 
 
-def _is(el, local: str) -> bool:
-    if not isinstance(el.tag, str):
-        return False
-    qname = etree.QName(el)
-    return qname.localname == local and qname.namespace in MEDICATION_NAMESPACES
+_TAGS: dict[str, tuple[str, ...]] = {}
+
+
+def _tags(local: str) -> tuple[str, ...]:
+    return _TAGS.get(local) or _TAGS.setdefault(local, tuple(f"{{{ns}}}{local}" for ns in MEDICATION_NAMESPACES))
 
 
 def children(el, local: str) -> list:
-    """The child elements named ``local`` in any medication namespace."""
-    return [] if el is None else [c for c in el if _is(c, local)]
+    """The child elements named ``local`` in any medication namespace (filtered by lxml itself:
+    this runs for every element a document's statements hold)."""
+    return [] if el is None else list(el.iterchildren(*_tags(local)))
 
 
 def child(el, *path: str):
     """The first element down ``path`` (local names), or None."""
     for local in path:
-        found = children(el, local)
-        if not found:
+        if el is None:
             return None
-        el = found[0]
+        el = next(el.iterchildren(*_tags(local)), None)
     return el
 
 

@@ -49,6 +49,20 @@ class Entry(BaseModel):
     role: str | None = Field(None, description="What the element is in its statement (code, value, formCode...).")
 
 
+class StatementField(BaseModel):
+    name: str = Field(description="substance, form, route, dosage, agent, reaction, severity, onset, vaccine...")
+    label: str = Field(description="French label of the field (Substance active, Voie, Réaction...).")
+    values: list[Entry] = Field(description="Its values, each with its French display, original text and flag.")
+
+
+class Statement(BaseModel):
+    kind: str = Field(description="MEDICATION, ALLERGY, PROBLEM, VACCINATION, PROCEDURE, DEVICE, OBSERVATION, "
+                                  "UNRECOGNISED.")
+    row: int = Field(0, description="The row of the statement's coded elements in entries.")
+    fields: list[StatementField] = []
+    flags: list[str] = Field([], description="UNRECOGNISED_STATEMENT, NO_SUBSTANCE, SUBSTANCE_FROM_CLASS, NO_AGENT.")
+
+
 class Section(BaseModel):
     code: str | None
     title: str
@@ -56,7 +70,10 @@ class Section(BaseModel):
     original_title: str | None
     original_narrative: str | None
     entries: list[Entry]
-    flags: list[str] = Field([], description="NO_SECTION_CODE, CODE_FROM_TEMPLATE, UNKNOWN_SECTION, NO_TITLE, EMPTY.")
+    statements: list[Statement] = Field([], description="One row per clinical statement, as a clinician reads it "
+                                                        "(structural acts such as concern acts are not rows).")
+    flags: list[str] = Field([], description="NO_SECTION_CODE, CODE_FROM_TEMPLATE, UNKNOWN_SECTION, NO_TITLE, EMPTY, "
+                                             "UNRECOGNISED_STATEMENTS.")
     required: bool = Field(False, description="The document type requires this section.")
 
 

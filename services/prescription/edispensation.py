@@ -21,6 +21,10 @@ LOINC = "2.16.840.1.113883.6.1"
 #: France's NCP OID arc for documents it issues (demo value: to be registered before production).
 FR_DOCUMENT_ROOT = "1.2.250.1.213.1.99.6"
 SUBSTITUTION_SYSTEM = "2.16.840.1.113883.5.1070"
+#: A foreign patient's identifier as its country gave it (Passerelle's arc; the record names no
+#: country OID) and French organisations (ANS structure identifiers): ids' roots must be OIDs.
+FOREIGN_PATIENT_ROOT = f"{FR_DOCUMENT_ROOT}.1"
+FR_ORGANISATION_ROOT = "1.2.250.1.71.4.2.2"
 
 
 def _split(prescription_id: str) -> dict:
@@ -31,15 +35,19 @@ def _split(prescription_id: str) -> dict:
 def _supply(line: dict, item: dict, dispensation_id: str, kind: str, prescription_root: str) -> etree._Element:
     product_code = line.get("product_code") or item["product"]["code"]
     product_name = line.get("product_name") or item["product"]["original"] or ""
-    code = E.code(code=product_code, displayName=product_name,
-                  codeSystem=(item["product"]["system"] or "") if not line.get("product_code") else FR_DOCUMENT_ROOT) \
-        if product_code else E.code(nullFlavor="NI")  # a product named but not coded by country A
+    system = FR_DOCUMENT_ROOT if line.get("product_code") else item["product"]["system"]
+
+    def material() -> etree._Element:  # a fresh element for the supply's product and for the item it fulfils
+        code = (E.code(code=product_code, displayName=product_name, codeSystem=system) if product_code and system
+                else E.code(nullFlavor="NI"))  # a product named but not coded by country A
+        return E.manufacturedProduct(dispensed_material(code, product_name, item, bool(line.get("product_code"))))
+
     supply = E.supply(
         E.templateId(root="1.3.6.1.4.1.12559.11.10.1.3.1.3.3"),
         E.id(root=FR_DOCUMENT_ROOT, extension=f"{dispensation_id}.{line['item_id']}"),
         E.statusCode(code="nullified" if kind == "DISCARD" else "completed"),
         E.quantity(unit="1", value=str(line["quantity"])),
-        E.product(E.manufacturedProduct(dispensed_material(code, product_name, item, bool(line.get("product_code"))))),
+        E.product(material()),
         classCode="SPLY", moodCode="EVN")
     if line.get("substitution"):
         supply.append(E.entryRelationship(E.observation(
@@ -47,7 +55,8 @@ def _supply(line: dict, item: dict, dispensation_id: str, kind: str, prescriptio
             E.value({f"{{{XSI}}}type": "CE"}, code=line["substitution"], codeSystem=SUBSTITUTION_SYSTEM),
             classCode="OBS", moodCode="EVN"), typeCode="COMP"))
     supply.append(E.entryRelationship(E.substanceAdministration(
-        E.id(root=prescription_root, extension=item["item_id"]), classCode="SBADM", moodCode="INT"), typeCode="REFR"))
+        E.id(root=prescription_root, extension=item["item_id"]), E.consumable(material()),
+        classCode="SBADM", moodCode="INT"), typeCode="REFR"))
     return supply
 
 
@@ -66,10 +75,10 @@ def build_edispensation(prescription: dict, patient: dict, hp: dict, dispensatio
         E.effectiveTime(value=stamp),
         E.confidentialityCode(code="N", codeSystem="2.16.840.1.113883.5.25"),
         E.languageCode(code="fr-FR"),
-        E.recordTarget(E.patientRole(E.id(extension=patient["patient_id"], root=f"urn:passerelle:patient-id:{patient['country']}"))),
+        E.recordTarget(E.patientRole(E.id(extension=patient["patient_id"], root=FOREIGN_PATIENT_ROOT))),
         E.author(E.time(value=stamp), E.assignedAuthor(
             E.id(root="1.2.250.1.71.4.2.1", extension=hp["rpps"]),
-            E.representedOrganization(E.id(root="urn:passerelle:organisation", extension=hp["organisation"])))),
+            E.representedOrganization(E.id(root=FR_ORGANISATION_ROOT, extension=hp["organisation"])))),
         E.custodian(E.assignedCustodian(E.representedCustodianOrganization(
             E.id(root=FR_DOCUMENT_ROOT), E.name("NCPeH France (Passerelle)")))),
         E.relatedDocument(E.parentDocument(E.id(**_split(prescription["prescription_id"]))),

@@ -1,8 +1,9 @@
 """eHDSI pivot CDA (R2, level 3): Patient Summary, ePrescription, eDispensation.
 
 ``translate_cda(content, catalogue)`` returns ``(display model, translated document)``. The document
-is the one country A sent with, inside each coded element, a ``translation`` child (in the element's
-own namespace, as eHDSI does for ``epsos:`` elements) carrying the same code and the French
+is the one country A sent with, inside each coded element, a ``translation`` child (``hl7:translation``,
+also under ``pharm:`` elements, whose coded types are the HL7 ones; ``epsos:translation`` under
+``epsos:`` elements, whose schema redefines the data types in its own namespace) carrying the same code and the French
 ``displayName``; the original ``displayName`` and ``originalText`` are untouched. Issue 6 (dispensing)
 uses the same function for ePrescriptions: rows are the prescription items, ``role`` names the
 element (``code``, ``formCode``, ``routeCode``…).
@@ -15,13 +16,14 @@ import binascii
 
 from lxml import etree
 
-from services.translation import display
+from services.translation import cda_statements, display, guard
 from services.translation.catalogue import LOINC, Catalogue
 
 NS = "urn:hl7-org:v3"
+#: The epSOS medication namespace: its schema declares the coded data types (and their
+#: ``translation``) in that namespace; the HL7 pharmacy extension uses the HL7 ones.
+EPSOS = "urn:epsos-org:ep:medication"
 NSMAP = {"hl7": NS}
-SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                              remove_blank_text=False)
 #: Coded elements inside a section's entry: any element with a code (translations we or country A
 #: added excepted, and CS-typed elements, which cannot carry a translation), or a code/value left
 #: empty with a nullFlavor.
@@ -58,7 +60,7 @@ def _original_text(el: etree._Element, ids: dict[str, str]) -> str | None:
 
 
 def _add_translation(el: etree._Element, french: str) -> None:
-    namespace = etree.QName(el).namespace or NS
+    namespace = EPSOS if etree.QName(el).namespace == EPSOS else NS
     translation = etree.SubElement(el, f"{{{namespace}}}translation")
     for attr in ("code", "codeSystem", "codeSystemName", "codeSystemVersion"):
         if el.get(attr):
@@ -96,11 +98,15 @@ def _section(sec: etree._Element, catalogue: Catalogue) -> dict:
     text_el = sec.find(f"{{{NS}}}text")
     ids = _narrative_ids(sec)
     statements = sec.xpath(STATEMENTS, namespaces=NSMAP)
-    entries = [_entry(el, ids, catalogue, row) for row, entry_el in enumerate(statements)
-               for el in entry_el.xpath(CODED)]
+    by_element = {el: _entry(el, ids, catalogue, row) for row, entry_el in enumerate(statements)
+                  for el in entry_el.xpath(CODED)}
+    entries = list(by_element.values())
+    value = cda_statements.value_reader(by_element)
+    rows = [cda_statements.read_statement(entry_el, row, code, value, catalogue, ids)
+            for row, entry_el in enumerate(statements)]
     title = display.clean_text(" ".join(title_el.itertext())) if title_el is not None else None
     narrative = display.clean_text(" ".join(text_el.itertext())) if text_el is not None else None
-    result = display.section(catalogue, code, title, narrative, entries, len(statements), flags)
+    result = display.section(catalogue, code, title, narrative, entries, len(statements), flags, rows)
     code_el = sec.find(f"{{{NS}}}code")
     if result["title_translated"] and code_el is not None and code_el.get("codeSystem") == LOINC:
         _add_translation(code_el, result["title"])
@@ -123,9 +129,10 @@ def _embedded(root: etree._Element) -> list[dict]:
 
 
 def translate_cda(content: bytes, catalogue: Catalogue) -> tuple[dict, bytes]:
-    """``(display model, translated document)``; raises ``etree.XMLSyntaxError`` if unparseable and
-    ``NotACdaDocument`` if the XML is not an HL7 CDA ``ClinicalDocument``."""
-    root = etree.fromstring(content, SAFE_PARSER)
+    """``(display model, translated document)``; raises ``etree.XMLSyntaxError`` if unparseable,
+    ``guard.HostileDocument`` if hostile and ``NotACdaDocument`` if the XML is not an HL7 CDA
+    ``ClinicalDocument``."""
+    root = guard.parse_xml(content)
     if root.tag != f"{{{NS}}}ClinicalDocument":
         raise NotACdaDocument("not an HL7 CDA ClinicalDocument")
     language = root.xpath("hl7:languageCode/@code", namespaces=NSMAP)

@@ -22,10 +22,15 @@ def clean_text(text: str | None) -> str | None:
 
 
 def section(catalogue: Catalogue, code: str | None, original_title: str | None, narrative: str | None,
-            entries: list[dict], statements: int, flags: list[str] | None = None) -> dict:
+            entries: list[dict], statements: int, flags: list[str] | None = None,
+            rows: list[dict] | None = None) -> dict:
     """One section holding ``statements`` clinical statements (CDA entries, FHIR references) whose
-    coded elements are ``entries``; ``flags`` already holds what the reader noticed."""
+    coded elements are ``entries`` and whose readable rows are ``rows`` (``statements.statement``);
+    ``flags`` already holds what the reader noticed."""
     flags = list(flags or [])
+    rows = rows or []
+    if any(r["kind"] == "UNRECOGNISED" for r in rows):
+        flags.append("UNRECOGNISED_STATEMENTS")
     french = catalogue.french(LOINC, code) if code else None
     if code is None:
         flags.append("NO_SECTION_CODE")
@@ -37,7 +42,8 @@ def section(catalogue: Catalogue, code: str | None, original_title: str | None, 
         flags.append("EMPTY")
     return {"code": code, "title": french or original_title or code or UNTITLED,
             "title_translated": french is not None, "original_title": original_title,
-            "original_narrative": narrative, "entries": entries, "flags": flags, "required": False}
+            "original_narrative": narrative, "entries": entries, "statements": rows, "flags": flags,
+            "required": False}
 
 
 def coded_entry(catalogue: Catalogue, system: str | None, code: str, pivot_label: str | None,

@@ -18,7 +18,7 @@ import re
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
-from services.translation import display
+from services.translation import display, fhir_statements, guard, statements
 from services.translation.catalogue import Catalogue
 
 TRANSLATION_EXT = "http://hl7.org/fhir/StructureDefinition/translation"
@@ -100,6 +100,19 @@ def _referenced(resource: dict, resources: dict[str, dict]) -> list[dict]:
     return [target] if target is not None else []
 
 
+def _concept_reader(catalogue: Catalogue, by_coding: dict[int, dict]):
+    """``concept(cc)``: the display entries of a CodeableConcept's codings (those the section's
+    translation made, else made now), or its text when it has no code."""
+    def concept(cc) -> list[dict]:
+        cc = _dict(cc)
+        found = [dict(by_coding[id(c)]) if id(c) in by_coding else
+                 display.coded_entry(catalogue, _str(c.get("system")), c["code"], _str(c.get("display")), _str(cc.get("text")))
+                 for c in _list(cc.get("coding")) if isinstance(c, dict) and isinstance(c.get("code"), str)]
+        text = _str(cc.get("text"))
+        return found or ([statements.text_value(text, text, "NOT_CODED")] if text else [])
+    return concept
+
+
 def _statements(sec: dict) -> list:
     """The entries of a Composition section, those of its sub-sections included."""
     entries = list(_list(sec.get("entry")))
@@ -111,26 +124,31 @@ def _statements(sec: dict) -> list:
 def _section(catalogue: Catalogue, sec: dict, resources: dict[str, dict]) -> dict:
     section_coding = _dict((_list(_dict(sec.get("code")).get("coding")) or [{}])[0])
     code = _str(section_coding.get("code")) if section_coding.get("system") in (LOINC_URI, None) else None
-    entries = []
+    entries, by_coding, rows = [], {}, []
     statements = _statements(sec)
+    concept = _concept_reader(catalogue, by_coding)
     for row, ref in enumerate(statements):
-        resource = resources.get(_str(_dict(ref).get("reference")), {})
+        resource = _dict(resources.get(_str(_dict(ref).get("reference")), {}))
         for part in [resource, *_referenced(resource, resources)]:
             for coding, text, role in _codings(part):
                 entries.append(_entry(catalogue, coding, text, row, role))
+                by_coding[id(coding)] = entries[-1]
+        rows.append(fhir_statements.read_statement(
+            resource, row, concept, lambda ref: resources.get(_str(_dict(ref).get("reference"))), catalogue))
     # why a section is empty ("nilknown": nothing known, e.g. no known allergies) is explained too
     for coding, text, role in _codings({"emptyReason": sec.get("emptyReason")}):
         entries.append(_entry(catalogue, coding, text, 0, role))
     result = display.section(catalogue, code, display.clean_text(_str(sec.get("title"))),
-                             _narrative(_dict(sec.get("text")).get("div")), entries, len(statements))
+                             _narrative(_dict(sec.get("text")).get("div")), entries, len(statements), rows=rows)
     if result["title_translated"]:
         _add_translation(section_coding, result["title"])
     return result
 
 
 def translate_fhir(content: bytes, catalogue: Catalogue) -> tuple[dict, bytes]:
-    """``(display model, translated Bundle)``; raises ``json.JSONDecodeError`` or ``NotAnIpsBundle``."""
-    bundle = json.loads(content)
+    """``(display model, translated Bundle)``; raises ``json.JSONDecodeError``, ``NotAnIpsBundle`` or
+    ``guard.HostileDocument``."""
+    bundle = guard.parse_json(content)
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise NotAnIpsBundle("not a FHIR Bundle")
     warnings = []

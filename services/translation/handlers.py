@@ -17,6 +17,7 @@ from passerelle.service import Service
 from services.translation.catalogue import Catalogue
 from services.translation.cda import NotACdaDocument, translate_cda
 from services.translation.fhir import NotAnIpsBundle, translate_fhir
+from services.translation.guard import HostileDocument
 from services.translation.settings import TARGET_LANGUAGE
 
 PRODUCER = Service.TRANSLATION
@@ -24,8 +25,8 @@ TRANSLATORS = {"CDA": translate_cda, "FHIR": translate_fhir}
 
 
 def translate_document(document: dict, catalogue: Catalogue) -> tuple[dict, dict | None]:
-    """``(TranslatedSummary, error)``: an unparseable document is delivered as sent, with an error.
-    The document's bytes are read back from their encoding (``passerelle.documents``; a frame that
+    """``(TranslatedSummary, error)``: an unparseable document is delivered as sent, with an error;
+    a hostile one raises ``HostileDocument`` (it is refused, not delivered). The document's bytes are read back from their encoding (``passerelle.documents``; a frame that
     cannot be read raises ``UnreadableDocument``), and the summary's document is stored packed."""
     summary, err = _translated(unpack(document.get("encoding"), document["content"]), document, catalogue)
     summary["document_encoding"], summary["document"] = pack(summary["document"])
@@ -36,6 +37,8 @@ def _translated(content: bytes, document: dict, catalogue: Catalogue) -> tuple[d
     base = {"language": TARGET_LANGUAGE, "source_language": document.get("language"), "format": document["format"]}
     try:
         model, translated = TRANSLATORS[document["format"]](content, catalogue)
+    except HostileDocument:
+        raise
     except (etree.XMLSyntaxError, json.JSONDecodeError, UnicodeDecodeError, NotAnIpsBundle, NotACdaDocument):
         return _untranslated(base, content)
     except Exception as exc:  # a document we cannot handle is still delivered as sent (docs/domain.md, step 6)
@@ -60,5 +63,10 @@ def translate_patient_summary(incoming: Incoming, topics: Topics, catalogue: Cat
     except UnreadableDocument:  # the HP is answered; the reason names the encoding, never the content
         structlog.get_logger().warning("document unreadable", correlation_id=retrieved["envelope"]["correlation_id"])
         yield ps_outcome(topics, retrieved, PRODUCER, "FAILED", error("DOCUMENT_UNREADABLE"))
+        return
+    except HostileDocument as refused:  # refused, audited through the outcome; never shown to the HP
+        structlog.get_logger().warning("document refused", reason=refused.code,
+                                       correlation_id=retrieved["envelope"]["correlation_id"])
+        yield ps_outcome(topics, retrieved, PRODUCER, "FAILED", error(refused.code))
         return
     yield ps_outcome(topics, retrieved, PRODUCER, "COMPLETED", err, summary)

@@ -20,6 +20,7 @@ with atheris.instrument_imports(include=["passerelle", "services"]):
     from passerelle.eprescription import NotAnEPrescription, read_eprescription
     from passerelle.serde import AvroSerde, DecodeError, SchemaSet
     from services.translation.catalogue import Catalogue
+    from services.translation.guard import HostileDocument
     from services.translation.handlers import translate_document
 
 SERDE = AvroSerde(SchemaSet(PROJECT_ROOT / "schemas"))
@@ -33,9 +34,12 @@ def one_input(data: bytes) -> None:
             SERDE.decode(content)
         except DecodeError:
             pass
-    elif reader in (b"c", b"f"):  # never raises: an unreadable document is delivered as sent
-        summary, _ = translate_document({"format": "CDA" if reader == b"c" else "FHIR", "language": None,
-                                         "content": content}, CATALOGUE)
+    elif reader in (b"c", b"f"):  # an unreadable document is delivered as sent, a hostile one refused
+        try:
+            summary, _ = translate_document({"format": "CDA" if reader == b"c" else "FHIR", "language": None,
+                                             "content": content}, CATALOGUE)
+        except HostileDocument:
+            return
         assert summary["document"] is not None
     else:
         try:

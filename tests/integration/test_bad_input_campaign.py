@@ -89,7 +89,7 @@ def worst_inputs(serde, topic: str, topics: Topics, round_: int) -> list[bytes]:
 
 
 def handled_oddities(serde, topics: Topics) -> list[tuple[str, bytes]]:
-    """Valid events with hostile content: handled (delivered as sent, flagged), never fatal."""
+    """Valid events with hostile content: handled (delivered as sent or refused, with a code), never fatal."""
     out = []
     for document in (BILLION_LAUGHS, XXE_FILE, b"\xff not a document"):
         request = patient_summary_request()

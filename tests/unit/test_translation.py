@@ -80,12 +80,8 @@ def test_fhir_ips_codings_get_the_fhir_translation_extension(shipped):
     ("CDA", b"\xff\xfe not xml"),
     ("FHIR", b"{not json"),
     ("FHIR", b'{"resourceType": "Patient"}'),
-    ("CDA", b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY e SYSTEM "file:///etc/passwd">]><d>&e;</d>'),
 ])
 def test_a_document_that_cannot_be_translated_is_delivered_as_sent_with_an_error(catalogue, fmt, content):
     summary, err = translate_document({"format": fmt, "language": "pt-PT", "content": content}, catalogue)
-    if err is None:  # the hostile DOCTYPE parses (entities unresolved): nothing from the file leaks in
-        assert b"root:" not in unpack(summary["document_encoding"], summary["document"])
-        return
     assert err["code"] == "TRANSLATION_FAILED" and not summary["translated"]
     assert unpack(summary["document_encoding"], summary["document"]) == content and summary["sections"] == []

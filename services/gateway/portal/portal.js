@@ -9,6 +9,14 @@ const FLAGS = {
   UNKNOWN_CODE: "code absent du catalogue de traduction",
   UNKNOWN_CODE_SYSTEM: "système de codes inconnu",
   NO_CODE_SYSTEM: "système de codes non précisé",
+  NOT_CODED: "texte libre, sans code",
+  UNREADABLE_DATE: "date illisible",
+};
+const STATEMENT_FLAGS = {
+  UNRECOGNISED_STATEMENT: "élément de forme inconnue : voir le texte original de la rubrique",
+  NO_SUBSTANCE: "aucune substance active lisible",
+  SUBSTANCE_FROM_CLASS: "aucun ingrédient détaillé : substance lue dans la classe ATC du produit",
+  NO_AGENT: "agent non précisé",
 };
 const SECTION_FLAGS = {
   NO_SECTION_CODE: "rubrique sans code",
@@ -16,6 +24,7 @@ const SECTION_FLAGS = {
   UNKNOWN_SECTION: "rubrique inconnue",
   NO_TITLE: "rubrique sans titre",
   EMPTY: "rubrique vide",
+  UNRECOGNISED_STATEMENTS: "éléments de forme inconnue",
 };
 const WARNINGS = {
   FHIR_INVALID: "Le document FHIR transmis n'est pas conforme : il est présenté tel quel.",
@@ -390,28 +399,73 @@ function renderSection(section) {
   if (section.original_title && section.original_title !== section.title) {
     block.append(el("p", { class: "original-texte" }, `Titre original : ${section.original_title}`));
   }
-  if (section.entries.length) {
-    const rows = section.entries.map((entry) => {
-      const status = entry.translated
-        ? el("span", { class: "ok" }, "traduit")
-        : el("span", { class: "badge non-traduit" }, "Non traduit", entry.flag ? ` — ${FLAGS[entry.flag] || entry.flag}` : "");
-      return el("tr", { class: entry.translated ? null : "non-traduit" },
-        el("td", {}, entry.display || "—", entry.explanation ? el("p", { class: "aide" }, entry.explanation) : null),
-        el("td", {}, entry.original || "—"),
-        el("td", {}, entry.code ? `${entry.code.code}` : "—"),
-        el("td", {}, status));
-    });
-    block.append(el("table", {},
-      el("thead", {}, el("tr", {}, ["Élément (en français)", "Texte original", "Code", "Traduction"].map((h) => el("th", { scope: "col" }, h)))),
-      el("tbody", {}, rows)));
-  } else {
-    block.append(el("p", {}, "Aucun élément codé dans cette rubrique."));
-  }
+  const statements = section.statements || [];
+  if (statements.length) block.append(renderStatements(statements));
+  else if (!section.entries.length) block.append(el("p", {}, "Aucun élément codé dans cette rubrique."));
   if (section.original_narrative) {
     block.append(el("details", {}, el("summary", {}, "Afficher le texte original de la rubrique"),
       el("pre", { class: "original" }, section.original_narrative)));
   }
+  if (section.entries.length) {
+    const detail = statements.length
+      ? el("details", { class: "elements-codes" }, el("summary", {}, `Afficher les ${section.entries.length} élément(s) codé(s) un par un`))
+      : block;
+    detail.append(renderEntries(section.entries));
+    if (detail !== block) block.append(detail);
+  }
   return block;
+}
+
+/** One row per clinical statement (a medication, an allergy...), one column per kind of value. */
+function renderStatements(statements) {
+  const columns = [];
+  for (const statement of statements) {
+    for (const field of statement.fields) {
+      if (!columns.some((c) => c.name === field.name)) columns.push({ name: field.name, label: field.label });
+    }
+  }
+  const rows = statements.map((statement) => {
+    const byName = Object.fromEntries(statement.fields.map((f) => [f.name, f.values]));
+    const untranslated = statement.fields.some((f) => f.values.some((v) => v.flag));
+    if (!columns.length) columns.push({ name: "-", label: "Élément" });
+    const cells = columns.map((c) => el("td", { "data-champ": c.name }, (byName[c.name] || []).map(renderValue)));
+    cells[0].append(...statement.flags.map((f) => el("span", { class: "badge signale" }, STATEMENT_FLAGS[f] || f)));
+    const classes = ["ligne", untranslated ? "non-traduit" : null, statement.flags.length ? "signale" : null];
+    return el("tr", { class: classes.filter(Boolean).join(" "), "data-nature": statement.kind }, cells);
+  });
+  return el("table", { class: "lignes" },
+    el("thead", {}, el("tr", {}, columns.map((c) => el("th", { scope: "col" }, c.label)))),
+    el("tbody", {}, rows));
+}
+
+/** A value: its French text, the text as sent when it differs, why it is not translated. */
+function renderValue(value) {
+  const block = el("div", { class: "valeur" }, value.display || "—");
+  // the text as sent, unless it is only the sent form of a date or a number
+  if (value.original && value.original !== value.display && !/^[\d\s.,:+\-–T]+$/.test(value.original)) {
+    block.append(el("span", { class: "original-texte" }, ` (original : ${value.original})`));
+  }
+  if (value.flag) {
+    block.append(el("span", { class: "badge non-traduit" }, "Non traduit", ` — ${FLAGS[value.flag] || value.flag}`));
+  }
+  if (value.explanation) block.append(el("p", { class: "aide" }, value.explanation));
+  return block;
+}
+
+function renderEntries(entries) {
+  const rows = entries.map((entry) => {
+    const status = entry.translated
+      ? el("span", { class: "ok" }, "traduit")
+      : el("span", { class: "badge non-traduit" }, "Non traduit", entry.flag ? ` — ${FLAGS[entry.flag] || entry.flag}` : "");
+    return el("tr", { class: entry.translated ? null : "non-traduit" },
+      el("td", {}, entry.display || "—", entry.explanation ? el("p", { class: "aide" }, entry.explanation) : null),
+      el("td", {}, entry.original || "—"),
+      el("td", {}, entry.code ? `${entry.code.code}` : "—"),
+      el("td", {}, status));
+  });
+  return el("table", {},
+    el("thead", {}, el("tr", {}, ["Élément (en français)", "Texte original", "Code", "Traduction"].map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, rows));
 }
 
 /** Links to the document as country A sent it, and to its PDF when it carries one. */
