@@ -233,8 +233,14 @@ def build(sources: Path, out: Path) -> dict:
         if not any(sources.glob(pattern)):
             raise FileNotFoundError(f"no {pattern} in {sources}")
     value_sets = read_mvc(sources / MVC_FILE)
-    registry = Registry(json.loads((sources / "code-systems.json").read_text(encoding="utf-8"))["systems"],
-                        value_sets)
+    declared = json.loads((sources / "code-systems.json").read_text(encoding="utf-8"))["systems"]
+    known = {identifier for s in declared for identifier in [s["oid"], *s.get("uris", []), *s.get("aliases", [])]}
+    for path in sorted((sources / "curated").glob("*.json")):  # a curated file may name a system itself
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data["code_system"] not in known:
+            declared.append({"oid": data["code_system"], "name": data["name"], "uris": data.get("uris", [])})
+            known.update([data["code_system"], *data.get("uris", [])])
+    registry = Registry(declared, value_sets)
     english = _english(value_sets, registry)
     uris_of = {oid: s.get("uris", []) for oid, s in registry.systems.items()}
     parts = [edqm_system(sources / "edqm-fr", uris_of.get(EDQM_OID, [])),

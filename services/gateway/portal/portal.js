@@ -9,6 +9,8 @@ const FLAGS = {
   UNKNOWN_CODE: "code absent du catalogue de traduction",
   UNKNOWN_CODE_SYSTEM: "système de codes inconnu",
   NO_CODE_SYSTEM: "système de codes non précisé",
+  CURATED_LABEL: "libellé français rédigé par Passerelle (pas de traduction officielle)",
+  DERIVED_LABEL: "DCI française déduite du nom anglais par Passerelle (pas de traduction officielle)",
 };
 const SECTION_FLAGS = {
   NO_SECTION_CODE: "rubrique sans code",
@@ -393,7 +395,7 @@ function renderSection(section) {
   if (section.entries.length) {
     const rows = section.entries.map((entry) => {
       const status = entry.translated
-        ? el("span", { class: "ok" }, "traduit")
+        ? el("span", { class: "ok" }, "traduit", entry.flag ? ` — ${FLAGS[entry.flag] || entry.flag}` : "")
         : el("span", { class: "badge non-traduit" }, "Non traduit", entry.flag ? ` — ${FLAGS[entry.flag] || entry.flag}` : "");
       return el("tr", { class: entry.translated ? null : "non-traduit" },
         el("td", {}, entry.display || "—", entry.explanation ? el("p", { class: "aide" }, entry.explanation) : null),
