@@ -77,8 +77,9 @@ class Catalogue:
             if "value_sets" in data:
                 value_sets.update(data["value_sets"])
             elif "code_systems" in data:
-                uris.update({identifier: oid for oid, system in data["code_systems"].items()
-                             for identifier in system["identifiers"]})
+                for oid, system in data["code_systems"].items():
+                    uris.update({identifier: oid for identifier in system["identifiers"]})
+                    names.setdefault(oid, system["name"])
             elif "documents" in data:
                 documents = data
             elif "catalogue_version" in data:

@@ -64,7 +64,9 @@ def documents(
     markdown: Annotated[bool, typer.Option(help="Print a Markdown table (the README's).")] = False,
     by_system: Annotated[bool, typer.Option(help="One line per code system, all documents added up.")] = False,
 ) -> None:
-    """For each sample document, per code system: coded elements and how many got a French label."""
+    """For each sample document, per code system: coded elements and how many got a French label; then the
+    coded entries whose code is in an eHDSI value set (null flavours and section titles aside) and how
+    many of those are in French."""
     from services.translation.coverage import by_code_system, document_paths, documents_coverage
 
     cat = Catalogue.load(catalogue)
@@ -73,12 +75,15 @@ def documents(
         rows = by_code_system(rows)
     if markdown:
         typer.echo("| document | format | code system | coded | French |\n|---|---|---|---:|---:|")
+    else:
+        typer.echo(f"{'document':55} {'fmt':5} {'code system':38} {'coded':>5} {'fr':>5} {'eHDSI':>6} {'fr':>5}")
     for row in rows:
         name = _relative(row.path) if row.path else "all documents"
         if markdown:
             typer.echo(f"| `{name}` | {row.format} | {row.system} | {row.coded} | {row.french} |")
         else:
-            typer.echo(f"{name:55} {row.format:5} {row.system:38} {row.coded:>4} {row.french:>4}")
+            typer.echo(f"{name:55} {row.format:5} {row.system:38} {row.coded:>5} {row.french:>5}"
+                       f" {row.ehdsi:>6} {row.ehdsi_french:>5}")
 
 
 @app.command()

@@ -34,7 +34,13 @@ _PHRASES = [
     (", combinations", " en association"),
     ("beta-lactamase inhibitor", "inhibiteur de bêta-lactamase"),
     ("potassium-sparing agents", "épargneurs potassiques"),
+    ("decarboxylase inhibitor", "inhibiteur de la décarboxylase"),
+    ("comt inhibitor", "inhibiteur de la COMT"),
 ]
+#: A qualifier in brackets: the origin of a biological, or an isotope kept as written ("(99mTc)").
+_QUALIFIERS = {"human": "humaine", "beef": "bœuf", "pork": "porc", "rabbit": "lapin", "horse": "cheval",
+               "bovine": "bovine", "porcine": "porcine", "equine": "équine"}
+_BRACKETS = re.compile(r"^(.*\S)\s+\(([^()]+)\)$")
 _CATIONS = {"sodium": ("sodique", "sodium"), "potassium": ("potassique", "potassium"),
             "calcium": ("calcique", "calcium"), "magnesium": ("magnésien", "magnésium"),
             "zinc": (None, "zinc"), "aluminium": (None, "aluminium"), "lithium": (None, "lithium")}
@@ -106,6 +112,14 @@ def _salt(words: list[str]) -> str | None:
 
 
 def _part(text: str) -> str | None:
+    bracket = _BRACKETS.match(text)
+    if bracket:
+        inner = bracket.group(2)
+        qualifier = _QUALIFIERS.get(inner) or (inner if re.fullmatch(r"\d+m?[a-z]{1,2}", inner) else None)
+        base = _part(bracket.group(1))
+        if qualifier is None or base is None:
+            return None
+        return f"{base} ({qualifier if inner in _QUALIFIERS else _isotope(inner)})"
     words = text.split()
     if len(words) == 2 and words[1] == "acid":
         stem = _substance(words[0][:-2]) if words[0].endswith("ic") else None
@@ -114,6 +128,12 @@ def _part(text: str) -> str | None:
         return salt
     french = [_substance(w) for w in words]
     return " ".join(french) if all(french) else None
+
+
+def _isotope(lowered: str) -> str:
+    """"99mtc" → "99mTc" (the symbol's case, lost when the name was lower-cased)."""
+    digits, symbol = re.match(r"(\d+m?)(\w+)", lowered).groups()
+    return digits + symbol.capitalize()
 
 
 def derive(english: str) -> str | None:

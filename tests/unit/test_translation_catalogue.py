@@ -186,7 +186,8 @@ def test_catalogue_lookup_and_coverage_commands():
 def test_the_coverage_command_counts_coded_elements_per_document_and_code_system():
     result = CliRunner().invoke(app, ["catalogue", "documents", str(FIXTURES / "documents" / "ps-ES-robustness.xml")])
     assert result.exit_code == 0
-    rows = {" ".join(line.split()[2:-2]): tuple(map(int, line.split()[-2:])) for line in result.output.splitlines()}
+    rows = {" ".join(line.split()[2:-4]): tuple(map(int, line.split()[-4:-2]))
+            for line in result.output.splitlines()[1:]}
     # sections: 6 LOINC codes (one unknown); entries: 2 SNOMED CT, 1 ICD-10, 1 null flavour, 2 untranslatable
     assert rows == {"LOINC": (6, 5), "SNOMED CT": (2, 2), "ICD-10": (1, 1), "HL7 v3 NullFlavor": (1, 0),
                     "2.16.724.999.4.1": (1, 0), "(no code system)": (1, 0), "(all)": (12, 8)}
