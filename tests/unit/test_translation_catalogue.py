@@ -176,8 +176,8 @@ def test_catalogue_lookup_and_coverage_commands():
     runner = CliRunner()
     found = runner.invoke(app, ["catalogue", "lookup", "http://snomed.info/sct", "716186003"])
     assert found.exit_code == 0 and "fr: Aucune allergie connue" in found.output and "source: curated" in found.output
-    missing = runner.invoke(app, ["catalogue", "lookup", "2.16.840.1.113883.6.96", "256262001"])
-    assert missing.exit_code == 1 and "eHDSIAllergenNoDrug" in missing.output and "untranslated" in missing.output
+    missing = runner.invoke(app, ["catalogue", "lookup", "2.16.840.1.113883.6.96", "41801008"])  # a body site
+    assert missing.exit_code == 1 and "eHDSIBodySite" in missing.output and "untranslated" in missing.output
     coverage = runner.invoke(app, ["catalogue", "coverage"])
     assert coverage.exit_code == 0
     assert re.search(r"eHDSIIllnessandDisorder\s+14158\s+\d{5}", coverage.output)
