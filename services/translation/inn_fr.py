@@ -27,6 +27,7 @@ _WORDS = {
     "gamma": "gamma", "pegol": "pégol", "human": "humaine", "iron": "fer", "water": "eau", "oxygen": "oxygène",
     "nitrogen": "azote", "hydrogen": "hydrogène", "carbon": "carbone", "sulfur": "soufre", "iodine": "iode",
     "silver": "argent", "gold": "or", "copper": "cuivre", "ferrous": "ferreux", "ferric": "ferrique",
+    "combinations": "associations", "various": "divers", "xenon": "xénon", "gas": "gaz",
 }
 _PHRASES = [
     (", combinations excl. psycholeptics", " en association sauf psycholeptiques"),
@@ -77,6 +78,8 @@ def _accent(word: str) -> str:
             out[i] = "é"
         elif rest in ("ine", "in") or (rest[:2] in _ONSETS and rest[2:3] in ("r", "l") and rest[3:4] in _VOWELS):
             out[i] = "é"  # codeine → codéine, phenylephrine → phényléphrine
+        elif rest[:1] == "o":
+            out[i] = "é"  # octreotide → octréotide
     french = "".join(out)
     return re.sub(r"[eé]ne?$", "ène", french) if re.search(r"[^aeiou][eé]ne?$", french) else french
 
@@ -84,6 +87,12 @@ def _accent(word: str) -> str:
 def _substance(word: str) -> str | None:
     if word in _WORDS:
         return _WORDS[word]
+    if word in _ANION_IDE:
+        return _ANION_IDE[word]
+    if re.fullmatch(r"\d+[a-z]?", word):  # "alfa-2a"
+        return word
+    if re.fullmatch(r"\(\d+m?[a-z]{1,2}\)", word):  # an isotope within a name: "technetium (99mtc) …"
+        return f"({_isotope(word[1:-1])})"
     if "-" in word:
         parts = [_substance(part) for part in word.split("-")]
         return "-".join(parts) if all(parts) else None
