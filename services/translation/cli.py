@@ -102,7 +102,7 @@ def lookup(
     if concept is None:
         typer.echo("no French label: shown with its pivot label and original text, flagged untranslated")
         raise typer.Exit(1)
-    typer.echo(f"fr: {concept.fr}\nen: {concept.en or '-'}\nsource: {concept.source}")
+    typer.echo(f"fr: {concept.fr}\nen: {concept.en or '-'}\nkind: {concept.kind}\nsource: {concept.source}")
     if concept.explanation:
         typer.echo(f"explanation: {concept.explanation}")
 
