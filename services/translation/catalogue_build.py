@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.translation import inn_fr
+from services.translation.catalogue import label_kind
 from services.translation.catalogue_sources import ICD10_FILE, ICD10_PACKAGE, MVC_FILE, ValueSet, read_icd10, read_mvc
 
 CATALOGUE_VERSION = "2026.12.1"
@@ -45,12 +46,6 @@ DERIVED_ATC_SOURCE = ("derived by Passerelle: French INN spelled from the Englis
                       "rules of services/translation/inn_fr.py; not an official French ATC")
 LOINC_NOTICE = ("This material contains content from LOINC (http://loinc.org), © 1995+ Regenstrief Institute, Inc. "
                 "and the LOINC Committee, available at no cost under the license at http://loinc.org/license.")
-
-
-def kind_of(source_key: str) -> str:
-    """``curated`` (written by the project), ``derived`` (computed by the project) or ``published``."""
-    prefix = source_key.split(":", 1)[0]
-    return prefix if prefix in ("curated", "derived") else "published"
 
 
 @dataclass
@@ -73,7 +68,7 @@ class CodeSystem:
         """Take ``other``'s concepts where it ranks higher (curated > published > derived) or is alone."""
         for code, concept in other.concepts.items():
             mine = self.concepts.get(code)
-            if mine is None or _RANK[kind_of(concept["source"])] < _RANK[kind_of(mine["source"])]:
+            if mine is None or _RANK[label_kind(concept["source"])] < _RANK[label_kind(mine["source"])]:
                 if mine is not None and not concept.get("en"):
                     concept = {**concept, "en": mine.get("en")}
                 self.concepts[code] = concept
