@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.translation import inn_fr
+from services.translation import inn_fr, taxon_fr
 from services.translation.catalogue import label_kind
 from services.translation.catalogue_sources import ICD10_FILE, ICD10_PACKAGE, MVC_FILE, ValueSet, read_icd10, read_mvc
 
@@ -42,6 +42,9 @@ ANS_SOURCE = ("French label from ANS (Agence du numérique en santé) NOS value 
               "@ 7cd489b3 / TestContenuCDA-2-41 @ d890ebd8, jeuxDeValeurs (CC0-1.0 per the ANS terminology IG)")
 HL7CH_SOURCE = ("French (fr-CH) designation from the HL7 Switzerland CodeSystem supplements, hl7ch/ch-term @ 788e1931, "
                 "CSfromCHAllergyIntolerance.fsh (MIT / CC0-1.0)")
+DERIVED_TAXON_SOURCE = ("derived by Passerelle: the scientific (Latin) name of the micro-organism, written the same "
+                        "in French, from the English designation (eHDSI MVC 8.1.0 eHDSIMicroorganism), typing words in "
+                        "French, by the rules of services/translation/taxon_fr.py; not an official French SNOMED CT")
 DERIVED_ATC_SOURCE = ("derived by Passerelle: French INN spelled from the English ATC name (eHDSI MVC 8.1.0) by the "
                       "rules of services/translation/inn_fr.py; not an official French ATC")
 LOINC_NOTICE = ("This material contains content from LOINC (http://loinc.org), © 1995+ Regenstrief Institute, Inc. "
@@ -203,6 +206,22 @@ def derived_atc(english: dict[str, str], uris: list[str]) -> CodeSystem:
     return system
 
 
+def derived_taxa(value_sets: list[ValueSet], registry: Registry) -> list[CodeSystem]:
+    """Micro-organisms of eHDSIMicroorganism whose designation is a scientific name (``taxon_fr``)."""
+    systems = []
+    for vs in value_sets:
+        if vs.name != "eHDSIMicroorganism":
+            continue
+        for uri, codes in vs.concepts.items():
+            system = CodeSystem(registry.oid(uri), uri, "eHDSI MVC 8.1.0 eHDSIMicroorganism", [uri],
+                                {"derived:taxon_fr": DERIVED_TAXON_SOURCE})
+            for code, en in codes.items():
+                if fr := taxon_fr.derive(en):
+                    system.add(code, fr, en, "derived:taxon_fr")
+            systems.append(system)
+    return systems
+
+
 def curated_system(path: Path, registry: Registry) -> CodeSystem:
     data = json.loads(path.read_text(encoding="utf-8"))
     key = f"curated:{path.name}"
@@ -241,7 +260,7 @@ def build(sources: Path, out: Path) -> dict:
     parts = [edqm_system(sources / "edqm-fr", uris_of.get(EDQM_OID, [])),
              icd10_system(read_icd10(sources / ICD10_FILE), english.get(ICD10_OID, {}), uris_of.get(ICD10_OID, [])),
              *ans_systems(sources / "fr-terminology", registry), *hl7ch_systems(sources / "fr-terminology", registry),
-             derived_atc(english.get(ATC_OID, {}), uris_of.get(ATC_OID, [])),
+             derived_atc(english.get(ATC_OID, {}), uris_of.get(ATC_OID, [])), *derived_taxa(value_sets, registry),
              *(curated_system(p, registry) for p in sorted((sources / "curated").glob("*.json")))]
     systems: dict[str, CodeSystem] = {}
     for part in parts:

@@ -10,7 +10,7 @@ const FLAGS = {
   UNKNOWN_CODE_SYSTEM: "système de codes inconnu",
   NO_CODE_SYSTEM: "système de codes non précisé",
   CURATED_LABEL: "libellé français rédigé par Passerelle (pas de traduction officielle)",
-  DERIVED_LABEL: "DCI française déduite du nom anglais par Passerelle (pas de traduction officielle)",
+  DERIVED_LABEL: "libellé français déduit du libellé anglais par Passerelle (pas de traduction officielle)",
 };
 const SECTION_FLAGS = {
   NO_SECTION_CODE: "rubrique sans code",
