@@ -69,7 +69,8 @@ def _accent(word: str) -> str:
     """English INN → French spelling: open-syllable "e" → "é", final "-en"/"-ene" → "-ène"."""
     out = list(word)
     for i, ch in enumerate(word):
-        if ch != "e" or i == len(word) - 1 or (i and word[i - 1] in _VOWELS):
+        after_vowel = i and word[i - 1] in _VOWELS and word[max(i - 2, 0):i] != "qu"  # "qu" is a consonant
+        if ch != "e" or i == len(word) - 1 or after_vowel:
             continue
         rest = word[i + 1:]
         if (len(rest) >= 2 and rest[0] not in _VOWELS and rest[0] != "x" and rest[1] in _VOWELS

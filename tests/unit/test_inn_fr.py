@@ -16,7 +16,7 @@ KNOWN = {  # English INN → French DCI (ANSM / WHO French INN spelling)
     "acetylsalicylic acid": "acide acétylsalicylique", "valproic acid": "acide valproïque", "folic acid": "acide folique",
     "sodium chloride": "chlorure de sodium", "calcium carbonate": "carbonate de calcium", "ferrous sulfate": "sulfate ferreux",
     "insulin (human)": "insuline (humaine)", "interferon beta-1a": "interféron bêta-1a", "tamoxifen": "tamoxifène",
-    "perindopril and amlodipine": "périndopril et amlodipine", "ezetimibe": "ézétimibe", "remdesivir": "remdésivir",
+    "perindopril and amlodipine": "périndopril et amlodipine", "ezetimibe": "ézétimibe", "remdesivir": "remdésivir", "quetiapine": "quétiapine",
 }
 
 
