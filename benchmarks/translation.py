@@ -5,6 +5,8 @@ added to the document, display model, serialisation; for FHIR also the ``fhir.re
 in this process, one document at a time, on the shipped catalogue, for:
 
 * ``CDA small``  — ``tests/fixtures/ncp/PT/PT-TEST-1/ps.xml`` (three sections);
+* ``CDA PT 43.6 KB`` — ``data/ncp/PT/193857264/ps.xml`` (the 7 mandatory sections; issue 17's yardstick:
+  at least ~400 documents/s per core);
 * ``CDA full``   — ``data/ncp/PT/284716395/ps.xml`` (all 13 sections);
 * ``CDA large``  — that full document with the entries of its sections repeated until it reaches
   ~150 KB (built here, in memory: the same clinical statements, more of them);
@@ -14,7 +16,11 @@ in this process, one document at a time, on the shipped catalogue, for:
 
 Each document is translated for at least ``--seconds`` (after one warm-up run); the figures are
 wall-clock on an otherwise idle process: docs/s = runs / elapsed, µs per coded element = elapsed /
-runs / coded elements of the document. Catalogue load time is printed once.
+runs / coded elements of the document; docs/s per core = runs / CPU seconds of this process (one
+thread: a worker translates on one core). Printed once: the catalogue's load time, and the resident
+memory (peak RSS, ``VmHWM``) of a fresh process that imports the translation worker
+(``services.translation.app``, Kafka client included), loads the catalogue and translates every
+document of ``tests/fixtures/corpus/`` and ``data/ncp/`` — what a translation worker holds.
 
     .venv/bin/python -m benchmarks.translation [--seconds 2]
 """
@@ -24,6 +30,8 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -86,9 +94,34 @@ def measure(name: str, fmt: str, content: bytes, catalogue: Catalogue, seconds: 
     times.sort()
     return {"document": name, "kb": round(len(content) / 1000, 1), "coded": coded,
             "translated": summary["translated_elements"], "docs_per_s": runs / elapsed,
-            "us_per_element": elapsed / runs / coded * 1e6, "ms_per_doc": elapsed / runs * 1e3,
+            "us_per_element": elapsed / runs / coded * 1e6, "docs_per_cpu_s": runs / cpu if cpu else float("nan"), "ms_per_doc": elapsed / runs * 1e3,
             "cpu_ms_per_doc": cpu / runs * 1e3, "p50_ms": percentile(times, 50),
             "p95_ms": percentile(times, 95), "p99_ms": percentile(times, 99)}
+
+
+_WORKER = """
+import resource, sys
+from pathlib import Path
+import services.translation.app  # the worker's imports: processor, Kafka client, serde
+from passerelle import PROJECT_ROOT
+from services.translation.catalogue import Catalogue
+from services.translation.handlers import translate_document
+catalogue = Catalogue.load(PROJECT_ROOT / "data" / "catalogue")
+paths = sorted((PROJECT_ROOT / "tests" / "fixtures" / "corpus").rglob("*.*")) + sorted((PROJECT_ROOT / "data" / "ncp").rglob("ps.*"))
+for path in paths:
+    if path.suffix in (".xml", ".json"):
+        translate_document({"format": "CDA" if path.suffix == ".xml" else "FHIR", "language": None,
+                            "content": path.read_bytes()}, catalogue)
+status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+print(int(status["VmHWM"].split()[0]) // 1024, int(status["VmRSS"].split()[0]) // 1024)
+"""
+
+
+def worker_memory_mb() -> tuple[int, int]:
+    """(peak RSS, RSS) in MB of a fresh process doing a translation worker's work."""
+    out = subprocess.run([sys.executable, "-c", _WORKER], cwd=PROJECT_ROOT, check=True, capture_output=True, text=True)
+    peak, rss = map(int, out.stdout.split())
+    return peak, rss
 
 
 def main() -> None:
@@ -101,17 +134,20 @@ def main() -> None:
     full = PROJECT_ROOT / "data/ncp/PT/284716395/ps.xml"
     documents = [
         ("CDA small (PT-TEST-1)", "CDA", (PROJECT_ROOT / "tests/fixtures/ncp/PT/PT-TEST-1/ps.xml").read_bytes()),
+        ("CDA PT 43.6 KB (193857264)", "CDA", (PROJECT_ROOT / "data/ncp/PT/193857264/ps.xml").read_bytes()),
         ("CDA full PS (PT 284716395)", "CDA", full.read_bytes()),
         ("CDA large (full PS, entries repeated)", "CDA", large_cda(full)),
         ("FHIR small (ips-PT)", "FHIR", (PROJECT_ROOT / "tests/fixtures/documents/ips-PT.json").read_bytes()),
         ("FHIR large (NL IPS, entries repeated)", "FHIR", large_fhir(PROJECT_ROOT / "data/ncp/NL/574687583/ps.json")),
     ]
     print(f"catalogue load: {load_ms:.0f} ms ({sum(len(c) for c in catalogue.systems.values())} concepts)")
-    print(f"{'document':40} {'KB':>6} {'coded':>6} {'French':>6} {'docs/s':>8} {'ms/doc':>7} {'µs/coded':>9}")
+    peak, rss = worker_memory_mb()
+    print(f"translation worker resident memory: peak {peak} MB, after the corpus {rss} MB")
+    print(f"{'document':40} {'KB':>6} {'coded':>6} {'French':>6} {'docs/s':>8} {'/core':>8} {'ms/doc':>7} {'µs/coded':>9}")
     for name, fmt, content in documents:
         r = measure(name, fmt, content, catalogue, args.seconds)
         print(f"{r['document']:40} {r['kb']:>6} {r['coded']:>6} {r['translated']:>6} {r['docs_per_s']:>8.1f}"
-              f" {r['ms_per_doc']:>7.2f} {r['us_per_element']:>9.1f}")
+              f" {r['docs_per_cpu_s']:>8.1f} {r['ms_per_doc']:>7.2f} {r['us_per_element']:>9.1f}")
 
 
 if __name__ == "__main__":

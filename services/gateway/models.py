@@ -42,7 +42,9 @@ class Entry(BaseModel):
     code: Coding | None
     translated: bool
     flag: str | None = Field(None, description="Why not translated: NULL_FLAVOR, UNKNOWN_CODE, "
-                                               "UNKNOWN_CODE_SYSTEM, NO_CODE_SYSTEM.")
+                                               "UNKNOWN_CODE_SYSTEM, NO_CODE_SYSTEM; or, when translated, whose "
+                                               "French it is: CURATED_LABEL (written by Passerelle), DERIVED_LABEL "
+                                               "(derived by rule from the English: French INN, scientific names).")
     explanation: str | None = Field(None, description="Plain-French explanation of a 'no known allergies'-type "
                                                       "code or a null flavour.")
     row: int = Field(0, description="Index of the clinical statement: entries of one row form one table line.")

@@ -2,7 +2,10 @@
 build`` from ``data/catalogue-sources/``) and its loader.
 
 Each code-system file: ``{"code_system": OID, "uris": [FHIR URIs], "name", "version",
-"sources": {key: description}, "concepts": {code: {"fr", "en", "source": key, "explanation"?}}}``.
+"sources": {key: description}, "concepts": {code: {"fr", "en", "source": key, "explanation"?}}}``; a
+source key starting ``curated:`` or ``derived:`` marks a label the project wrote or derived itself.
+``code-systems.json`` holds the equivalences: every other identifier (FHIR URI, legacy epSOS OID…) of
+each code system, so a code translates whichever identifier the sender used (ADR 120).
 ``value-sets.json`` holds eHDSI value-set membership, ``manifest.json`` the catalogue version and the
 checksums of the inputs it was built from.
 """
@@ -18,12 +21,22 @@ LOINC = "2.16.840.1.113883.6.1"
 NULL_FLAVOR = "2.16.840.1.113883.5.1008"
 
 
-@dataclass(frozen=True)
+#: Where a French label comes from: a published French source, or the project itself.
+PUBLISHED, CURATED, DERIVED = "published", "curated", "derived"
+
+
+def label_kind(source_key: str) -> str:
+    prefix = source_key.split(":", 1)[0]
+    return prefix if prefix in (CURATED, DERIVED) else PUBLISHED
+
+
+@dataclass(frozen=True, slots=True)
 class Concept:
     fr: str
     en: str | None
     source: str
     explanation: str | None = None
+    kind: str = PUBLISHED
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,10 @@ class Catalogue:
             data = json.loads(path.read_text(encoding="utf-8"))
             if "value_sets" in data:
                 value_sets.update(data["value_sets"])
+            elif "code_systems" in data:
+                for oid, system in data["code_systems"].items():
+                    uris.update({identifier: oid for identifier in system["identifiers"]})
+                    names.setdefault(oid, system["name"])
             elif "documents" in data:
                 documents = data
             elif "catalogue_version" in data:
@@ -70,19 +87,20 @@ class Catalogue:
             elif "code_system" in data:
                 oid = data["code_system"]
                 names[oid] = data.get("name", oid)
-                uris.update({uri: oid for uri in data.get("uris", [])})
+                uris.update({uri.rstrip("/"): oid for uri in data.get("uris", [])})
                 sources = data.get("sources") or {}
                 concepts = systems.setdefault(oid, {})
                 for code, c in data["concepts"].items():
                     source = c.get("source") or data.get("source", "")
-                    concepts[code] = Concept(c["fr"], c.get("en"), sources.get(source, source), c.get("explanation"))
+                    concepts[code] = Concept(c["fr"], c.get("en"), sources.get(source, source), c.get("explanation"),
+                                             label_kind(source))
         return cls(systems, names, uris, value_sets, version, documents)
 
     def oid(self, system: str) -> str:
-        """The OID of a code system named by OID or by FHIR URI (``urn:oid:`` accepted)."""
-        if system.startswith("urn:oid:"):
-            return system[len("urn:oid:"):]
-        return self.uris.get(system.rstrip("/"), system)
+        """The canonical OID of a code system named by any of its identifiers: OID, FHIR URI
+        (``urn:oid:`` accepted), legacy epSOS OID (``code-systems.json``)."""
+        bare = system[len("urn:oid:"):] if system.startswith("urn:oid:") else system.rstrip("/")
+        return self.uris.get(bare, bare)
 
     def knows_system(self, system: str) -> bool:
         return self.oid(system) in self.systems

@@ -19,6 +19,10 @@ class CoverageRow:
     system: str  # the code system's name, or "(all)" for the document's total
     coded: int
     french: int
+    #: coded entries (section titles and null flavours aside) whose code belongs to an eHDSI value set,
+    #: under any identifier of its code system, and how many of those are shown in French
+    ehdsi: int = 0
+    ehdsi_french: int = 0
 
 
 def document_paths(paths: list[Path]) -> list[Path]:
@@ -36,7 +40,7 @@ def document_coverage(path: Path, catalogue: Catalogue) -> list[CoverageRow]:
     summary, error = translate_document({"format": fmt, "language": None, "content": path.read_bytes()}, catalogue)
     if error is not None:
         return [CoverageRow(path, fmt, f"(not translated: {error['code']})", 0, 0)]
-    coded, french = Counter(), Counter()
+    coded, french, ehdsi, ehdsi_french = Counter(), Counter(), Counter(), Counter()
     for section in summary["sections"]:
         if section["code"]:
             coded[LOINC] += 1
@@ -45,9 +49,13 @@ def document_coverage(path: Path, catalogue: Catalogue) -> list[CoverageRow]:
             system = catalogue.oid(entry["code"]["system"]) or "(no code system)"
             coded[system] += 1
             french[system] += entry["translated"]
-    rows = [CoverageRow(path, fmt, catalogue.names.get(s, s), coded[s], french[s])
+            if entry["flag"] != "NULL_FLAVOR" and catalogue.value_sets_of(system, entry["code"]["code"]):
+                ehdsi[system] += 1
+                ehdsi_french[system] += entry["translated"]
+    rows = [CoverageRow(path, fmt, catalogue.names.get(s, s), coded[s], french[s], ehdsi[s], ehdsi_french[s])
             for s in sorted(coded, key=lambda s: catalogue.names.get(s, s))]
-    return rows + [CoverageRow(path, fmt, "(all)", sum(coded.values()), sum(french.values()))]
+    return rows + [CoverageRow(path, fmt, "(all)", sum(coded.values()), sum(french.values()),
+                               sum(ehdsi.values()), sum(ehdsi_french.values()))]
 
 
 def documents_coverage(paths: list[Path], catalogue: Catalogue) -> list[CoverageRow]:
@@ -56,9 +64,10 @@ def documents_coverage(paths: list[Path], catalogue: Catalogue) -> list[Coverage
 
 def by_code_system(rows: list[CoverageRow]) -> list[CoverageRow]:
     """The rows of many documents added up per code system and format."""
-    coded, french = Counter(), Counter()
+    totals: dict[tuple[str, str], list[int]] = {}
     for row in rows:
-        coded[(row.format, row.system)] += row.coded
-        french[(row.format, row.system)] += row.french
-    return [CoverageRow(None, fmt, system, coded[(fmt, system)], french[(fmt, system)])
-            for fmt, system in sorted(coded, key=lambda k: (k[0], k[1] == "(all)", k[1]))]
+        total = totals.setdefault((row.format, row.system), [0, 0, 0, 0])
+        for i, value in enumerate((row.coded, row.french, row.ehdsi, row.ehdsi_french)):
+            total[i] += value
+    return [CoverageRow(None, fmt, system, *totals[(fmt, system)])
+            for fmt, system in sorted(totals, key=lambda k: (k[0], k[1] == "(all)", k[1]))]

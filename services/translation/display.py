@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import re
 
-from services.translation.catalogue import LOINC, NULL_FLAVOR, Catalogue
+from services.translation.catalogue import CURATED, DERIVED, LOINC, NULL_FLAVOR, Catalogue
 
 _SPACES = re.compile(r"\s+")
+#: A translated element whose French the project wrote (curated) or derived by rule (French INN from
+#: the English ATC name) says so: it is not an official translation (ADR 121).
+LABEL_FLAGS = {CURATED: "CURATED_LABEL", DERIVED: "DERIVED_LABEL"}
 UNTITLED = "Section sans titre"
 
 
@@ -50,7 +53,7 @@ def coded_entry(catalogue: Catalogue, system: str | None, code: str, pivot_label
                 original: str | None, row: int = 0, role: str | None = None) -> dict:
     concept = catalogue.concept(system, code) if system else None
     if concept is not None:
-        flag = None
+        flag = LABEL_FLAGS.get(concept.kind)
     elif not system:
         flag = "NO_CODE_SYSTEM"
     else:

@@ -92,7 +92,8 @@ def test_a_damaged_cda_is_translated_partially_and_only_french_is_added(sample, 
     for section in summary["sections"]:
         assert section["title"]
         for entry in section["entries"]:
-            assert entry["translated"] == (entry["flag"] is None)
+            # a translated element is flagged only when its French is the project's own (issue 17)
+            assert entry["translated"] == (entry["flag"] in {None, "CURATED_LABEL", "DERIVED_LABEL"})
             assert entry["translated"] or entry["flag"] in {
                 "NULL_FLAVOR", "UNKNOWN_CODE", "UNKNOWN_CODE_SYSTEM", "NO_CODE_SYSTEM"}
 

@@ -11,7 +11,11 @@ const FLAGS = {
   NO_CODE_SYSTEM: "système de codes non précisé",
   NOT_CODED: "texte libre, sans code",
   UNREADABLE_DATE: "date illisible",
+  CURATED_LABEL: "libellé français rédigé par Passerelle (pas de traduction officielle)",
+  DERIVED_LABEL: "libellé français déduit du libellé anglais par Passerelle (pas de traduction officielle)",
 };
+/** Flags of a translated value: its French label is Passerelle's own, not an official translation. */
+const LABEL_KINDS = new Set(["CURATED_LABEL", "DERIVED_LABEL"]);
 const STATEMENT_FLAGS = {
   UNRECOGNISED_STATEMENT: "élément de forme inconnue : voir le texte original de la rubrique",
   NO_SUBSTANCE: "aucune substance active lisible",
@@ -426,7 +430,7 @@ function renderStatements(statements) {
   }
   const rows = statements.map((statement) => {
     const byName = Object.fromEntries(statement.fields.map((f) => [f.name, f.values]));
-    const untranslated = statement.fields.some((f) => f.values.some((v) => v.flag));
+    const untranslated = statement.fields.some((f) => f.values.some((v) => v.flag && !LABEL_KINDS.has(v.flag)));
     if (!columns.length) columns.push({ name: "-", label: "Élément" });
     const cells = columns.map((c) => el("td", { "data-champ": c.name }, (byName[c.name] || []).map(renderValue)));
     cells[0].append(...statement.flags.map((f) => el("span", { class: "badge signale" }, STATEMENT_FLAGS[f] || f)));
@@ -445,7 +449,9 @@ function renderValue(value) {
   if (value.original && value.original !== value.display && !/^[\d\s.,:+\-–T]+$/.test(value.original)) {
     block.append(el("span", { class: "original-texte" }, ` (original : ${value.original})`));
   }
-  if (value.flag) {
+  if (value.flag && LABEL_KINDS.has(value.flag)) {
+    block.append(el("span", { class: "badge signale" }, FLAGS[value.flag]));
+  } else if (value.flag) {
     block.append(el("span", { class: "badge non-traduit" }, "Non traduit", ` — ${FLAGS[value.flag] || value.flag}`));
   }
   if (value.explanation) block.append(el("p", { class: "aide" }, value.explanation));
@@ -455,7 +461,7 @@ function renderValue(value) {
 function renderEntries(entries) {
   const rows = entries.map((entry) => {
     const status = entry.translated
-      ? el("span", { class: "ok" }, "traduit")
+      ? el("span", { class: "ok" }, "traduit", entry.flag ? ` — ${FLAGS[entry.flag] || entry.flag}` : "")
       : el("span", { class: "badge non-traduit" }, "Non traduit", entry.flag ? ` — ${FLAGS[entry.flag] || entry.flag}` : "");
     return el("tr", { class: entry.translated ? null : "non-traduit" },
       el("td", {}, entry.display || "—", entry.explanation ? el("p", { class: "aide" }, entry.explanation) : null),
