@@ -59,7 +59,14 @@ def _original_text(el: etree._Element, ids: dict[str, str]) -> str | None:
     return display.clean_text(" ".join(original.itertext()))
 
 
+#: Coded elements whose schema type allows attributes only (HL7 ``EIVL.event``: the timing event of
+#: a dose, "before meals"): their French label is in the display model, not added to the XML.
+NO_CONTENT = {"event"}
+
+
 def _add_translation(el: etree._Element, french: str) -> None:
+    if etree.QName(el).localname in NO_CONTENT:
+        return
     namespace = EPSOS if etree.QName(el).namespace == EPSOS else NS
     translation = etree.SubElement(el, f"{{{namespace}}}translation")
     for attr in ("code", "codeSystem", "codeSystemName", "codeSystemVersion"):

@@ -1,4 +1,4 @@
-"""Every published document of the corpus (``tests/corpus.py``) goes through translation: none raises,
+"""Every published document of the corpus (``tests/corpus/__init__.py``) goes through translation: none raises,
 none is delivered without its sections, and at least 85 % of the coded entries whose code belongs to
 an eHDSI value set (under any identifier of its code system) are shown in French. Entries coded in
 national or other systems are counted apart and shown as sent (issue 17)."""
