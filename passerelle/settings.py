@@ -197,6 +197,9 @@ class Settings(BaseSettings):
     http_tls_certfile: Path | None = None
     http_tls_keyfile: Path | None = None
     http_tls_key_password: SecretStr | None = None
+    #: Set by ``passerelle up`` when the embedded broker's safety journal could not be restored (why):
+    #: consent and dispensing then refuse to decide (docs/adr/0080-safety-journal.md).
+    safety_state_lost: str | None = None
     #: A worker serves Prometheus metrics on this port when set; containers probe it.
     metrics_port: int | None = None
     #: Address the metrics endpoint binds to: loopback by default, 0.0.0.0 where Prometheus scrapes pods.

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from passerelle.broker import EmbeddedBroker
+from passerelle.embedded import JournaledBroker
+from passerelle.lifeline import die_with_parent
 from passerelle.metrics_ports import metrics_endpoints, worker_metrics_ports, write_targets
 from passerelle.settings import Settings
 from passerelle.topic_admin import apply_topics
@@ -57,18 +58,28 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 def spawn(name: str, env: dict[str, str]) -> Child:
-    # Own session: Ctrl-C reaches the supervisor alone, which stops the services before the broker.
-    return Child(name, subprocess.Popen([sys.executable, "-m", WORKERS[name]], env=env, start_new_session=True))
+    # Own session: Ctrl-C reaches the supervisor alone, which stops the services before the broker;
+    # SIGTERM when the supervisor dies, however it dies.
+    return Child(name, subprocess.Popen([sys.executable, "-m", WORKERS[name]], env=env, start_new_session=True,
+                                        preexec_fn=die_with_parent()))
+
+
+def start_broker(settings: Settings) -> JournaledBroker:
+    """The embedded broker with the safety journal restored into it (passerelle/journal.py)."""
+    if settings.topic_partitions is None:  # one process per service: see Settings.topic_partitions
+        settings.topic_partitions = EMBEDDED_PARTITIONS
+    broker = JournaledBroker.start({**settings_env(settings), "PASSERELLE_TOPIC_PARTITIONS": str(settings.topic_partitions)})
+    settings.kafka.bootstrap_servers = broker.bootstrap_servers
+    settings.safety_state_lost = broker.lost
+    if broker.lost:
+        log.error("safety state NOT restored: consent and dispensing refuse to decide", reason=broker.lost)
+    log.info("embedded broker started (memory; consent directives and prescription states restored from the journal)",
+             bootstrap=broker.bootstrap_servers, restored=broker.restored)
+    return broker
 
 
 def up(settings: Settings, embedded: bool) -> int:
-    broker = EmbeddedBroker().start() if embedded else None
-    if broker:
-        settings.kafka.bootstrap_servers = broker.bootstrap_servers
-        log.info("embedded broker started (memory only: a restart loses every event)",
-                 bootstrap=broker.bootstrap_servers)
-        if settings.topic_partitions is None:  # one process per service: see Settings.topic_partitions
-            settings.topic_partitions = EMBEDDED_PARTITIONS
+    broker = start_broker(settings) if embedded else None
     stopping = False
 
     def stop(*_):
@@ -81,14 +92,19 @@ def up(settings: Settings, embedded: bool) -> int:
     try:
         created = asyncio.run(ensure_topics(settings))
         log.info("topics ready", created=len(created))
-        env = settings_env(settings)
         ports = worker_metrics_ports(settings, list(WORKERS))  # one Prometheus port per worker
-        envs = {name: {**env, "PASSERELLE_METRICS_PORT": str(ports[name])} if name in ports else env for name in WORKERS}
+        envs = worker_envs(settings, ports)
         children = [spawn(name, envs[name]) for name in WORKERS]
         log.info("Prometheus metrics", targets_file=str(write_targets(settings, ports)),
                  **metrics_endpoints(settings, ports))
         log.info("Passerelle is up", url=f"http://{settings.http_host}:{settings.http_port}/docs")
         while not stopping:
+            if broker and not broker.alive():  # supervised: every service restarts on the new broker
+                log.error("embedded broker exited; restarting it and every service", code=broker.process.returncode)
+                stop_children(children)
+                broker = start_broker(settings)
+                envs = worker_envs(settings, ports)
+                children = [spawn(name, envs[name]) for name in WORKERS]
             for i, child in enumerate(children):
                 if child.process.poll() is not None and not stopping:
                     log.error("service exited; restarting", worker=child.name, code=child.process.returncode)
@@ -97,14 +113,25 @@ def up(settings: Settings, embedded: bool) -> int:
             time.sleep(0.2)
         return 0
     finally:
-        for child in children:
-            if child.process.poll() is None:
-                child.process.terminate()
-        for child in children:
-            try:
-                child.process.wait(10)
-            except subprocess.TimeoutExpired:
-                child.process.kill()
+        stop_children(children)
         if broker:
             broker.stop()
         log.info("stopped every process started")
+
+
+def worker_envs(settings: Settings, ports: dict[str, int]) -> dict[str, dict[str, str]]:
+    env = settings_env(settings)
+    if settings.safety_state_lost:
+        env["PASSERELLE_SAFETY_STATE_LOST"] = settings.safety_state_lost
+    return {name: {**env, "PASSERELLE_METRICS_PORT": str(ports[name])} if name in ports else env for name in WORKERS}
+
+
+def stop_children(children: list[Child]) -> None:
+    for child in children:
+        if child.process.poll() is None:
+            child.process.terminate()
+    for child in children:
+        try:
+            child.process.wait(10)
+        except subprocess.TimeoutExpired:
+            child.process.kill()

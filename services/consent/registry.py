@@ -69,8 +69,11 @@ class Directive:
 
 
 class ConsentRegistry:
-    def __init__(self) -> None:
+    def __init__(self, lost: str | None = None) -> None:
         self._by_patient: dict[tuple[str, str], dict[bytes, Directive]] = {}
+        #: Why the registry could not be restored after a restart (``Settings.safety_state_lost``):
+        #: then every request is refused, a grant included (a forgotten opposition must not let one through).
+        self.lost = lost
 
     def apply(self, key: bytes, event: dict | None) -> None:
         """One record of the registry topic; ``None`` (a tombstone) erases that key."""
@@ -92,6 +95,8 @@ class ConsentRegistry:
 
     def refusal(self, patient: dict, hp: dict, service: str, now_ms: int) -> str | None:
         """PATIENT_OPPOSED or CONSENT_REVOKED when the latest word in force refuses, else None."""
+        if self.lost:
+            return "CONSENT_REGISTRY_UNAVAILABLE"
         directives = self._by_patient.get((patient["country"], patient["patient_id"]), {}).values()
         in_force = [d for d in directives if d.applies_to(hp, service) and d.in_force(now_ms)]
         if not in_force:

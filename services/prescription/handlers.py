@@ -159,8 +159,9 @@ def answered(state: dict, answer: dict) -> bool:
     return True
 
 
-def handle(incoming: Incoming, topics: Topics, states: dict[str, dict]) -> Iterable[Emit]:
-    """One event of ``ep.retrieved`` or ``ep.commands``; ``states`` (by prescription id) is updated."""
+def handle(incoming: Incoming, topics: Topics, states: dict[str, dict], lost: str | None = None) -> Iterable[Emit]:
+    """One event of ``ep.retrieved`` or ``ep.commands``; ``states`` (by prescription id) is updated.
+    ``lost`` (the states could not be restored after a restart): every dispensation is refused."""
     event, kind = incoming.event, incoming.event_type
     if kind == EP_RETRIEVED:
         yield from observed_prescriptions(event, topics)
@@ -183,7 +184,9 @@ def handle(incoming: Incoming, topics: Topics, states: dict[str, dict]) -> Itera
             state["patient"] != event["patient"] or event["hp"]["rpps"] not in state["listed_at"]):
         state = None  # not listed by this pharmacist (consent applies to the listing), or another patient's
     refusal = None
-    if state is None and kind == DISPENSATION_REQUESTED:  # the pharmacist must list the prescriptions first
+    if lost and kind == DISPENSATION_REQUESTED:  # what was already dispensed is not known
+        refusal = "PRESCRIPTION_STATE_UNAVAILABLE"
+    elif state is None and kind == DISPENSATION_REQUESTED:  # the pharmacist must list the prescriptions first
         refusal = "PRESCRIPTION_NOT_FOUND"
     elif kind == DISPENSATION_REQUESTED and _find(state, event["dispensation_id"]) is None and listing_expired(state, event):
         refusal = "PRESCRIPTION_LISTING_EXPIRED"
