@@ -61,6 +61,7 @@ MESSAGES: dict[str, str] = {
     # ePrescription / eDispensation (issue 6)
     "PRESCRIPTION_FROM_FRANCE": "Les prescriptions établies en France ne passent pas par MyHealth@EU : utilisez les services nationaux.",
     "PRESCRIPTION_NOT_FOUND": "Cette prescription n'est pas connue : consultez d'abord les prescriptions du patient.",
+    "PRESCRIPTION_STATE_UNREADABLE": "L'état des délivrances de cette prescription est illisible : aucune délivrance n'est acceptée par précaution.",
     "PRESCRIPTION_STATE_UNAVAILABLE": "L'état des délivrances n'a pas pu être restauré après un redémarrage : aucune délivrance n'est acceptée par précaution jusqu'à l'intervention d'un administrateur.",
     "PRESCRIPTION_LISTING_EXPIRED": "Votre consultation des prescriptions de ce patient date de plus de 2 heures : consultez-les à nouveau avant de dispenser.",
     "PRESCRIPTION_NOT_DISPENSABLE": "Cette prescription (ou cette ligne) n'est pas délivrable selon le pays du patient.",

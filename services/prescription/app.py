@@ -16,5 +16,7 @@ from services.prescription.view import StateView
 def build(settings: Settings, serde: AvroSerde) -> Processor:
     topics = Topics(settings.topic_prefix)
     states: dict[str, dict] = {}
-    return ViewProcessor("prescription", settings, serde, lambda e: handle(e, topics, states, settings.safety_state_lost),
-                         topics=input_topics(settings), view=StateView(settings, serde, topics.ep_state, states))
+    unreadable: set[str] = set()
+    return ViewProcessor("prescription", settings, serde,
+                         lambda e: handle(e, topics, states, settings.safety_state_lost, unreadable),
+                         topics=input_topics(settings), view=StateView(settings, serde, topics.ep_state, states, unreadable))

@@ -159,12 +159,32 @@ def answered(state: dict, answer: dict) -> bool:
     return True
 
 
-def handle(incoming: Incoming, topics: Topics, states: dict[str, dict], lost: str | None = None) -> Iterable[Emit]:
+def _prescription_id(event: dict, kind: str) -> str:
+    return event["prescription"]["prescription_id"] if kind == EP_OBSERVED else event.get("prescription_id", "")
+
+
+def _refused(request: dict, refusal: str) -> dict:
+    """Country A is not asked: the dispensation request is answered refused here."""
+    return {"envelope": caused_by(request, PRODUCER), "hp": request["hp"], "patient": request["patient"],
+            "dispensation_id": request["dispensation_id"], "prescription_id": request["prescription_id"],
+            "kind": DISPENSE, "accepted": False, "error": error(refusal)}
+
+
+def handle(incoming: Incoming, topics: Topics, states: dict[str, dict], lost: str | None = None,
+           unreadable: set[str] = frozenset()) -> Iterable[Emit]:
     """One event of ``ep.retrieved`` or ``ep.commands``; ``states`` (by prescription id) is updated.
-    ``lost`` (the states could not be restored after a restart): every dispensation is refused."""
+    Fail closed: ``lost`` (the states could not be restored after a restart) refuses every
+    dispensation; a prescription whose state record was ``unreadable`` refuses its own and changes
+    no more until a readable state replaces it."""
     event, kind = incoming.event, incoming.event_type
     if kind == EP_RETRIEVED:
         yield from observed_prescriptions(event, topics)
+        return
+    blocked = "PRESCRIPTION_STATE_UNAVAILABLE" if lost else (
+        "PRESCRIPTION_STATE_UNREADABLE" if _prescription_id(event, kind) in unreadable else None)
+    if blocked:
+        if kind == DISPENSATION_REQUESTED:
+            yield Emit(topics.ep_commands, DISPENSATION_ANSWERED, _refused(event, blocked), event["prescription_id"].encode())
         return
     if kind == EP_OBSERVED:
         prescription_id = event["prescription"]["prescription_id"]
@@ -184,17 +204,12 @@ def handle(incoming: Incoming, topics: Topics, states: dict[str, dict], lost: st
             state["patient"] != event["patient"] or event["hp"]["rpps"] not in state["listed_at"]):
         state = None  # not listed by this pharmacist (consent applies to the listing), or another patient's
     refusal = None
-    if lost and kind == DISPENSATION_REQUESTED:  # what was already dispensed is not known
-        refusal = "PRESCRIPTION_STATE_UNAVAILABLE"
-    elif state is None and kind == DISPENSATION_REQUESTED:  # the pharmacist must list the prescriptions first
+    if state is None and kind == DISPENSATION_REQUESTED:  # the pharmacist must list the prescriptions first
         refusal = "PRESCRIPTION_NOT_FOUND"
     elif kind == DISPENSATION_REQUESTED and _find(state, event["dispensation_id"]) is None and listing_expired(state, event):
         refusal = "PRESCRIPTION_LISTING_EXPIRED"
     if refusal:
-        refused = {"envelope": caused_by(event, PRODUCER), "hp": event["hp"], "patient": event["patient"],
-                   "dispensation_id": event["dispensation_id"], "prescription_id": event["prescription_id"],
-                   "kind": DISPENSE, "accepted": False, "error": error(refusal)}
-        yield Emit(topics.ep_commands, DISPENSATION_ANSWERED, refused, event["prescription_id"].encode())
+        yield Emit(topics.ep_commands, DISPENSATION_ANSWERED, _refused(event, refusal), event["prescription_id"].encode())
         return
     if state is None:
         return

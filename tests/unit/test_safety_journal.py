@@ -87,3 +87,13 @@ def test_a_child_started_with_die_with_parent_dies_when_its_parent_is_killed():
         time.sleep(0.05)
     os.kill(child, signal.SIGKILL)
     raise AssertionError("the child outlived its parent")
+
+
+def test_a_prescription_whose_state_was_unreadable_refuses_its_dispensations_and_changes_no_more():
+    states, unreadable = {}, {"1.2.3^RX-1"}
+    assert list(handle(observed(), TOPICS, states, unreadable=unreadable)) == []  # no fresh state with 0 dispensed
+    assert states == {}
+    [answer] = handle(dispense("d1", line(quantity=1)), TOPICS, states, unreadable=unreadable)
+    assert answer.record["accepted"] is False and answer.record["error"]["code"] == "PRESCRIPTION_STATE_UNREADABLE"
+    list(handle(observed(), TOPICS, states))  # another prescription, or a readable state again: as before
+    assert states["1.2.3^RX-1"]["dispensed"] == {}
