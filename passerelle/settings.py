@@ -32,6 +32,10 @@ class KafkaSettings(BaseModel):
     #: 500 ms against 0: saturation +6–20%, p99 at 45 requests/s halved (docs/performance.md, finding 12).
     commit_interval_ms: int = 500
     session_timeout_ms: int = 10_000
+    #: Processors read alone (every partition, the group's committed offsets, no group membership):
+    #: set by ``passerelle up`` on the embedded broker, where each service is one process
+    #: (``passerelle.kafka.start_reading``). Never with several instances of a service.
+    standalone: bool = False
     heartbeat_interval_ms: int = 3_000
     max_batch: int = 500
     max_message_bytes: int = 8 * 1024 * 1024

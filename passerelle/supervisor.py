@@ -51,6 +51,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that hands ``settings`` to a child process."""
     return {**os.environ,
             "PASSERELLE_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+            "PASSERELLE_KAFKA__STANDALONE": str(settings.kafka.standalone).lower(),
             "PASSERELLE_NCP_DATA": str(settings.ncp_data),
             "PASSERELLE_HTTP_HOST": settings.http_host,
             "PASSERELLE_HTTP_PORT": str(settings.http_port),
@@ -70,6 +71,8 @@ def start_broker(settings: Settings) -> JournaledBroker:
         settings.topic_partitions = EMBEDDED_PARTITIONS
     broker = JournaledBroker.start({**settings_env(settings), "PASSERELLE_TOPIC_PARTITIONS": str(settings.topic_partitions)})
     settings.kafka.bootstrap_servers = broker.bootstrap_servers
+    if "PASSERELLE_KAFKA__STANDALONE" not in os.environ:  # one process per service: no group to rejoin
+        settings.kafka.standalone = True
     settings.safety_state_lost = broker.lost
     if broker.lost:
         log.error("safety state NOT restored: consent and dispensing refuse to decide", reason=broker.lost)
