@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import time
 
+import httpx
 import pytest
 
 from passerelle.testing import RunningSystem
@@ -91,5 +92,46 @@ def test_an_unreadable_journal_makes_consent_and_dispensing_refuse_and_say_why(t
         assert answer["status"] == "denied" and answer["error"]["code"] == "CONSENT_REGISTRY_UNAVAILABLE"
         assert "restauré" in answer["error"]["message"]
         assert "safety state NOT restored" in system.log.read_text()
+    finally:
+        system.interrupt()
+
+
+def pid_running(parent: int, needle: bytes) -> int:
+    """The child of ``parent`` whose command line contains ``needle``."""
+    for pid in child_pids(parent):
+        try:
+            if needle in open(f"/proc/{pid}/cmdline", "rb").read():
+                return pid
+        except FileNotFoundError:
+            continue
+    raise LookupError(needle)
+
+
+def readiness(system: RunningSystem) -> int | str:
+    try:
+        return httpx.get(f"{system.url}/readyz", timeout=2).status_code
+    except httpx.HTTPError:
+        return "down"  # the gateway itself is being restarted on the new broker
+
+
+def test_a_killed_broker_is_restarted_with_the_journal_and_readiness_says_so_meanwhile(tmp_path):
+    system = RunningSystem(tmp_path, PASSERELLE_LOG_FORMAT="json").wait_ready(90)
+    try:
+        assert "OPPOSITION recorded" in consent_cli(system, "oppose", "--country", "PT", "--patient-id", OPPOSED)
+        journal = pid_running(system.process.pid, b"passerelle.journal")
+        os.kill(pid_running(journal, b"tansu"), signal.SIGKILL)
+        statuses = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:  # not ready while the broker is gone, then ready again
+            statuses.append(readiness(system))
+            if set(statuses) - {200} and statuses[-1] == 200:
+                break
+            time.sleep(0.1)
+        assert set(statuses) - {200} and statuses[-1] == 200, statuses
+        system.wait_ready(60)
+        assert "embedded broker exited; restarting it and every service" in system.log.read_text()
+        token = system.token()
+        answer = wait_for_answer(system, ask(system, request_body(patient_id=OPPOSED), token).json()["request_id"], token)
+        assert (answer["status"], answer["error"]["code"]) == ("denied", "PATIENT_OPPOSED")
     finally:
         system.interrupt()

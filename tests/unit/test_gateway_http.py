@@ -46,3 +46,25 @@ async def test_wrong_method_is_in_the_error_format(client):
     c, _ = client
     resp = await c.delete("/v1/countries")
     assert resp.status_code == 405 and resp.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+
+
+async def test_readyz_says_not_ready_while_the_broker_is_unreachable(tmp_path):
+    import socket
+
+    from services.gateway.broker_probe import broker_reachable
+
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        assert await broker_reachable(f"127.0.0.1:{port}")
+        assert await broker_reachable(f"127.0.0.1:1,127.0.0.1:{port}")  # one of them is enough
+    assert not await broker_reachable(f"127.0.0.1:{port}")  # closed now
+    settings = Settings(state_dir=tmp_path)
+    settings.kafka.bootstrap_servers = f"127.0.0.1:{port}"
+    app = create_app(settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as c:
+        assert (await c.get("/readyz")).json() == {"status": "starting"}  # the follower has not caught up
+        app.state.tracker.ready.set()  # caught up: only the broker is missing now
+        resp = await c.get("/readyz")
+        assert resp.status_code == 503 and resp.json() == {"status": "broker_unreachable"}
