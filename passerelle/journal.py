@@ -30,6 +30,7 @@ from pathlib import Path
 from aiokafka import TopicPartition
 
 from passerelle import kafka
+from passerelle.private_files import private_dir, private_file
 from passerelle.settings import Settings
 from passerelle.topics import Topics
 
@@ -39,22 +40,6 @@ FILE_NAME = "journal.sqlite3"
 def journaled_topics(settings: Settings) -> list[str]:
     topics = Topics(settings.topic_prefix)
     return [topics.consent_registry, topics.ep_state]
-
-
-def private_dir(path: Path) -> Path:
-    """``path`` created if need be, readable by its owner alone (0700)."""
-    path.mkdir(parents=True, exist_ok=True)
-    path.chmod(0o700)
-    return path
-
-
-def private_file(path: Path) -> Path:
-    """``path`` (and its SQLite companions) readable by its owner alone (0600), created empty if need be."""
-    path.touch(mode=0o600, exist_ok=True)
-    for companion in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        if companion.exists():
-            companion.chmod(0o600)
-    return path
 
 
 class JournalUnreadable(Exception):
@@ -73,7 +58,7 @@ class Journal:
     """The latest record of each (topic, key); a record without a key is kept as it came."""
 
     def __init__(self, path: Path):
-        private_dir(path.parent)
+        private_dir(path.parent)  # the state directory
         self.path = private_file(path)
         try:
             self.db = sqlite3.connect(path, isolation_level=None)
