@@ -15,6 +15,8 @@ MESSAGES: dict[str, str] = {
     "ROUTE_NOT_FOUND": "Cette adresse n'existe pas dans l'API Passerelle.",
     "METHOD_NOT_ALLOWED": "Cette opération n'est pas permise sur cette adresse.",
     "REQUEST_TOO_LARGE": "La demande dépasse la taille autorisée.",
+    "HEADERS_TOO_LARGE": "Les en-têtes de la demande dépassent la taille autorisée.",
+    "REQUEST_TIMEOUT": "Le corps de la demande n'est pas arrivé à temps : renvoyez la demande.",
     "GATEWAY_UNAVAILABLE": "Passerelle ne peut pas transmettre votre demande pour le moment. Réessayez dans quelques instants.",
     # consent (denied)
     "CONSENT_NOT_CONFIRMED": "Le consentement du patient n'a pas été confirmé.",

@@ -3,6 +3,7 @@ import uvicorn
 from passerelle.logging import configure_logging
 from passerelle.settings import Settings
 from services.gateway.app import create_app
+from services.gateway.http_limits import BoundedHttpToolsProtocol
 
 
 def main(settings: Settings | None = None) -> None:
@@ -10,7 +11,7 @@ def main(settings: Settings | None = None) -> None:
     configure_logging(settings.log_format, settings.log_level, service="gateway")
     uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
                 log_level="warning", access_log=False,
-                loop="uvloop", http="httptools",  # a fraction of asyncio's and h11's CPU: docs/performance.md
+                loop="uvloop", http=BoundedHttpToolsProtocol,  # httptools: a fraction of h11's CPU (docs/performance.md)
                 **tls_options(settings))
 
 
