@@ -16,21 +16,24 @@ from passerelle import PROJECT_ROOT
 from passerelle.serde import SchemaSet
 
 ADDED_IN_V2 = {"point_of_care": None, "mapped_patient": None, "source_causation_id": None, "patient_access": False}
+#: Version 3 (issue 18): the digest of an oversized record.
+ADDED_IN_V3 = {"oversized_digest": None}
+ADDED_SINCE_V1 = {**ADDED_IN_V2, **ADDED_IN_V3}
 
 
 def versions() -> tuple[dict, dict]:
     v2 = SchemaSet(PROJECT_ROOT / "schemas")["fr.passerelle.audit.AuditRecord"].source
     v1 = copy.deepcopy(v2)
     v1["version"] = 1
-    v1["fields"] = [f for f in v1["fields"] if f["name"] not in ADDED_IN_V2]
+    v1["fields"] = [f for f in v1["fields"] if f["name"] not in ADDED_SINCE_V1]
     return v1, v2
 
 
 def test_version_2_only_adds_fields_with_defaults():
     v1, v2 = versions()
-    assert v2["version"] == 2
-    added = [f for f in v2["fields"] if f["name"] in ADDED_IN_V2]
-    assert {f["name"]: f["default"] for f in added} == ADDED_IN_V2
+    assert v2["version"] == 3
+    added = [f for f in v2["fields"] if f["name"] in ADDED_SINCE_V1]
+    assert {f["name"]: f["default"] for f in added} == ADDED_SINCE_V1
     assert [f["name"] for f in v2["fields"][:len(v1["fields"])]] == [f["name"] for f in v1["fields"]]
 
 
@@ -52,4 +55,4 @@ def test_a_v1_record_reads_back_with_the_v2_defaults():
     fastavro.schemaless_writer(buf, fastavro.parse_schema(v1), record)
     buf.seek(0)
     read = fastavro.schemaless_reader(buf, fastavro.parse_schema(v1), fastavro.parse_schema(v2))
-    assert read == {**record, **ADDED_IN_V2}
+    assert read == {**record, **ADDED_SINCE_V1}
