@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from passerelle.testing import RunningSystem
+from services.audit.store.db import AuditStore
 from tests.e2e.conftest import alive, child_pids
 from tests.e2e.test_consent_e2e import consent_cli
 from tests.e2e.test_patient_summary_api import ask, request_body, wait_for_answer
@@ -77,6 +78,9 @@ def test_decisions_survive_ctrl_c_and_sigkill_of_the_whole_system(tmp_path):
 
         system = RunningSystem(tmp_path, PASSERELLE_LOG_FORMAT="json").wait_ready(90)
         assert decisions(system) == before
+        assert audit_rows(tmp_path) > audited
+        store = AuditStore(f"sqlite:///{tmp_path / 'state' / 'audit.sqlite3'}")
+        assert store.verify() == []  # one hash chain across the three runs
     finally:
         if system.process.poll() is None:
             system.interrupt()
