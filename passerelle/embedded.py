@@ -24,6 +24,7 @@ class JournaledBroker:
     restored: int
     #: Why the safety state could not be restored (None: restored, or nothing to restore).
     lost: str | None
+    broker_pid: int | None = None
 
     @classmethod
     def start(cls, env: dict[str, str], timeout: float = 60.0) -> "JournaledBroker":
@@ -37,7 +38,15 @@ class JournaledBroker:
             process.wait(timeout)
             raise JournalNotReady(f"the safety journal exited with code {process.returncode} before it was ready")
         fields = json.loads(line)
-        return cls(process, fields["bootstrap"], fields["restored"], fields["lost"])
+        return cls(process, fields["bootstrap"], fields["restored"], fields["lost"], fields.get("broker_pid"))
+
+    def memory_bytes(self) -> int:
+        """The broker's resident memory (Linux; 0 where it cannot be read)."""
+        try:
+            status = open(f"/proc/{self.broker_pid}/status").read()
+        except (OSError, TypeError):
+            return 0
+        return next((int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0)
 
     def alive(self) -> bool:
         return self.process.poll() is None

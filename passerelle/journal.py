@@ -170,7 +170,7 @@ async def serve(settings: Settings, broker) -> None:
         restored = await restore(settings, journal.entries())
     except JournalUnreadable as exc:
         lost = str(exc)
-    report(bootstrap=broker.bootstrap_servers, restored=restored, lost=lost, pid=os.getpid())
+    report(bootstrap=broker.bootstrap_servers, restored=restored, lost=lost, broker_pid=broker.process.pid)
     if journal is None:
         await stop.wait()  # an unreadable journal is left as it is, for an operator to look at
         return

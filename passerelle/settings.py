@@ -201,6 +201,11 @@ class Settings(BaseSettings):
     http_tls_certfile: Path | None = None
     http_tls_keyfile: Path | None = None
     http_tls_key_password: SecretStr | None = None
+    #: ``passerelle up`` restarts the embedded broker (memory only, never freed) when its resident
+    #: memory passes this many MiB: every service is stopped, the journal read to its end, the broker
+    #: restarted with the journal restored, the services started again; requests in flight are lost.
+    #: 0: never (docs/adr/0080-safety-journal.md).
+    broker_max_memory_mib: int = 2048
     #: Set by ``passerelle up`` when the embedded broker's safety journal could not be restored (why):
     #: consent and dispensing then refuse to decide (docs/adr/0080-safety-journal.md).
     safety_state_lost: str | None = None

@@ -102,9 +102,14 @@ def up(settings: Settings, embedded: bool) -> int:
                  **metrics_endpoints(settings, ports))
         log.info("Passerelle is up", url=f"http://{settings.http_host}:{settings.http_port}/docs")
         while not stopping:
-            if broker and not broker.alive():  # supervised: every service restarts on the new broker
-                log.error("embedded broker exited; restarting it and every service", code=broker.process.returncode)
+            if broker and (not broker.alive() or over_memory(broker, settings)):  # every service restarts on it
+                if broker.alive():
+                    log.warning("embedded broker over its memory bound; restarting it and every service",
+                                mib=broker.memory_bytes() // 2**20, bound_mib=settings.broker_max_memory_mib)
+                else:
+                    log.error("embedded broker exited; restarting it and every service", code=broker.process.returncode)
                 stop_children(children)
+                broker.stop()  # the journal reads its topics to their end first
                 broker = start_broker(settings)
                 envs = worker_envs(settings, ports)
                 children = [spawn(name, envs[name]) for name in WORKERS]
@@ -120,6 +125,11 @@ def up(settings: Settings, embedded: bool) -> int:
         if broker:
             broker.stop()
         log.info("stopped every process started")
+
+
+def over_memory(broker: JournaledBroker, settings: Settings) -> bool:
+    bound = settings.broker_max_memory_mib
+    return bool(bound) and broker.memory_bytes() > bound * 2**20
 
 
 def worker_envs(settings: Settings, ports: dict[str, int]) -> dict[str, dict[str, str]]:
