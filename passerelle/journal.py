@@ -10,7 +10,8 @@ a compacted topic keeps it. ``python -m passerelle.journal`` owns the embedded b
    reports ready: the supervisor starts no service before that line;
 2. then follows those topics and writes every record into the journal as it arrives (``follow``);
 3. on SIGTERM (also sent when the supervisor dies, however it dies: ``passerelle.lifeline``) it reads
-   them to their end before it stops the broker, so nothing acknowledged before the stop is lost.
+   them to their end, until they have been quiet for a second, before it stops the broker, so nothing
+   acknowledged before the stop is lost.
 
 A journal that cannot be read is reported (``lost``): the supervisor then tells the consent and
 prescription services, which refuse to decide rather than decide on a forgotten state.
@@ -35,6 +36,8 @@ from passerelle.settings import Settings
 from passerelle.topics import Topics
 
 FILE_NAME = "journal.sqlite3"
+#: At a stop, the journal keeps reading until its topics have been quiet this long.
+QUIET_S = 1.0
 
 
 def journaled_topics(settings: Settings) -> list[str]:
@@ -138,16 +141,28 @@ async def follow(settings: Settings, journal: Journal, stop: asyncio.Event, brok
                 raise RuntimeError("the embedded broker exited")
             for records in (await consumer.getmany(timeout_ms=100)).values():
                 journal.write(records)
-        end = await consumer.end_offsets(assigned)
-        while [tp for tp, offset in end.items() if await consumer.position(tp) < offset]:
-            for records in (await consumer.getmany(timeout_ms=100)).values():
-                journal.write(records)
+        await _drain(consumer, journal, assigned)
     finally:
         await consumer.stop()
 
 
 #: The supervisor reads the journal's one status line from this file descriptor.
 STATUS_FD = "PASSERELLE_JOURNAL_STATUS_FD"
+
+
+async def _drain(consumer, journal: Journal, assigned: list[TopicPartition], quiet_s: float = QUIET_S) -> None:
+    """Read the topics to their end offsets, again and again until they have been quiet for
+    ``quiet_s``: when ``passerelle up`` is killed, the services get SIGTERM at the same moment as the
+    journal and may still write the states of the batch they were handling."""
+    loop = asyncio.get_running_loop()
+    quiet_since = loop.time()
+    while loop.time() - quiet_since < quiet_s:
+        end = await consumer.end_offsets(assigned)
+        while [tp for tp, offset in end.items() if await consumer.position(tp) < offset]:
+            for records in (await consumer.getmany(timeout_ms=100)).values():
+                journal.write(records)
+                quiet_since = loop.time()
+        await asyncio.sleep(0.05)
 
 
 def report(**status) -> None:
