@@ -86,7 +86,8 @@ def test_decisions_survive_ctrl_c_and_sigkill_of_the_whole_system(tmp_path):
             system.interrupt()
 
 
-def test_an_unreadable_journal_makes_consent_and_dispensing_refuse_and_say_why(tmp_path):
+def test_an_unreadable_journal_makes_consent_refuse_everyone_and_say_why(tmp_path):
+    # (dispensations refused in that case: tests/unit/test_safety_journal.py)
     (tmp_path / "state").mkdir(mode=0o700)
     (tmp_path / "state" / "journal.sqlite3").write_bytes(b"not a database" * 512)
     system = RunningSystem(tmp_path, PASSERELLE_LOG_FORMAT="json").wait_ready(90)
