@@ -22,6 +22,7 @@ from sqlalchemy import (BigInteger, Boolean, Column, Engine, Index, Integer, Met
                         bindparam, create_engine, event, func, insert, select, text, true, union_all)
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from passerelle.private_files import private_dir, private_file
 from passerelle.settings import Settings
 from passerelle.audit_chain import GENESIS, StoredRow, canonical_body, link_hash, verify
 
@@ -80,7 +81,9 @@ class AuditStore:
         self.sqlite = url.startswith("sqlite")
         self.engine: Engine = create_engine(url, future=True)
         if self.sqlite:
-            Path(self.engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+            database = self.engine.url.database
+            if database and database != ":memory:":  # patient ids and RPPS numbers: 0600
+                private_file(Path(database))
             self._sqlite_begin_immediate()
         md = MetaData()
         p = table_prefix
@@ -149,6 +152,8 @@ class AuditStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "AuditStore":
+        if not settings.audit.database_url:  # the embedded file, in the state directory (0700)
+            private_dir(Path(settings.state_dir))
         return cls(database_url(settings), settings.audit.table_prefix)
 
     def _sqlite_begin_immediate(self) -> None:

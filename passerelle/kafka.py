@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import ssl
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.helpers import create_ssl_context
 
@@ -46,3 +48,24 @@ def consumer(k: KafkaSettings, group_id: str | None, *topics: str, **extra) -> A
 
 def admin(k: KafkaSettings) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(bootstrap_servers=k.bootstrap_servers, **_security(k))
+
+
+async def start_reading(consumer: AIOKafkaConsumer, k: KafkaSettings, topics: list[str] | None = None,
+                        pattern: str | None = None, listener=None) -> None:
+    """Start ``consumer`` on ``topics`` (or the topics matching ``pattern``): as a member of its
+    consumer group, or, with ``k.standalone`` (the embedded broker under ``passerelle up``: one process
+    per service), alone on every partition of those that exist now, from the group's committed
+    offsets. Alone, a process killed and restarted reads again as soon as it is connected instead of
+    waiting for the group to expire the dead member's session (docs/adr/0081-fast-recovery.md)."""
+    if not k.standalone:
+        if pattern:
+            consumer.subscribe(pattern=pattern, listener=listener)
+        else:
+            consumer.subscribe(topics=topics, listener=listener)
+        await consumer.start()
+        return
+    await consumer.start()
+    names = sorted(t for t in await consumer.topics() if (re.match(pattern, t) if pattern else t in (topics or ())))
+    assigned = [TopicPartition(t, p) for t in names for p in sorted(consumer.partitions_for_topic(t) or ())]
+    consumer.assign(assigned)
+    structlog.get_logger().info("partitions assigned", partitions=len(assigned), standalone=True)

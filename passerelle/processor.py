@@ -202,7 +202,7 @@ class _Offsets(ConsumerRebalanceListener):
         await self.commit()
 
     async def on_partitions_assigned(self, assigned) -> None:
-        pass
+        log.info("partitions assigned", partitions=len(assigned), standalone=False)
 
 
 class Processor:
@@ -222,14 +222,10 @@ class Processor:
         group = f"{self.settings.topic_prefix}.{self.service}"
         consumer = kafka.consumer(k, group)
         offsets = _Offsets(consumer)
-        if self.pattern:
-            consumer.subscribe(pattern=self.pattern, listener=offsets)
-        else:
-            consumer.subscribe(topics=self.topics, listener=offsets)
         producer = kafka.producer(k)
         await producer.start()
-        await consumer.start()
-        log.info("processor started", group=group, topics=self.topics or self.pattern)
+        await kafka.start_reading(consumer, k, self.topics, self.pattern, offsets)
+        log.info("processor started", group=group, topics=self.topics or self.pattern, standalone=k.standalone)
         try:
             interval = k.commit_interval_ms / 1000
             while not stop.is_set():

@@ -34,6 +34,10 @@ class KafkaSettings(BaseModel):
     #: 500 ms against 0: saturation +6–20%, p99 at 45 requests/s halved (docs/performance.md).
     commit_interval_ms: int = 500
     session_timeout_ms: int = 10_000
+    #: Processors read alone (every partition, the group's committed offsets, no group membership):
+    #: set by ``passerelle up`` on the embedded broker, where each service is one process
+    #: (``passerelle.kafka.start_reading``). Never with several instances of a service.
+    standalone: bool = False
     heartbeat_interval_ms: int = 3_000
     max_batch: int = 500
     max_message_bytes: int = 8 * 1024 * 1024
@@ -143,6 +147,14 @@ class Settings(BaseSettings):
     http_tls_certfile: Path | None = None
     http_tls_keyfile: Path | None = None
     http_tls_key_password: SecretStr | None = None
+    #: ``passerelle up`` restarts the embedded broker (memory only, never freed) when its resident
+    #: memory passes this many MiB: every service is stopped, the journal read to its end, the broker
+    #: restarted with the journal restored, the services started again; requests in flight are lost.
+    #: 0: never (docs/adr/0080-safety-journal.md).
+    broker_max_memory_mib: int = 2048
+    #: Set by ``passerelle up`` when the embedded broker's safety journal could not be restored (why):
+    #: consent and dispensing then refuse to decide (docs/adr/0080-safety-journal.md).
+    safety_state_lost: str | None = None
     #: A worker serves Prometheus metrics on this port when set; containers probe it.
     metrics_port: int | None = None
     #: Address the metrics endpoint binds to: loopback by default, 0.0.0.0 where Prometheus scrapes pods.

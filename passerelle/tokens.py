@@ -39,6 +39,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from passerelle.private_files import private_dir
 from passerelle.settings import TokenSettings
 
 REQUIRED_CLAIMS = ("sub", "profession", "organisation", "amr", "iat", "exp")
@@ -82,7 +83,7 @@ def dev_private_key(state_dir: Path, name: str = DEV_KEY_FILE) -> ec.EllipticCur
     process reads the same key."""
     path = state_dir / name
     if not path.exists():
-        state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(state_dir)
         key = ec.generate_private_key(ec.SECP256R1())
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())

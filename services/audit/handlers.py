@@ -6,6 +6,9 @@ entry there (and one in ``DISCLOSURES`` if that step hands a patient's health da
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from typing import Callable, Iterable
 
 from passerelle.envelope import caused_by
@@ -181,7 +184,32 @@ def audit_record(incoming: Incoming) -> dict:
             "mapped_patient": e.get("mapped_patient"),
             "source_causation_id": e["envelope"].get("causation_id"),
             "patient_access": incoming.event_type in DISCLOSURES and outcome == "SUCCESS",
-            "hp_country": (e.get("professional") or {}).get("country"), "document_id": e.get("document_id")}
+            "hp_country": (e.get("professional") or {}).get("country"), "document_id": e.get("document_id"),
+            "oversized_digest": None}
+
+
+#: An audit record's canonical JSON is at most this long; past it, each optional field longer than
+#: ``MAX_FIELD_BYTES`` is dropped (null) and ``oversized_digest`` keeps the digest of the whole
+#: record (issue 18: events sent straight to Kafka made 4.2 MB rows).
+MAX_RECORD_BYTES = 8 * 1024
+MAX_FIELD_BYTES = 512
+#: Never dropped: what happened, when, to which event (our own values or the envelope's ids).
+RECORD_METADATA = frozenset({"envelope", "action", "outcome", "source_topic", "source_event_id",
+                             "source_event_type", "source_occurred_at", "source_causation_id", "patient_access"})
+
+
+def _json(value) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False).encode()
+
+
+def bounded(record: dict) -> dict:
+    """``record`` itself when within ``MAX_RECORD_BYTES``; else its metadata, the optional fields
+    within ``MAX_FIELD_BYTES``, and the digest and size of the whole."""
+    whole = _json(record)
+    if len(whole) <= MAX_RECORD_BYTES:
+        return record
+    kept = {k: v if k in RECORD_METADATA or len(_json(v)) <= MAX_FIELD_BYTES else None for k, v in record.items()}
+    return {**kept, "oversized_digest": f"sha256:{hashlib.sha256(whole).hexdigest()} {len(whole)} bytes"}
 
 
 def access_notification(record: dict, hp_name: str | None = None) -> dict | None:
@@ -196,7 +224,7 @@ def access_notification(record: dict, hp_name: str | None = None) -> dict | None
 
 
 def record_step(incoming: Incoming, topics: Topics) -> Iterable[Emit]:
-    record = audit_record(incoming)
+    record = bounded(audit_record(incoming))
     yield Emit(topics.audit_records, AUDIT_RECORD, record, request_key(record))
     notification = access_notification(record, (incoming.event.get("professional") or {}).get("name"))
     if notification is not None:

@@ -22,7 +22,7 @@ from services.consent.view import RegistryView
 
 
 def build(settings: Settings, serde: AvroSerde) -> Processor:
-    registry = ConsentRegistry()
+    registry = ConsentRegistry(lost=settings.safety_state_lost)
     view = RegistryView(settings, serde, Topics(settings.topic_prefix).consent_registry, registry)
     rules = consent_rules(settings, registry)
     topics = Topics(settings.topic_prefix)

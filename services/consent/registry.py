@@ -25,6 +25,17 @@ REFUSALS = {REVOCATION: "CONSENT_REVOKED", OPPOSITION: "PATIENT_OPPOSED", UNREAD
 _SAFER_FIRST = {UNREADABLE: 3, OPPOSITION: 2, REVOCATION: 1, GRANT: 0}
 
 
+def patient_of_key(key: bytes | None) -> tuple[str, str] | None:
+    """(country, patient id) named by a registry key (``directive_key``), or None for any other key."""
+    try:
+        value = json.loads(key)
+    except (TypeError, ValueError):  # no key, not UTF-8, not JSON
+        return None
+    if isinstance(value, list) and len(value) >= 2 and all(isinstance(v, str) for v in value[:2]):
+        return value[0], value[1]
+    return None
+
+
 def _ms(value) -> int:
     return value if isinstance(value, int) else int(value.timestamp() * 1000)
 
@@ -61,8 +72,11 @@ class Directive:
 
 
 class ConsentRegistry:
-    def __init__(self) -> None:
+    def __init__(self, lost: str | None = None) -> None:
         self._by_patient: dict[tuple[str, str], dict[bytes, Directive]] = {}
+        #: Why the registry could not be restored after a restart (``Settings.safety_state_lost``):
+        #: then every request is refused, a grant included (a forgotten opposition must not let one through).
+        self.lost = lost
 
     def apply(self, key: bytes, event: dict | None) -> None:
         """One record of the registry topic; ``None`` (a tombstone) erases that key."""
@@ -73,17 +87,19 @@ class ConsentRegistry:
         patient = (event["patient"]["country"], event["patient"]["patient_id"])
         self._by_patient.setdefault(patient, {})[key] = Directive.of(event)
 
-    def mark_unreadable(self, key: bytes) -> None:
+    def mark_unreadable(self, key: bytes | None) -> bool:
         """A record under ``key`` could not be read: refuse its patient, whatever else they said,
-        until a readable directive replaces it. Raises ValueError when the key names no patient."""
-        country, patient_id = json.loads(key)[:2]
-        if not (isinstance(country, str) and isinstance(patient_id, str)):
-            raise ValueError("registry key names no patient")
-        self._by_patient.setdefault((country, patient_id), {})[key] = Directive(
-            UNREADABLE, None, None, None, 0, None, 2**62)
+        until a readable directive replaces it. False when the key names no patient."""
+        patient = patient_of_key(key)
+        if patient is None:
+            return False
+        self._by_patient.setdefault(patient, {})[key] = Directive(UNREADABLE, None, None, None, 0, None, 2**62)
+        return True
 
     def refusal(self, patient: dict, hp: dict, service: str, now_ms: int) -> str | None:
         """PATIENT_OPPOSED or CONSENT_REVOKED when the latest word in force refuses, else None."""
+        if self.lost:
+            return "CONSENT_REGISTRY_UNAVAILABLE"
         directives = self._by_patient.get((patient["country"], patient["patient_id"]), {}).values()
         in_force = [d for d in directives if d.applies_to(hp, service) and d.in_force(now_ms)]
         if not in_force:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import structlog
 
 from passerelle.events import CONSENT_DIRECTIVE
-from passerelle.serde import AvroSerde, DecodeError
+from passerelle.processor import RejectedEvent
+from passerelle.serde import AvroSerde
 from passerelle.settings import Settings
 from passerelle.topic_view import TopicView
 from services.consent.registry import ConsentRegistry
@@ -21,6 +22,8 @@ log = structlog.get_logger()
 
 
 class RegistryView(TopicView):
+    service = "consent"
+
     def __init__(self, settings: Settings, serde: AvroSerde, topic: str, registry: ConsentRegistry):
         super().__init__(settings, serde, topic)
         self.registry = registry
@@ -30,18 +33,17 @@ class RegistryView(TopicView):
         log.info("consent registry loaded", partitions=len(self._consumer.assignment()))
 
     def _apply(self, rec) -> None:
-        if rec.value is None:
+        if rec.value is None:  # a tombstone: the patient's directive under this key is erased
             self.registry.apply(rec.key, None)
             return
-        try:
-            event_type, event = self.serde.decode(rec.value)
-        except DecodeError:
-            event_type, event = None, None
+        event_type, event = self.serde.decode(rec.value)
         if event_type != CONSENT_DIRECTIVE:
-            # Fail closed: an unreadable directive might have been an opposition or a revocation, so
-            # the patient its key names is refused until a readable directive replaces it. A key
-            # that names no patient stops the service (a bug or a foreign writer: never guess).
-            log.error("unreadable consent directive", partition=rec.partition, offset=rec.offset)
-            self.registry.mark_unreadable(rec.key)
-            return
+            raise RejectedEvent(f"{event_type} is not a {CONSENT_DIRECTIVE}")
         self.registry.apply(rec.key, event)
+
+    def _failed(self, rec) -> None:
+        """Fail closed: an unreadable directive might have been an opposition or a revocation, so the
+        patient its key names is refused until a readable directive replaces it. A key that names
+        no patient refuses nobody (there is no one to refuse); the record is dead-lettered."""
+        if not self.registry.mark_unreadable(rec.key):
+            log.error("unreadable consent directive names no patient", partition=rec.partition, offset=rec.offset)

@@ -4,6 +4,7 @@ from passerelle.logging import configure_logging
 from passerelle.settings import Settings
 from passerelle.service import Service
 from services.gateway.app import create_app
+from services.gateway.http_limits import BoundedHttpToolsProtocol
 
 
 def main(settings: Settings | None = None) -> None:
@@ -11,7 +12,7 @@ def main(settings: Settings | None = None) -> None:
     configure_logging(settings.log_format, settings.log_level, service=Service.GATEWAY)
     uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
                 log_level="warning", access_log=False,
-                loop="uvloop", http="httptools",  # a fraction of asyncio's and h11's CPU: docs/performance.md
+                loop="uvloop", http=BoundedHttpToolsProtocol,  # httptools: a fraction of h11's CPU (docs/performance.md)
                 **tls_options(settings))
 
 

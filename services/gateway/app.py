@@ -25,6 +25,7 @@ from passerelle.tokens import HealthProfessionalClaims, TokenError, TokenVerifie
 from passerelle.topics import Topics
 from services.gateway import handlers
 from services.gateway.audit_api import audit_router
+from services.gateway.broker_probe import broker_reachable
 from services.gateway.dashboard import StreamWatch, dashboard_router
 from services.gateway.errors import ApiError, install_error_handling, unknown
 from services.gateway.prefer import preferred_wait
@@ -192,6 +193,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def readyz():
         if not tracker.ready.is_set():
             return JSONResponse({"status": "starting"}, status_code=503)
+        if not await broker_reachable(settings.kafka.bootstrap_servers):
+            return JSONResponse({"status": "broker_unreachable"}, status_code=503)
         return {"status": "ready"}
 
     return app

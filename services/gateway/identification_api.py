@@ -13,7 +13,7 @@ from typing import Annotated, Callable, Literal
 import structlog
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from passerelle.countries import CountryRegistry
 from passerelle.events import IDENTIFICATION_REQUESTED, request_key
@@ -24,7 +24,7 @@ from passerelle.topics import Topics
 from services.gateway.errors import ApiError, unknown
 from services.gateway.identification import given, identification_requested, identification_view, mask_problems
 from services.gateway.identification_tracker import IdentificationTracker
-from services.gateway.models import ErrorBody
+from services.gateway.models import REQUEST_BODY, ErrorBody
 
 log = structlog.get_logger()
 FieldKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
@@ -32,7 +32,7 @@ FieldValue = Annotated[str, StringConstraints(max_length=64, pattern=r"^[\w.\-/ 
 
 
 class IdentificationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = REQUEST_BODY
     country: str = Field(pattern=r"^[A-Za-z]{2}$", description="Country of affiliation, ISO 3166-1 alpha-2.")
     fields: dict[FieldKey, FieldValue] = Field(
         min_length=1, max_length=10,

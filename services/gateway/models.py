@@ -7,14 +7,22 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+#: An identifier a client sends: no control, format (bidi overrides, zero-width), private-use,
+#: unassigned or blank characters. Free text: the same, spaces allowed.
+PRINTABLE_ID = r"^[^\p{C}\s]+$"
+PRINTABLE_TEXT = r"^[^\p{C}]*$"
+#: Every request body: unknown keys refused, no coercion (``"quantity": true`` is not 1, ``"1"`` is not 1).
+REQUEST_BODY = ConfigDict(extra="forbid", strict=True)
+
+
 class ConsentConfirmation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = REQUEST_BODY
     confirmed: bool = Field(description="The patient consents to this access.")
     information_notice_given: bool = Field(description="The patient received the information notice.")
 
 
 class PatientSummaryRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = REQUEST_BODY
     country: str = Field(pattern=r"^[A-Za-z]{2}$", description="Country of affiliation, ISO 3166-1 alpha-2.")
     patient_id: str = Field(min_length=1, max_length=64, pattern=r"^[\w.\-/]+$",
                             description="The patient's identifier in that country.")

@@ -17,12 +17,13 @@ import structlog
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from passerelle.countries import CountryRegistry, PatientIdentifier
 from passerelle.settings import Settings
 from passerelle.tokens import mint
 from services.gateway.errors import ApiError
+from services.gateway.models import REQUEST_BODY
 from services.gateway.settings import GatewaySettings
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class PortalFiles(StaticFiles):
 
 
 class DevSignIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = REQUEST_BODY
     rpps: str = Field(pattern=r"^[0-9]{11}$", description="RPPS number (development directory).")
     profession: str = Field(pattern=r"^[0-9]{2}$", description="Profession code (10 physician, 21 pharmacist...).")
     organisation: str = Field("750000001", pattern=r"^[0-9A-Za-z]{1,20}$")

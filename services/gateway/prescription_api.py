@@ -15,7 +15,7 @@ import structlog
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from passerelle.envelope import new_envelope
 from passerelle.eprescription import FRANCE
@@ -28,6 +28,7 @@ from passerelle.tokens import HealthProfessionalClaims
 from passerelle.topics import Topics
 from passerelle.service import Service
 from services.gateway.errors import ApiError, unknown
+from services.gateway.models import PRINTABLE_ID, PRINTABLE_TEXT, REQUEST_BODY
 from services.gateway.handlers import authentication_failed
 from services.gateway.prescription_tracker import PrescriptionTracker
 
@@ -42,19 +43,21 @@ PATIENT_ID = Field(min_length=1, max_length=64, pattern=r"^[\w.\-/]+$", descript
 
 
 class DispenseLineBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    item_id: str = Field(min_length=1, max_length=128, description="The prescription item dispensed (one product).")
+    model_config = REQUEST_BODY
+    item_id: str = Field(min_length=1, max_length=128, pattern=PRINTABLE_ID,
+                         description="The prescription item dispensed (one product).")
     quantity: int = Field(ge=1, le=10_000, description="Packages dispensed: the full or a partial quantity.")
     substitution: Literal["G", "TE"] | None = Field(None, description="Substitution applied, where the prescription allows it.")
-    product_code: str | None = Field(None, max_length=64, description="Product dispensed, when substituted.")
-    product_name: str | None = Field(None, max_length=256, description="Its name, when substituted.")
+    product_code: str | None = Field(None, max_length=64, pattern=PRINTABLE_ID, description="Product dispensed, when substituted.")
+    product_name: str | None = Field(None, max_length=256, pattern=PRINTABLE_TEXT, description="Its name, when substituted.")
 
 
 class DispensationBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = REQUEST_BODY
     country: str = COUNTRY
     patient_id: str = PATIENT_ID
-    prescription_id: str = Field(min_length=1, max_length=256, description="From GET /v1/prescriptions.")
+    prescription_id: str = Field(min_length=1, max_length=256, pattern=PRINTABLE_ID,
+                                 description="From GET /v1/prescriptions.")
     lines: list[DispenseLineBody] = Field(min_length=1, max_length=50)
 
 

@@ -16,5 +16,7 @@ from services.prescription.view import StateView
 def build(settings: Settings, serde: AvroSerde) -> Processor:
     topics = Topics(settings.topic_prefix)
     states: dict[str, dict] = {}
-    return ViewProcessor(Service.PRESCRIPTION, settings, serde, commands.bind(topics, states),
-                         view=StateView(settings, serde, topics.ep_state, states))
+    unreadable: set[str] = set()
+    return ViewProcessor(Service.PRESCRIPTION, settings, serde,
+                         commands.bind(topics, states, settings.safety_state_lost, unreadable),
+                         view=StateView(settings, serde, topics.ep_state, states, unreadable))

@@ -160,11 +160,32 @@ def answered(state: dict, answer: dict) -> bool:
     return True
 
 
-def handle(incoming: Incoming, topics: Topics, states: dict[str, dict]) -> Iterable[Emit]:
-    """One event of ``ep.retrieved`` or ``ep.commands``; ``states`` (by prescription id) is updated."""
+def _prescription_id(event: dict, kind: str) -> str:
+    return event["prescription"]["prescription_id"] if kind == EP_OBSERVED else event.get("prescription_id", "")
+
+
+def _refused(request: dict, refusal: str) -> dict:
+    """Country A is not asked: the dispensation request is answered refused here."""
+    return {"envelope": caused_by(request, PRODUCER), "hp": request["hp"], "patient": request["patient"],
+            "dispensation_id": request["dispensation_id"], "prescription_id": request["prescription_id"],
+            "kind": DISPENSE, "accepted": False, "error": error(refusal)}
+
+
+def handle(incoming: Incoming, topics: Topics, states: dict[str, dict], lost: str | None = None,
+           unreadable: set[str] = frozenset()) -> Iterable[Emit]:
+    """One event of ``ep.retrieved`` or ``ep.commands``; ``states`` (by prescription id) is updated.
+    Fail closed: ``lost`` (the states could not be restored after a restart) refuses every
+    dispensation; a prescription whose state record was ``unreadable`` refuses its own and changes
+    no more until a readable state replaces it."""
     event, kind = incoming.event, incoming.event_type
     if kind == EP_RETRIEVED:
         yield from observed_prescriptions(event, topics)
+        return
+    blocked = "PRESCRIPTION_STATE_UNAVAILABLE" if lost else (
+        "PRESCRIPTION_STATE_UNREADABLE" if _prescription_id(event, kind) in unreadable else None)
+    if blocked:
+        if kind == DISPENSATION_REQUESTED:
+            yield Emit(topics.ep_commands, DISPENSATION_ANSWERED, _refused(event, blocked), event["prescription_id"].encode())
         return
     if kind == EP_OBSERVED:
         prescription_id = event["prescription"]["prescription_id"]
@@ -189,10 +210,7 @@ def handle(incoming: Incoming, topics: Topics, states: dict[str, dict]) -> Itera
     elif kind == DISPENSATION_REQUESTED and _find(state, event["dispensation_id"]) is None and listing_expired(state, event):
         refusal = "PRESCRIPTION_LISTING_EXPIRED"
     if refusal:
-        refused = {"envelope": caused_by(event, PRODUCER), "hp": event["hp"], "patient": event["patient"],
-                   "dispensation_id": event["dispensation_id"], "prescription_id": event["prescription_id"],
-                   "kind": DISPENSE, "accepted": False, "error": error(refusal)}
-        yield Emit(topics.ep_commands, DISPENSATION_ANSWERED, refused, event["prescription_id"].encode())
+        yield Emit(topics.ep_commands, DISPENSATION_ANSWERED, _refused(event, refusal), event["prescription_id"].encode())
         return
     if state is None:
         return

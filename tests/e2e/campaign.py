@@ -58,11 +58,16 @@ def worker_pids(supervisor: int) -> dict[str, int]:
 STARTED = {"processor started", "audit store writer started"}
 
 
-def started_count(log: Path, worker: str) -> int:
-    """How many times ``worker`` has said it started reading, in the JSON log of ``passerelle up``."""
+#: What a processor logs once it has partitions to read (alone at once; in a group, once it joined).
+ASSIGNED = {"partitions assigned"}
+
+
+def started_count(log: Path, worker: str, events: set[str] = STARTED) -> int:
+    """How many times ``worker`` has said it started reading (or another of ``events``), in the JSON
+    log of ``passerelle up``."""
     count = 0
     for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-        if f'"service": "{worker}"' in line and any(f'"event": "{s}"' in line for s in STARTED):
+        if f'"service": "{worker}"' in line and any(f'"event": "{s}"' in line for s in events):
             count += 1
     return count
 

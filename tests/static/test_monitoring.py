@@ -80,6 +80,16 @@ def test_every_metric_the_dashboard_queries_exists_in_the_code(path):
     assert not missing, f"{path.name} queries metrics the code does not define: {sorted(missing)}"
 
 
+def test_every_alert_rule_reads_a_metric_of_the_code_and_prometheus_loads_the_rules():
+    rules = [r for g in yaml.safe_load((MONITORING / "alerts.yml").read_text())["groups"] for r in g["rules"]]
+    assert "PasserelleDeadLetters" in {r["alert"] for r in rules}
+    for rule in rules:
+        named = set(re.findall(r"\b(passerelle_[a-z0-9_]+)", rule["expr"]))
+        assert named and not named - code_metric_names(), rule["alert"]
+    assert "alerts.yml" in yaml.safe_load((MONITORING / "prometheus.yml").read_text())["rule_files"]
+    assert "./deploy/monitoring/alerts.yml:/etc/prometheus/alerts.yml:ro" in COMPOSE["prometheus"]["volumes"]
+
+
 def test_the_drift_check_can_fail():
     assert "passerelle_events_consumed_total" in code_metric_names()
     assert "passerelle_events_consumed" not in code_metric_names()  # a counter's series end in _total

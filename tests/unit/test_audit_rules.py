@@ -125,3 +125,27 @@ def test_reading_the_audit_trail_is_audited_and_is_no_access_to_health_data(auth
     assert (record["action"], record["outcome"]) == ("AUDIT_TRAIL_READ", outcome)
     assert record["hp"] == request["hp"] and record["patient"] == request["patient"]
     assert record["request_origin"] == "10.0.0.1" and record["patient_access"] is False
+
+
+def test_an_oversized_events_record_keeps_its_metadata_and_a_digest_of_the_rest():
+    import json
+
+    from passerelle.envelope import new_envelope
+    from passerelle.processor import Incoming
+    from services.audit.handlers import MAX_RECORD_BYTES, bounded, audit_record
+
+    event = {"envelope": new_envelope("gateway"), "hp": {"rpps": "10001234565", "profession": "10",
+                                                          "organisation": "750000001", "auth_method": "CPS",
+                                                          "assertion_issued_at": 0},
+             "patient": {"country": "PT", "patient_id": "193857264"}, "purpose": "TREATMENT",
+             "request_origin": "x" * 4_000_000, "point_of_care": {"name": "y" * 100_000}}
+    whole = audit_record(Incoming("t", "fr.passerelle.ps.PatientSummaryRequested", event))
+    record = bounded(whole)
+    assert len(json.dumps(record, default=str)) < MAX_RECORD_BYTES
+    assert record["request_origin"] is None and record["point_of_care"] is None
+    assert (record["hp"], record["patient"], record["action"]) == (whole["hp"], whole["patient"], "PS_REQUESTED")
+    assert record["source_event_id"] == event["envelope"]["event_id"]
+    assert record["oversized_digest"].startswith("sha256:") and record["oversized_digest"].endswith(" bytes")
+    small = audit_record(Incoming("t", "fr.passerelle.ps.PatientSummaryRequested", {**event, "request_origin": "1.2.3.4",
+                                                                                  "point_of_care": None}))
+    assert bounded(small) is small and small["oversized_digest"] is None

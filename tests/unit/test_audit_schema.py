@@ -16,8 +16,10 @@ from passerelle import PROJECT_ROOT
 from passerelle.serde import SchemaSet
 
 ADDED_IN_V2 = {"point_of_care": None, "mapped_patient": None, "source_causation_id": None, "patient_access": False}
-#: version 3 (France as country A): the professional's country, the document concerned
-ADDED_IN_V3 = {"hp_country": None, "document_id": None}
+#: version 3 (France as country A): the professional's country, the document concerned; (issue 18)
+#: the digest of an oversized record
+ADDED_IN_V3 = {"hp_country": None, "document_id": None, "oversized_digest": None}
+ADDED_SINCE_V1 = {**ADDED_IN_V2, **ADDED_IN_V3}
 
 
 def versions() -> tuple[dict, dict]:
@@ -27,15 +29,15 @@ def versions() -> tuple[dict, dict]:
     v2["fields"] = [f for f in v2["fields"] if f["name"] not in ADDED_IN_V3]
     v1 = copy.deepcopy(v2)
     v1["version"] = 1
-    v1["fields"] = [f for f in v1["fields"] if f["name"] not in ADDED_IN_V2]
+    v1["fields"] = [f for f in v1["fields"] if f["name"] not in ADDED_SINCE_V1]
     return v1, v2
 
 
 def test_version_2_only_adds_fields_with_defaults():
     v1, v2 = versions()
-    assert v2["version"] == 2
-    added = [f for f in v2["fields"] if f["name"] in ADDED_IN_V2]
-    assert {f["name"]: f["default"] for f in added} == ADDED_IN_V2
+    assert v2["version"] == 3
+    added = [f for f in v2["fields"] if f["name"] in ADDED_SINCE_V1]
+    assert {f["name"]: f["default"] for f in added} == ADDED_SINCE_V1
     assert [f["name"] for f in v2["fields"][:len(v1["fields"])]] == [f["name"] for f in v1["fields"]]
 
 
@@ -66,4 +68,4 @@ def test_a_v1_record_reads_back_with_the_v2_defaults():
     fastavro.schemaless_writer(buf, fastavro.parse_schema(v1), record)
     buf.seek(0)
     read = fastavro.schemaless_reader(buf, fastavro.parse_schema(v1), fastavro.parse_schema(v2))
-    assert read == {**record, **ADDED_IN_V2}
+    assert read == {**record, **ADDED_SINCE_V1}

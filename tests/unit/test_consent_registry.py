@@ -81,8 +81,10 @@ def test_an_unreadable_directive_refuses_its_patient_until_replaced():
     assert registry.refusal(PATIENT, HP, PS, T0) == "CONSENT_REGISTRY_UNREADABLE"
     said(registry, "OPPOSITION", T0)  # same key, readable now
     assert registry.refusal(PATIENT, HP, PS, T0 + 1) == "PATIENT_OPPOSED"
-    with pytest.raises(ValueError):
-        registry.mark_unreadable(b"not a key")
+    # a key that names no patient refuses nobody (issue 18: it used to stop the consent service)
+    for key in (b"not a key", b"\xff\xfe", None, b"42", b'["PT"]', b'[1, 2]', b'{"a": 1}'):
+        assert registry.mark_unreadable(key) is False
+    assert registry.refusal({"country": "PT", "patient_id": "other"}, HP, PS, T0) is None
 
 
 def test_a_directive_names_a_professional_or_an_organisation_not_both():

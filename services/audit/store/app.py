@@ -51,10 +51,10 @@ class StoreWriter:
 
     async def run(self, stop: asyncio.Event) -> None:
         k = self.settings.kafka
-        consumer = kafka.consumer(k, self.group, self.source)
+        consumer = kafka.consumer(k, self.group)
         producer = kafka.producer(k)
         await producer.start()
-        await consumer.start()
+        await kafka.start_reading(consumer, k, [self.source])
         log.info("audit store writer started", group=self.group, store=describe_url(self.store.url))
         next_purge = 0.0
         try:
