@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from passerelle.testing import RunningSystem
-from services.audit.store.db import AuditStore
+from passerelle.audit_store import AuditStore
 from tests.e2e.conftest import alive, child_pids
 from tests.e2e.test_consent_e2e import consent_cli
 from tests.e2e.test_patient_summary_api import ask, request_body, wait_for_answer

@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from passerelle.settings import Settings
 from passerelle.tokens import dev_private_key
-from services.audit.store.db import AuditStore
+from passerelle.audit_store import AuditStore
 
 
 def mode(path) -> int:
