@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from passerelle.keys_cli import app as keys_app
 from passerelle.logging import configure_logging
 from passerelle.produce import produce as produce_events
 from passerelle.settings import Settings
@@ -18,6 +19,7 @@ app = typer.Typer(help="Passerelle, France's National Contact Point for eHealth.
 app.add_typer(audit_app, name="audit")
 app.add_typer(consent_registry, name="consent")
 app.add_typer(catalogue_app, name="catalogue")
+app.add_typer(keys_app, name="keys")
 app.command("produce")(produce_events)
 
 

@@ -1,5 +1,6 @@
 import uvicorn
 
+from passerelle.file_settings import check_file_settings
 from passerelle.logging import configure_logging
 from passerelle.settings import Settings
 from services.gateway.app import create_app
@@ -8,6 +9,7 @@ from services.gateway.app import create_app
 def main(settings: Settings | None = None) -> None:
     settings = settings or Settings()
     configure_logging(settings.log_format, settings.log_level, service="gateway")
+    check_file_settings(settings, "gateway")
     uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
                 log_level="warning", access_log=False,
                 loop="uvloop", http="httptools",  # a fraction of asyncio's and h11's CPU: docs/performance.md

@@ -80,8 +80,10 @@ class SearchMask(BaseModel):
 
 
 def dev_sign_in_enabled(settings: Settings) -> bool:
-    """Only while the gateway verifies tokens with the development key (no identity provider)."""
-    return not settings.tokens.jwks_url
+    """Only while the gateway verifies tokens with the development key (no identity provider): its
+    own under ``state_dir``, or the one a secret provides beside the key set that trusts it."""
+    tokens = settings.tokens
+    return not tokens.jwks_url and (not tokens.jwks_file or tokens.signing_key_file is not None)
 
 
 def portal_router(settings: Settings, countries: CountryRegistry) -> APIRouter:
