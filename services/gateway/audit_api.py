@@ -9,12 +9,14 @@ be audited is not given (503).
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timezone
+from urllib.parse import urlencode
 from typing import Annotated, Awaitable, Callable
 
 import structlog
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
@@ -46,6 +48,28 @@ class Accesses(BaseModel):
     country: str
     patient_id: str
     accesses: list[Access]
+    next_cursor: str | None = Field(description="Give it as cursor for the next page (older accesses); "
+                                                "null on the last page. Also in the Link header (rel=next).")
+
+
+#: Accesses per page at most, and by default.
+MAX_PAGE, DEFAULT_PAGE = 1000, 100
+
+
+def encode_cursor(position: tuple[int, int]) -> str:
+    """The opaque cursor of a position in the list (time of the step, sequence number)."""
+    return base64.urlsafe_b64encode(f"{position[0]}.{position[1]}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, int]:
+    """The position a cursor names; ``ApiError(400, "CURSOR_INVALID")`` if it names none."""
+    try:
+        occurred_at, seq = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii").split(".")
+        if not (occurred_at.isdigit() and seq.isdigit()):
+            raise ValueError(cursor)
+        return int(occurred_at), int(seq)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "CURSOR_INVALID") from exc
 
 
 def access_view(record: dict) -> dict:
@@ -79,9 +103,15 @@ def audit_router(settings: Settings, caller: Callable[..., HealthProfessionalCla
                             country: Annotated[str, Query(pattern=r"^[A-Za-z]{2}$", description="Country of affiliation.")],
                             patient_id: Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[\w.\-/]+$",
                                                              description="The patient's identifier in that country.")],
+                            response: Response,
+                            limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Accesses per page.")] = DEFAULT_PAGE,
+                            cursor: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+                                                                description="next_cursor of the previous page.")] = None,
                             who: HealthProfessionalClaims = Depends(caller)):
-        """Who accessed this patient's health data, when and why (newest first). Needs the scope audit:read."""
+        """Who accessed this patient's health data, when and why (newest first), a page at a time.
+        Needs the scope audit:read."""
         country, origin = country.upper(), request.client.host if request.client else None
+        before = decode_cursor(cursor) if cursor else None
         if AUDIT_READ_SCOPE not in who.scopes:
             log.warning("audit accesses refused", reason="AUDIT_SCOPE_REQUIRED")
             try:
@@ -90,16 +120,22 @@ def audit_router(settings: Settings, caller: Callable[..., HealthProfessionalCla
                 log.error("refusal not audited", error_class=type(exc).__name__)
             raise ApiError(403, "AUDIT_SCOPE_REQUIRED")
         try:
-            records = await run_in_threadpool(store().accesses, country, patient_id)
+            page = await run_in_threadpool(store().accesses_page, country, patient_id, limit + 1, before)
         except SQLAlchemyError as exc:
             log.error("audit store unavailable", error_class=type(exc).__name__)
             raise ApiError(503, "AUDIT_STORE_UNAVAILABLE") from exc
+        records = [record for record, _ in page[:limit]]
+        next_cursor = encode_cursor(page[limit - 1][1]) if len(page) > limit else None
         try:
             await publish(trail_read(who, country, patient_id, origin, listed=len(records)))
         except KafkaError as exc:  # no unaudited reading of the audit trail
             log.error("audit trail read not audited; answer withheld", error_class=type(exc).__name__)
             raise ApiError(503, "GATEWAY_UNAVAILABLE") from exc
         log.info("audit accesses listed", country=country, count=len(records))
-        return {"country": country, "patient_id": patient_id, "accesses": [access_view(r) for r in records]}
+        if next_cursor:
+            query = urlencode({"country": country, "patient_id": patient_id, "limit": limit, "cursor": next_cursor})
+            response.headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
+        return {"country": country, "patient_id": patient_id, "accesses": [access_view(r) for r in records],
+                "next_cursor": next_cursor}
 
     return router
