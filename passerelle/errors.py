@@ -56,7 +56,6 @@ MESSAGES: dict[str, str] = {
     # audit (gateway)
     "AUDIT_SCOPE_REQUIRED": "Votre jeton ne donne pas accès à la liste des accès aux données des patients (droit audit:read requis).",
     "OPS_SCOPE_REQUIRED": "Votre jeton ne donne pas accès au tableau de bord des flux (droit ops:read requis).",
-    "CURSOR_INVALID": "Le curseur de pagination est invalide : reprenez la liste depuis le début.",
     "AUDIT_STORE_UNAVAILABLE": "La liste des accès est momentanément indisponible. Réessayez dans quelques instants.",
     # ePrescription / eDispensation (issue 6)
     "PRESCRIPTION_FROM_FRANCE": "Les prescriptions établies en France ne passent pas par MyHealth@EU : utilisez les services nationaux.",

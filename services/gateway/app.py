@@ -27,6 +27,7 @@ from services.gateway import handlers
 from services.gateway.audit_api import audit_router
 from services.gateway.dashboard import StreamWatch, dashboard_router
 from services.gateway.errors import ApiError, install_error_handling, unknown
+from services.gateway.identification_schema import identification_request_schema
 from services.gateway.openapi_errors import install_openapi
 from services.gateway.prefer import preferred_wait
 from services.gateway.follower import Follower, stop_gateway_if_failed
@@ -81,7 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tracker = tracker  # requests known from the topics; ready once it has read them
 
     install_error_handling(app)
-    install_openapi(app)
+    install_openapi(app, {"IdentificationRequest": identification_request_schema(countries)})
 
     async def refuse(request: Request, status: int, code: str, token: str | None,
                      hp: HealthProfessionalClaims | None = None) -> ApiError:

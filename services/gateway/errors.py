@@ -9,6 +9,8 @@ portal); it is kept until they have moved (docs/adr/0101-problem-details.md).
 
 from __future__ import annotations
 
+import re
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -97,6 +99,17 @@ def _replay(body: bytes, receive):
     return replayed
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method the API documents at this path, for 405's Allow (RFC 9110 § 15.5.6): Starlette
+    names only the first route whose path matched (GET, not also DELETE), or the static files' GET
+    and HEAD when the portal's mount answered."""
+    methods = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\\{[^}/]+\\}", "[^/]+", re.escape(template)), request.url.path):
+            methods |= {m.upper() for m in operations}
+    return ", ".join(sorted(methods))
+
+
 def install_error_handling(app: FastAPI) -> None:
     app.add_middleware(BodyLimit)
 
@@ -105,10 +118,14 @@ def install_error_handling(app: FastAPI) -> None:
         return error_response(exc.status, exc.code, exc.details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException):
-        # The framework's headers are kept: 405's Allow (RFC 9110 § 15.5.6) above all.
-        return error_response(exc.status_code, HTTP_ERROR_CODES.get(exc.status_code, "REQUEST_INVALID"),
-                              headers=dict(exc.headers or {}))
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        headers, status = dict(exc.headers or {}), exc.status_code
+        allowed = allowed_methods(request)
+        if status == 404 and allowed and request.method not in allowed.split(", "):  # the portal's static files answered
+            status = 405
+        if status == 405:
+            headers["Allow"] = allowed or headers.get("Allow", "")
+        return error_response(status, HTTP_ERROR_CODES.get(status, "REQUEST_INVALID"), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError):

@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class ConsentConfirmation(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    confirmed: bool = Field(description="The patient consents to this access.")
-    information_notice_given: bool = Field(description="The patient received the information notice.")
+    confirmed: bool = Field(strict=True, description="The patient consents to this access.")
+    information_notice_given: bool = Field(strict=True, description="The patient received the information notice.")
 
 
 class PatientSummaryRequest(BaseModel):

@@ -20,7 +20,6 @@ PARTICULAR: dict[tuple[str, str], set[int]] = {
     ("get", "/v1/prescriptions"): {400},  # PRESCRIPTION_FROM_FRANCE
     ("delete", "/v1/dispensations/{dispensation_id}"): {409},  # DISPENSATION_NOT_DISCARDABLE
     ("post", "/portail/dev-token"): {403},  # DEV_SIGN_IN_DISABLED
-    ("get", "/v1/audit/accesses"): {400},  # CURSOR_INVALID
 }
 DESCRIPTIONS = {400: "Unreadable request", 401: "Not authenticated", 403: "Not allowed", 404: "Not found",
                 409: "Conflict with the resource's state", 413: "Request too large", 422: "Invalid request",
@@ -59,9 +58,11 @@ def error_statuses(method: str, path: str, operation: dict) -> set[int]:
     return statuses
 
 
-def declare_errors(spec: dict) -> dict:
-    """``spec`` with every operation's error answers declared as problem details."""
+def declare_errors(spec: dict, schemas: dict[str, dict] | None = None) -> dict:
+    """``spec`` with every operation's error answers declared as problem details, and ``schemas``
+    replacing the components of the same name (a schema written from data the models cannot see)."""
     spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    spec["components"]["schemas"].update(schemas or {})
     for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's own 422 body, never sent
         spec["components"]["schemas"].pop(name, None)
     problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
@@ -73,10 +74,10 @@ def declare_errors(spec: dict) -> dict:
     return spec
 
 
-def install_openapi(app: FastAPI) -> None:
+def install_openapi(app: FastAPI, schemas: dict[str, dict] | None = None) -> None:
     def openapi() -> dict:
         if app.openapi_schema is None:
             app.openapi_schema = declare_errors(get_openapi(
-                title=app.title, version=app.version, description=app.description, routes=app.routes))
+                title=app.title, version=app.version, description=app.description, routes=app.routes), schemas)
         return app.openapi_schema
     app.openapi = openapi

@@ -57,7 +57,7 @@ class DevSignIn(BaseModel):
     rpps: str = Field(pattern=r"^[0-9]{11}$", description="RPPS number (development directory).")
     profession: str = Field(pattern=r"^[0-9]{2}$", description="Profession code (10 physician, 21 pharmacist...).")
     organisation: str = Field("750000001", pattern=r"^[0-9A-Za-z]{1,20}$")
-    audit_read: bool = Field(False, description="Ask for the audit:read scope (access log).")
+    audit_read: bool = Field(False, strict=True, description="Ask for the audit:read scope (access log).")
 
 
 class DevToken(BaseModel):

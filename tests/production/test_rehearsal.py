@@ -7,8 +7,11 @@ to PostgreSQL; every worker stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
+import re
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -122,19 +125,33 @@ def test_a_token_of_the_retiring_key_is_accepted_during_the_rollover(deployment)
     ("PASSERELLE_TOKENS__CONFIRMATION_KEY_FILE", "not a key", "not an unencrypted PEM private key"),
     ("PASSERELLE_RPPS_DIRECTORY_FILE", None, "no such file"),
 ])
-def test_a_missing_or_unreadable_file_stops_the_worker_at_start_naming_its_setting(installed, tmp_path, variable,
+def test_a_missing_or_unreadable_file_stops_the_worker_at_start_naming_its_setting(deployment, tmp_path, variable,
                                                                                    make, says):
-    deployed = Deployment(installed, tmp_path, "127.0.0.1:1")
-    deployed.lay_out()
-    deployed.mount_secrets()
     path = tmp_path / "wrong.pem"
     if make is not None:
         path.write_text(make)
-    env = deployed.env("consent") | {variable: str(path)}
-    result = subprocess.run([installed / "passerelle", "worker", "consent"], env=env, cwd=deployed.app_dir,
+    env = deployment.env("consent") | {variable: str(path)}
+    result = subprocess.run([deployment.bin / "passerelle", "worker", "consent"], env=env, cwd=deployment.app_dir,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert f"{variable}={path}: {says}" in result.stderr, result.stderr
+
+
+def test_schemathesis_finds_nothing_against_the_running_gateway(deployment):
+    """A third-party tool checks the API against its OpenAPI document: every check, a bounded number
+    of examples per operation, a valid token (a physician who may also read the audit trail and the
+    stream dashboard). Fixed seed: a failure is replayed as it was found."""
+    token = deployment.token(PHYSICIAN, "10", "--scope", "audit:read ops:read")
+    result = subprocess.run([Path(sys.executable).parent / "schemathesis", "run", f"{deployment.url}/openapi.json",
+                             "--checks", "all", "--max-examples", "10", "--seed", "22", "--request-timeout", "40",
+                             "--header", f"Authorization: Bearer {token}", "--no-color"],
+                            capture_output=True, text=True, timeout=600)
+    summary = result.stdout[result.stdout.find("SUMMARY"):]
+    print(summary)
+    (deployment.root / "schemathesis.log").write_text(result.stdout + result.stderr)
+    failures = result.stdout[result.stdout.find("FAILURES"):]
+    assert result.returncode == 0, failures[:8000] + result.stderr[-2000:]
+    assert re.search(r"\b\d{3,} generated", summary) and "failures" not in summary.lower().split("test cases")[-1]
 
 
 def test_no_log_names_a_patient_and_every_worker_stops_cleanly_on_sigterm(deployment):
