@@ -2,8 +2,8 @@
 production rehearsal (test_rehearsal.py) runs what they describe and follows them when they change.
 
 ``installed_passerelle()`` builds the wheel from what the image's build stage copies and installs it,
-not editable, into a fresh virtualenv outside the repository (as ``pip install --prefix=/install .``
-does in the image). Building and installing take about 30 s, so the virtualenv is kept under the
+not editable, into a fresh virtualenv outside the repository, after the locked dependencies, as the
+image's build stage does. Building and installing take about 30 s, so the virtualenv is kept under the
 system's temporary directory, keyed on a hash of everything it is built from.
 """
 
@@ -125,7 +125,7 @@ def installed_passerelle() -> Path:
             _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", work / "wheels", ".",
                  cwd=context)
             shutil.rmtree(venv, ignore_errors=True)  # a build interrupted before its end
-            _install(venv, next((work / "wheels").glob("passerelle-*.whl")))
+            _install(venv, context / "requirements.lock", next((work / "wheels").glob("passerelle-*.whl")))
             (venv / "installed").touch()
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -147,9 +147,11 @@ def _forget_older_builds(keep: Path) -> None:
         shutil.rmtree(other, ignore_errors=True)
 
 
-def _install(venv: Path, wheel: Path) -> None:
-    """A fresh virtualenv from the interpreter the tests run on (not their virtualenv), then the
-    wheel, not editable, its dependencies resolved by pip."""
+def _install(venv: Path, lock: Path, wheel: Path) -> None:
+    """A fresh virtualenv from the interpreter the tests run on (not their virtualenv), then as the
+    image: the locked dependencies (hashes checked), then the wheel, not editable, without any."""
     base = getattr(sys, "_base_executable", sys.executable)
     _run(base, "-m", "venv", venv)
-    _run(venv / "bin" / "python", "-m", "pip", "install", "--quiet", wheel)
+    pip = (venv / "bin" / "python", "-m", "pip", "install", "--quiet")
+    _run(*pip, "--require-hashes", "-r", lock)
+    _run(*pip, "--no-deps", wheel)

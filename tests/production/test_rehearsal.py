@@ -8,6 +8,7 @@ to PostgreSQL; every worker stops cleanly on SIGTERM."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from passerelle import PROJECT_ROOT
 from tests.production.deployment import Deployment
 from tests.production.image import installed_passerelle
 
@@ -62,6 +64,18 @@ def test_the_installed_package_is_not_the_source_tree(installed):
     where = subprocess.run([installed / "python", "-c", "import passerelle, services; print(passerelle.__file__)"],
                            capture_output=True, text=True, check=True, cwd="/").stdout
     assert "site-packages" in where and str(installed.parent) in where
+
+
+def test_runtime_commands_need_no_extra_and_the_embedded_broker_says_which_it_needs(deployment, tmp_path):
+    released = tmp_path / "schemas-released"
+    shutil.copytree(PROJECT_ROOT / "schemas-released", released)
+    env = deployment.env("init") | {"PASSERELLE_RELEASED_SCHEMAS_DIR": str(released)}
+    snapshot = subprocess.run([deployment.bin / "passerelle", "snapshot-schemas"], env=env, cwd=deployment.app_dir,
+                              capture_output=True, text=True, timeout=120)
+    assert snapshot.returncode == 0, snapshot.stderr  # the compatibility check ran (avro is a runtime dependency)
+    up = subprocess.run([deployment.bin / "passerelle", "up"], env=env, cwd=deployment.app_dir,
+                        capture_output=True, text=True, timeout=120)
+    assert up.returncode != 0 and "pip install 'passerelle[dev]'" in up.stderr + up.stdout
 
 
 def test_a_patient_summary_an_identification_and_a_dispensation(deployment):
