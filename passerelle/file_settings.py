@@ -10,6 +10,7 @@ writable (it is created); ``released_schemas_dir`` is only read by the release s
 from __future__ import annotations
 
 import os
+import typing
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -38,6 +39,18 @@ def path_settings(model: BaseModel, prefix: str = "PASSERELLE_") -> dict[str, tu
             found.update(path_settings(value, f"{variable}__"))
         elif isinstance(value, Path) and name not in NOT_AT_START:
             found[variable] = (name, value)
+    return found
+
+
+def path_variables(model: type[BaseModel], prefix: str = "PASSERELLE_") -> set[str]:
+    """The environment variable of every ``Path`` setting, set or not."""
+    found = set()
+    for name, field in model.model_fields.items():
+        variable, annotation = f"{prefix}{name.upper()}", field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            found |= path_variables(annotation, f"{variable}__")
+        elif annotation is Path or Path in typing.get_args(annotation):
+            found.add(variable)
     return found
 
 
