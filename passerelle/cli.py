@@ -64,7 +64,8 @@ def worker(
         main()
         return
     if metrics_port is None:
-        metrics_port = Settings().metrics_port  # PASSERELLE_METRICS_PORT
+        from passerelle.file_settings import load_settings
+        metrics_port = load_settings(name).metrics_port  # PASSERELLE_METRICS_PORT
     run_service(name, importlib.import_module(f"{WORKERS[name]}.app").build, metrics_port=metrics_port)
 
 

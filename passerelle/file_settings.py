@@ -13,9 +13,10 @@ import os
 import typing
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from passerelle.keys import KeyFileError, load_private_key, read_key_set
+from passerelle.settings import Settings
 
 #: Directories among the path settings (the others are files).
 DIRECTORIES = {"schemas_dir", "catalogue_dir", "ncp_data", "state_dir"}
@@ -26,7 +27,26 @@ NOT_AT_START = {"released_schemas_dir"}
 
 
 class FileSettingError(SystemExit):
-    """A service cannot start: the message lists each unusable path setting."""
+    """A service cannot start: the message lists each unusable setting."""
+
+
+def load_settings(service: str) -> Settings:
+    """The settings from the environment; a value that is not valid stops the service with one line
+    per setting, naming its variable (``PASSERELLE_KAFKA__SECURITY_PROTOCOL=TLS: …``)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = [invalid_setting(error) for error in exc.errors()]
+        raise FileSettingError(f"{service} cannot start; fix these settings:\n  " + "\n  ".join(lines)) from None
+
+
+def invalid_setting(error: dict) -> str:
+    """One line of a settings error: the variable, its value unless it may be secret, the problem."""
+    variable = "PASSERELLE_" + "__".join(str(part).upper() for part in error["loc"])
+    value = os.environ.get(variable)
+    secret = any(word in variable for word in ("PASSWORD", "SECRET"))
+    shown = f"={value}" if value is not None and not secret else ""
+    return f"{variable}{shown}: {error['msg']}"
 
 
 def path_settings(model: BaseModel, prefix: str = "PASSERELLE_") -> dict[str, tuple[str, Path]]:

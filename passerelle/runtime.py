@@ -10,7 +10,7 @@ import structlog
 import uvloop
 from prometheus_client import start_http_server
 
-from passerelle.file_settings import check_file_settings
+from passerelle.file_settings import check_file_settings, load_settings
 from passerelle.logging import configure_logging
 from passerelle.processor import Processor
 from passerelle.serde import AvroSerde, SchemaSet
@@ -36,7 +36,7 @@ async def run_processor(processor: Processor) -> None:
 
 
 def run_service(name: str, build: Builder, settings: Settings | None = None, metrics_port: int | None = None) -> None:
-    settings = settings or Settings()
+    settings = settings or load_settings(name)
     configure_logging(settings.log_format, settings.log_level, service=name)
     check_file_settings(settings, name)
     if metrics_port is None:

@@ -1,13 +1,13 @@
 import uvicorn
 
-from passerelle.file_settings import check_file_settings
+from passerelle.file_settings import check_file_settings, load_settings
 from passerelle.logging import configure_logging
 from passerelle.settings import Settings
 from services.gateway.app import create_app
 
 
 def main(settings: Settings | None = None) -> None:
-    settings = settings or Settings()
+    settings = settings or load_settings("gateway")
     configure_logging(settings.log_format, settings.log_level, service="gateway")
     check_file_settings(settings, "gateway")
     uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,

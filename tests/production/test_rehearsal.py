@@ -138,17 +138,20 @@ def test_a_token_of_the_retiring_key_is_accepted_during_the_rollover(deployment)
     ("PASSERELLE_TOKENS__CONFIRMATION_KEY_FILE", None, "no such file"),
     ("PASSERELLE_TOKENS__CONFIRMATION_KEY_FILE", "not a key", "not an unencrypted PEM private key"),
     ("PASSERELLE_RPPS_DIRECTORY_FILE", None, "no such file"),
+    ("PASSERELLE_KAFKA__SECURITY_PROTOCOL", "TLS", "Input should be 'PLAINTEXT', 'SSL', 'SASL_PLAINTEXT' or 'SASL_SSL'"),
 ])
 def test_a_missing_or_unreadable_file_stops_the_worker_at_start_naming_its_setting(deployment, tmp_path, variable,
                                                                                    make, says):
     path = tmp_path / "wrong.pem"
-    if make is not None:
+    if make is not None and not variable.endswith("_PROTOCOL"):
         path.write_text(make)
-    env = deployment.env("consent") | {variable: str(path)}
+    value = make if variable.endswith("_PROTOCOL") else str(path)
+    env = deployment.env("consent") | {variable: value}
     result = subprocess.run([deployment.bin / "passerelle", "worker", "consent"], env=env, cwd=deployment.app_dir,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert f"{variable}={path}: {says}" in result.stderr, result.stderr
+    assert f"{variable}={value}: {says}" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_schemathesis_finds_nothing_against_the_running_gateway(deployment):

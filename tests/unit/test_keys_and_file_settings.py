@@ -83,3 +83,17 @@ def test_every_unusable_file_setting_is_named_at_start(tmp_path):
 def test_the_source_tree_defaults_pass_the_check(tmp_path):
     check_file_settings(Settings(state_dir=tmp_path / "state"), "gateway")  # raises if any is unusable
     assert (tmp_path / "state").is_dir()
+
+
+def test_an_invalid_setting_stops_the_service_naming_its_variable_but_never_showing_a_secret(monkeypatch):
+    from passerelle.file_settings import load_settings
+    monkeypatch.setenv("PASSERELLE_HTTP_PORT", "huit")
+    monkeypatch.setenv("PASSERELLE_KAFKA__SASL_PASSWORD", "s3cr3t-value")
+    monkeypatch.setenv("PASSERELLE_KAFKA__SECURITY_PROTOCOL", "SASL_SSL")
+    with pytest.raises(FileSettingError) as raised:
+        load_settings("router")
+    message = str(raised.value)
+    assert message.startswith("router cannot start")
+    assert "PASSERELLE_HTTP_PORT=huit: Input should be a valid integer" in message
+    assert "PASSERELLE_KAFKA: Value error, SASL_SSL needs sasl_mechanism" in message
+    assert "s3cr3t-value" not in message
