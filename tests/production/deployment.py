@@ -83,7 +83,7 @@ class Deployment:
         })
         env.pop("PASSERELLE_SCHEMA_REGISTRY__URL", None)
         if "PASSERELLE_METRICS_PORT" in env:
-            env["PASSERELLE_METRICS_PORT"] = str(free_port())
+            env.update(PASSERELLE_METRICS_PORT=str(free_port()), PASSERELLE_METRICS_HOST="127.0.0.1")
         if "PASSERELLE_HTTP_HOST" in env:
             env.update(PASSERELLE_HTTP_HOST="127.0.0.1", PASSERELLE_HTTP_PORT=str(self.http_port))
         return env
