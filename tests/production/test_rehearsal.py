@@ -162,7 +162,7 @@ def test_schemathesis_finds_nothing_against_the_running_gateway(deployment):
     result = subprocess.run([Path(sys.executable).parent / "schemathesis", "run", f"{deployment.url}/openapi.json",
                              "--checks", "all", "--max-examples", "10", "--seed", "22", "--request-timeout", "40",
                              "--header", f"Authorization: Bearer {token}", "--no-color"],
-                            capture_output=True, text=True, timeout=600)
+                            capture_output=True, text=True, timeout=600, cwd=deployment.root)  # its cache there
     summary = result.stdout[result.stdout.find("SUMMARY"):]
     print(summary)
     (deployment.root / "schemathesis.log").write_text(result.stdout + result.stderr)
