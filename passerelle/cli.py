@@ -107,7 +107,14 @@ def register_schemas() -> None:
     settings = Settings()
     if not settings.schema_registry.url:
         raise typer.BadParameter("set PASSERELLE_SCHEMA_REGISTRY__URL")
-    for name, schema_id in register(SchemaSet(settings.schemas_dir), settings.schema_registry.url).items():
+    from passerelle.registry import RegistryError
+
+    try:
+        registered = register(SchemaSet(settings.schemas_dir), settings.schema_registry)
+    except RegistryError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    for name, schema_id in registered.items():
         typer.echo(f"{schema_id:>6}  {name}")
 
 

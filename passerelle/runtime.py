@@ -22,8 +22,11 @@ Builder = Callable[[Settings, AvroSerde], Processor]
 def make_serde(settings: Settings) -> AvroSerde:
     schemas = SchemaSet(settings.schemas_dir)
     if settings.schema_registry.url:
-        from passerelle.registry import registry_serde
-        return registry_serde(schemas, settings.schema_registry.url)
+        from passerelle.registry import RegistryError, registry_serde
+        try:
+            return registry_serde(schemas, settings.schema_registry)
+        except RegistryError as exc:  # a refused credential, a schema not registered: stop at start
+            raise SystemExit(f"cannot start: {exc}") from None
     return AvroSerde(schemas)
 
 

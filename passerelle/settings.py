@@ -57,6 +57,21 @@ class KafkaSettings(BaseModel):
 class SchemaRegistrySettings(BaseModel):
     #: Confluent-compatible registry. Empty: Avro single-object encoding, no registry.
     url: str | None = None
+    #: HTTP basic authentication (Confluent Cloud: the API key and secret).
+    username: str | None = None
+    password: SecretStr | None = None
+    #: HTTPS: the CA that signed the registry's certificate (empty: the system's CAs), and this
+    #: client's certificate and key when the registry requires them.
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    timeout_seconds: float = 10.0
+
+    @model_validator(mode="after")
+    def _auth_is_complete(self) -> "SchemaRegistrySettings":
+        if bool(self.username) != bool(self.password):
+            raise ValueError("a schema registry username needs its password, and a password its username")
+        return self
 
 
 class TokenSettings(BaseModel):
