@@ -41,3 +41,17 @@ def test_the_confirmation_key_and_its_key_set_are_provided():
     assert "PASSERELLE_TOKENS__CONFIRMATION_KEY_FILE" in file_settings(DEPLOYMENTS["passerelle-consent"])
     assert "PASSERELLE_TOKENS__CONFIRMATION_JWKS_FILE" in file_settings(DEPLOYMENTS["passerelle-foreign-ncp"])
     assert "PASSERELLE_TOKENS__PORTAL_SESSION_KEY_FILE" in file_settings(DEPLOYMENTS["passerelle-gateway"])
+
+
+def test_only_the_gateway_takes_connections_besides_metrics_scraping():
+    from tests.static.test_k8s import BY_KIND
+    policies = BY_KIND["NetworkPolicy"]
+    deny = policies["passerelle-default-deny-ingress"]["spec"]
+    assert deny["podSelector"]["matchLabels"] == {"app.kubernetes.io/part-of": "passerelle"} and "ingress" not in deny
+    opened = {(name, p["port"]) for name, policy in policies.items() for rule in policy["spec"].get("ingress", [])
+              for p in rule["ports"]}
+    assert opened == {("passerelle-gateway-https", 8443), ("passerelle-metrics-from-monitoring", 9100)}
+    https = {p["containerPort"] for p in container(DEPLOYMENTS["passerelle-gateway"])["ports"]}
+    assert 8443 in https  # the port the policy opens is the one the gateway serves
+    for deployment in DEPLOYMENTS.values():  # every pod is under the default deny
+        assert deployment["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/part-of"] == "passerelle"
