@@ -40,8 +40,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from passerelle.keys import LocalKeySet, load_private_key, public_jwk
 from passerelle.settings import TokenSettings
 
-__all__ = ["LocalKeySet", "public_jwk"]  # re-exported: callers import them from here too
-
 REQUIRED_CLAIMS = ("sub", "profession", "organisation", "amr", "iat", "exp")
 DEV_KEY_FILE = "dev-signing-key.pem"
 #: This NCP's key for treatment-relationship confirmations (a different key from the HPs' tokens).

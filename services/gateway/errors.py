@@ -4,7 +4,7 @@
 French message, ``status`` the HTTP status, ``code`` the stable code, ``errors`` the fields a
 request got wrong (names and problems, never their values). ``error`` repeats code, message and
 details in the format the API answered before problem details (clients written against it, the
-portal); it is kept until they have moved (docs/adr/0101-problem-details.md).
+portal); it is kept until they have moved (docs/adr/0101-problem-details-and-schemathesis.md).
 """
 
 from __future__ import annotations
