@@ -8,15 +8,20 @@ CHROMIUM := /usr/bin/chromium
 #: Debian's docker-compose 1.29: parses and validates docker-compose.yml without a container engine (tests/static).
 COMPOSE := /usr/bin/docker-compose
 
-.PHONY: run test bench clean
+.PHONY: run test bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,dev,bench]"
 	touch $(STAMP)
+
+## make lock: requirements.lock (what the image installs) from pyproject.toml's runtime dependencies
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+		--generate-hashes --custom-compile-command "make lock" -o requirements.lock
 
 # Installed once when missing (a fresh machine, CI); needs root, as the project's set-up runs here.
 $(CHROMIUM):

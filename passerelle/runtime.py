@@ -10,6 +10,7 @@ import structlog
 import uvloop
 from prometheus_client import start_http_server
 
+from passerelle.file_settings import check_file_settings, load_settings
 from passerelle.logging import configure_logging
 from passerelle.processor import Processor
 from passerelle.serde import AvroSerde, SchemaSet
@@ -21,8 +22,11 @@ Builder = Callable[[Settings, AvroSerde], Processor]
 def make_serde(settings: Settings) -> AvroSerde:
     schemas = SchemaSet(settings.schemas_dir)
     if settings.schema_registry.url:
-        from passerelle.registry import registry_serde
-        return registry_serde(schemas, settings.schema_registry.url)
+        from passerelle.registry import RegistryError, registry_serde
+        try:
+            return registry_serde(schemas, settings.schema_registry)
+        except RegistryError as exc:  # a refused credential, a schema not registered: stop at start
+            raise SystemExit(f"cannot start: {exc}") from None
     return AvroSerde(schemas)
 
 
@@ -35,8 +39,9 @@ async def run_processor(processor: Processor) -> None:
 
 
 def run_service(name: str, build: Builder, settings: Settings | None = None, metrics_port: int | None = None) -> None:
-    settings = settings or Settings()
+    settings = settings or load_settings(name)
     configure_logging(settings.log_format, settings.log_level, service=name)
+    check_file_settings(settings, name)
     if metrics_port is None:
         metrics_port = settings.metrics_port  # PASSERELLE_METRICS_PORT (``passerelle up`` sets one per worker)
     if metrics_port:

@@ -63,11 +63,33 @@ class KafkaSettings(BaseModel):
 class SchemaRegistrySettings(BaseModel):
     #: Confluent-compatible registry. Empty: Avro single-object encoding, no registry.
     url: str | None = None
+    #: HTTP basic authentication (Confluent Cloud: the API key and secret).
+    username: str | None = None
+    password: SecretStr | None = None
+    #: HTTPS: the CA that signed the registry's certificate (empty: the system's CAs), and this
+    #: client's certificate and key when the registry requires them.
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    timeout_seconds: float = 10.0
+
+    @model_validator(mode="after")
+    def _auth_is_complete(self) -> "SchemaRegistrySettings":
+        if bool(self.username) != bool(self.password):
+            raise ValueError("a schema registry username needs its password, and a password its username")
+        return self
 
 
 class TokenSettings(BaseModel):
-    #: Production: the identity provider's JWKS. Empty: the development key in ``state_dir``.
+    #: Production: the identity provider's JWKS. Empty: ``jwks_file``, else the development key in
+    #: ``state_dir``.
     jwks_url: str | None = None
+    #: HP tokens are verified against this JWKS file (a mounted secret; read again when it changes):
+    #: a deployment whose tokens ``passerelle token`` signs with ``signing_key_file``.
+    jwks_file: Path | None = None
+    #: The development token key (PEM, EC P-256) ``passerelle token`` and the portal's development
+    #: sign-in sign with. Empty: generated under ``state_dir``.
+    signing_key_file: Path | None = None
     issuer: str = "passerelle-dev"
     audience: str = "passerelle"
     algorithm: str = "ES256"
@@ -77,8 +99,11 @@ class TokenSettings(BaseModel):
     confirmation_audience: str = "myhealth-eu-ncp"
     #: A TRC is valid at most 2 hours (MyHealth@EU).
     confirmation_ttl_seconds: int = 7200
-    #: Key set country A uses to verify our TRCs. Empty: the development key in ``state_dir``.
+    #: Key set country A uses to verify our TRCs. Empty: ``confirmation_jwks_file``, else the
+    #: development key in ``state_dir``.
     confirmation_jwks_url: str | None = None
+    #: The same key set as a file (a mounted secret; read again when it changes, e.g. a rotation).
+    confirmation_jwks_file: Path | None = None
     #: This NCP's TRC signing key (PEM, EC P-256). Empty: the development key in ``state_dir``.
     confirmation_key_file: Path | None = None
     #: Portal sessions: the token this gateway signs for a professional signed in with the portal's

@@ -24,8 +24,6 @@ the cache adds at most a minute to how long a removed key is accepted.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import threading
@@ -40,6 +38,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from passerelle.private_files import private_dir
+from passerelle.keys import LocalKeySet, load_private_key, public_jwk
 from passerelle.settings import TokenSettings
 
 REQUIRED_CLAIMS = ("sub", "profession", "organisation", "amr", "iat", "exp")
@@ -99,14 +98,6 @@ def dev_private_key(state_dir: Path, name: str = DEV_KEY_FILE) -> ec.EllipticCur
     return serialization.load_pem_private_key(path.read_bytes(), password=None)
 
 
-def public_jwk(key: ec.EllipticCurvePrivateKey) -> dict:
-    """The public half as a JWK whose ``kid`` is its RFC 7638 thumbprint."""
-    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
-    canonical = json.dumps({k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"), sort_keys=True)
-    kid = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
-    return {**jwk, "kid": kid, "use": "sig", "alg": "ES256"}
-
-
 def dev_jwks_file(state_dir: Path, name: str = DEV_KEY_FILE) -> Path:
     """Publish a development key's public half as a JWKS file."""
     path = state_dir / f"{Path(name).stem}.jwks.json"
@@ -121,6 +112,13 @@ def dev_jwks_file(state_dir: Path, name: str = DEV_KEY_FILE) -> Path:
 def sign_with_dev_key(claims: dict, state_dir: Path, key_file: str) -> str:
     key = dev_private_key(state_dir, key_file)
     return jwt.encode(claims, key, algorithm="ES256", headers={"kid": public_jwk(key)["kid"]})
+
+
+def token_signing_key(settings: TokenSettings, state_dir: Path) -> ec.EllipticCurvePrivateKey:
+    """The development token key: ``signing_key_file`` (a secret), else generated under ``state_dir``."""
+    if settings.signing_key_file:
+        return load_private_key(settings.signing_key_file, "PASSERELLE_TOKENS__SIGNING_KEY_FILE")
+    return dev_private_key(state_dir, DEV_KEY_FILE)
 
 
 def hp_claims(issuer: str, audience: str, rpps: str, profession: str, organisation: str, auth_method: str,
@@ -139,36 +137,27 @@ def mint(state_dir: Path, settings: TokenSettings, rpps: str, profession: str,
     now = int(time.time()) if now is None else now
     claims = hp_claims(settings.issuer, settings.audience, rpps, profession, organisation, auth_method,
                        now, now + ttl_seconds, scope)
-    return sign_with_dev_key(claims, state_dir, DEV_KEY_FILE)
+    key = token_signing_key(settings, state_dir)
+    return jwt.encode(claims, key, algorithm="ES256", headers={"kid": public_jwk(key)["kid"]})
 
 
-class LocalKeySet:
-    """A JWKS read from a file, answering like ``PyJWKClient`` (which fetches over HTTP(S) only)."""
-
-    def __init__(self, path: Path | None = None, jwks: dict | None = None):
-        self._keys = jwt.PyJWKSet.from_json(path.read_text(encoding="utf-8")) if path else jwt.PyJWKSet.from_dict(jwks)
-
-    def get_signing_key_from_jwt(self, token: str) -> jwt.PyJWK:
-        kid = jwt.get_unverified_header(token).get("kid")
-        for key in self._keys.keys:
-            if key.key_id == kid:
-                return key
-        raise jwt.PyJWKClientError("no key of the set matches the token's kid")
-
-
-def _key_set(url: str | None, state_dir: Path, key_file: str) -> jwt.PyJWKClient | LocalKeySet:
-    """The configured JWKS URL (fetched and cached by PyJWKClient), else the development JWKS file.
+def _key_set(url: str | None, path: Path | None, setting: str, state_dir: Path,
+             key_file: str) -> jwt.PyJWKClient | LocalKeySet:
+    """The configured JWKS URL (fetched and cached by PyJWKClient), else the configured JWKS file
+    (``setting`` names it in errors), else the development JWKS file.
     PyJWKClient keeps the set ``lifespan`` seconds; its per-key cache (``cache_keys``) is off: it has
     no expiry, so a key removed from the set would be accepted until the process restarts."""
     if url:
         return jwt.PyJWKClient(url, cache_keys=False, lifespan=300, timeout=5)
+    if path:
+        return LocalKeySet(path, setting=setting)
     return LocalKeySet(dev_jwks_file(state_dir, key_file))
 
 
 def portal_session_key(settings: TokenSettings, state_dir: Path) -> ec.EllipticCurvePrivateKey:
     """The key of portal sessions: ``portal_session_key_file`` (PEM), else generated under ``state_dir``."""
     if settings.portal_session_key_file:
-        return serialization.load_pem_private_key(settings.portal_session_key_file.read_bytes(), password=None)
+        return load_private_key(settings.portal_session_key_file, "PASSERELLE_TOKENS__PORTAL_SESSION_KEY_FILE")
     return dev_private_key(state_dir, PORTAL_SESSION_KEY_FILE)
 
 
@@ -254,7 +243,8 @@ class TokenVerifier:
     def __init__(self, settings: TokenSettings, state_dir: Path, portal_sessions: bool = False,
                  max_verified: int = MAX_VERIFIED_TOKENS, clock=time.time):
         self.settings = settings
-        self._jwks = _key_set(settings.jwks_url, state_dir, DEV_KEY_FILE)
+        self._jwks = _key_set(settings.jwks_url, settings.jwks_file, "PASSERELLE_TOKENS__JWKS_FILE",
+                              state_dir, DEV_KEY_FILE)
         self._portal = None
         if portal_sessions:
             self._portal = LocalKeySet(jwks={"keys": [public_jwk(portal_session_key(settings, state_dir))]})
@@ -319,7 +309,7 @@ class ConfirmationSigner:
     def __init__(self, settings: TokenSettings, state_dir: Path):
         self.settings = settings
         if settings.confirmation_key_file:
-            self._key = serialization.load_pem_private_key(settings.confirmation_key_file.read_bytes(), password=None)
+            self._key = load_private_key(settings.confirmation_key_file, "PASSERELLE_TOKENS__CONFIRMATION_KEY_FILE")
         else:
             self._key = dev_private_key(state_dir, CONFIRMATION_KEY_FILE)
         self._kid = public_jwk(self._key)["kid"]
@@ -346,7 +336,8 @@ class ConfirmationVerifier:
 
     def __init__(self, settings: TokenSettings, state_dir: Path):
         self.settings = settings
-        self._jwks = _key_set(settings.confirmation_jwks_url, state_dir, CONFIRMATION_KEY_FILE)
+        self._jwks = _key_set(settings.confirmation_jwks_url, settings.confirmation_jwks_file,
+                              "PASSERELLE_TOKENS__CONFIRMATION_JWKS_FILE", state_dir, CONFIRMATION_KEY_FILE)
 
     def verify(self, token: str, now: int | None = None) -> TreatmentRelationship:
         try:

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from system.keys_cli import app as keys_app
 from passerelle.logging import configure_logging
 from passerelle.produce import produce as produce_events
 from passerelle.service import Service
@@ -21,6 +22,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(consent_registry, name="consent")
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(abroad_app, name="abroad")
+app.add_typer(keys_app, name="keys")
 app.command("produce")(produce_events)
 
 
@@ -68,7 +70,8 @@ def worker(
         main()
         return
     if metrics_port is None:
-        metrics_port = Settings().metrics_port  # PASSERELLE_METRICS_PORT
+        from passerelle.file_settings import load_settings
+        metrics_port = load_settings(name).metrics_port  # PASSERELLE_METRICS_PORT
     run_service(name, importlib.import_module(f"{WORKERS[name]}.app").build, metrics_port=metrics_port)
 
 
@@ -110,7 +113,14 @@ def register_schemas() -> None:
     settings = Settings()
     if not settings.schema_registry.url:
         raise typer.BadParameter("set PASSERELLE_SCHEMA_REGISTRY__URL")
-    for name, schema_id in register(SchemaSet(settings.schemas_dir), settings.schema_registry.url).items():
+    from passerelle.registry import RegistryError
+
+    try:
+        registered = register(SchemaSet(settings.schemas_dir), settings.schema_registry)
+    except RegistryError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    for name, schema_id in registered.items():
         typer.echo(f"{schema_id:>6}  {name}")
 
 

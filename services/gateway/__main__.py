@@ -1,5 +1,6 @@
 import uvicorn
 
+from passerelle.file_settings import check_file_settings, load_settings
 from passerelle.logging import configure_logging
 from passerelle.settings import Settings
 from passerelle.service import Service
@@ -8,8 +9,9 @@ from services.gateway.http_limits import BoundedHttpToolsProtocol
 
 
 def main(settings: Settings | None = None) -> None:
-    settings = settings or Settings()
+    settings = settings or load_settings("gateway")
     configure_logging(settings.log_format, settings.log_level, service=Service.GATEWAY)
+    check_file_settings(settings, "gateway")
     uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
                 log_level="warning", access_log=False,
                 loop="uvloop", http=BoundedHttpToolsProtocol,  # httptools: a fraction of h11's CPU (docs/performance.md)

@@ -28,6 +28,8 @@ from services.gateway.audit_api import audit_router
 from services.gateway.broker_probe import broker_reachable
 from services.gateway.dashboard import StreamWatch, dashboard_router
 from services.gateway.errors import ApiError, install_error_handling, unknown
+from services.gateway.identification_schema import identification_request_schema
+from services.gateway.openapi_errors import install_openapi
 from services.gateway.prefer import preferred_wait
 from services.gateway.follower import Follower, stop_gateway_if_failed
 from services.gateway.identification_api import identification_router
@@ -84,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tracker = tracker  # requests known from the topics; ready once it has read them
 
     install_error_handling(app)
+    install_openapi(app, {"IdentificationRequest": identification_request_schema(countries)})
 
     async def refuse(request: Request, status: int, code: str, token: str | None,
                      hp: HealthProfessionalClaims | None = None) -> ApiError:
@@ -189,7 +192,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Prometheus metrics of this gateway process."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get("/readyz", tags=["operations"], responses={503: {"description": "Still reading its topics: not ready"}})
     async def readyz():
         if not tracker.ready.is_set():
             return JSONResponse({"status": "starting"}, status_code=503)

@@ -10,11 +10,12 @@ be audited is not given (503).
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from urllib.parse import urlencode
 from typing import Annotated, Awaitable, Callable
 
 import structlog
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
@@ -47,6 +48,26 @@ class Accesses(BaseModel):
     country: str
     patient_id: str
     accesses: list[Access]
+    next_cursor: str | None = Field(description="Give it as cursor for the next page (older accesses); "
+                                                "null on the last page. Also in the Link header (rel=next).")
+
+
+#: Accesses per page at most, and by default.
+MAX_PAGE, DEFAULT_PAGE = 1000, 100
+
+
+#: A cursor: the position after which the next page starts (time of the step in ms, sequence
+#: number). Clients give it back as they got it; any value of this form is a valid position.
+CURSOR_PATTERN = r"^[0-9]{1,18}\.[0-9]{1,18}$"
+
+
+def encode_cursor(position: tuple[int, int]) -> str:
+    return f"{position[0]}.{position[1]}"
+
+
+def decode_cursor(cursor: str) -> tuple[int, int]:
+    occurred_at, seq = cursor.split(".")
+    return int(occurred_at), int(seq)
 
 
 def access_view(record: dict) -> dict:
@@ -80,9 +101,15 @@ def audit_router(settings: Settings, caller: Callable[..., HealthProfessionalCla
                             country: Annotated[str, Query(pattern=r"^[A-Za-z]{2}$", description="Country of affiliation.")],
                             patient_id: Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[\w.\-/]+$",
                                                              description="The patient's identifier in that country.")],
+                            response: Response,
+                            limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Accesses per page.")] = DEFAULT_PAGE,
+                            cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN,
+                                                                description="next_cursor of the previous page.")] = None,
                             who: HealthProfessionalClaims = Depends(caller)):
-        """Who accessed this patient's health data, when and why (newest first). Needs the scope audit:read."""
+        """Who accessed this patient's health data, when and why (newest first), a page at a time.
+        Needs the scope audit:read."""
         country, origin = country.upper(), request.client.host if request.client else None
+        before = decode_cursor(cursor) if cursor else None
         if AUDIT_READ_SCOPE not in who.scopes:
             log.warning("audit accesses refused", reason="AUDIT_SCOPE_REQUIRED")
             try:
@@ -91,16 +118,22 @@ def audit_router(settings: Settings, caller: Callable[..., HealthProfessionalCla
                 log.error("refusal not audited", error_class=type(exc).__name__)
             raise ApiError(403, "AUDIT_SCOPE_REQUIRED")
         try:
-            records = await run_in_threadpool(store().accesses, country, patient_id)
+            page = await run_in_threadpool(store().accesses_page, country, patient_id, limit + 1, before)
         except SQLAlchemyError as exc:
             log.error("audit store unavailable", error_class=type(exc).__name__)
             raise ApiError(503, "AUDIT_STORE_UNAVAILABLE") from exc
+        records = [record for record, _ in page[:limit]]
+        next_cursor = encode_cursor(page[limit - 1][1]) if len(page) > limit else None
         try:
             await publish(trail_read(who, country, patient_id, origin, listed=len(records)))
         except KafkaError as exc:  # no unaudited reading of the audit trail
             log.error("audit trail read not audited; answer withheld", error_class=type(exc).__name__)
             raise ApiError(503, "GATEWAY_UNAVAILABLE") from exc
         log.info("audit accesses listed", country=country, count=len(records))
-        return {"country": country, "patient_id": patient_id, "accesses": [access_view(r) for r in records]}
+        if next_cursor:
+            query = urlencode({"country": country, "patient_id": patient_id, "limit": limit, "cursor": next_cursor})
+            response.headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
+        return {"country": country, "patient_id": patient_id, "accesses": [access_view(r) for r in records],
+                "next_cursor": next_cursor}
 
     return router

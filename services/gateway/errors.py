@@ -1,8 +1,16 @@
-"""The gateway's error answers: ``{"error": {"code", "message" (in French), "details"?}}``, always."""
+"""The gateway's error answers: RFC 9457 problem details (``application/problem+json``), always.
+
+``type`` names the problem by its stable code (``urn:passerelle:problem:<CODE>``), ``title`` is its
+French message, ``status`` the HTTP status, ``code`` the stable code, ``errors`` the fields a
+request got wrong (names and problems, never their values). ``error`` repeats code, message and
+details in the format the API answered before problem details (clients written against it, the
+portal); it is kept until they have moved (docs/adr/0101-problem-details-and-schemathesis.md).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 
 from fastapi import FastAPI, Request
@@ -31,12 +39,25 @@ def unknown(ready, not_found_code: str) -> ApiError:
     return ApiError(404, not_found_code) if ready.is_set() else ApiError(503, "GATEWAY_UNAVAILABLE")
 
 
-def error_response(status: int, code: str, details: list | None = None) -> JSONResponse:
-    body = {"error": {"code": code, "message": MESSAGES[code]}}
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, code: str, details: list | None = None) -> dict:
+    """The problem details of one error (RFC 9457)."""
+    body = {"type": f"urn:passerelle:problem:{code}", "title": MESSAGES[code], "status": status, "code": code,
+            "error": {"code": code, "message": MESSAGES[code]}}
     if details:
-        body["error"]["details"] = details
-    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else None
-    return JSONResponse(body, status_code=status, headers=headers)
+        body["errors"] = body["error"]["details"] = details
+    return body
+
+
+def error_response(status: int, code: str, details: list | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return JSONResponse(problem(status, code, details), status_code=status, headers=headers or None,
+                        media_type=PROBLEM_JSON)
 
 
 class BodyLimit:
@@ -95,6 +116,17 @@ def _replay(body: bytes, receive):
     return replayed
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method the API documents at this path, for 405's Allow (RFC 9110 § 15.5.6): Starlette
+    names only the first route whose path matched (GET, not also DELETE), or the static files' GET
+    and HEAD when the portal's mount answered."""
+    methods = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\\{[^}/]+\\}", "[^/]+", re.escape(template)), request.url.path):
+            methods |= {m.upper() for m in operations}
+    return ", ".join(sorted(methods))
+
+
 def install_error_handling(app: FastAPI) -> None:
     app.add_middleware(BodyLimit)
 
@@ -103,8 +135,14 @@ def install_error_handling(app: FastAPI) -> None:
         return error_response(exc.status, exc.code, exc.details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException):
-        return error_response(exc.status_code, HTTP_ERROR_CODES.get(exc.status_code, "REQUEST_INVALID"))
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        headers, status = dict(exc.headers or {}), exc.status_code
+        allowed = allowed_methods(request)
+        if status == 404 and allowed and request.method not in allowed.split(", "):  # the portal's static files answered
+            status = 405
+        if status == 405:
+            headers["Allow"] = allowed or headers.get("Allow", "")
+        return error_response(status, HTTP_ERROR_CODES.get(status, "REQUEST_INVALID"), headers=headers)
 
     declared: set[str] = set()
 

@@ -35,7 +35,7 @@ class IdentificationRequest(BaseModel):
     model_config = REQUEST_BODY
     country: str = Field(pattern=r"^[A-Za-z]{2}$", description="Country of affiliation, ISO 3166-1 alpha-2.")
     fields: dict[FieldKey, FieldValue] = Field(
-        min_length=1, max_length=10,
+        min_length=1, max_length=10, json_schema_extra={"additionalProperties": False},  # keys: the pattern only
         description="The search mask's fields by key (GET /v1/countries/{code}/identifiers): patient_id, birth_date...")
 
 

@@ -59,7 +59,7 @@ class DevSignIn(BaseModel):
     rpps: str = Field(pattern=r"^[0-9]{11}$", description="RPPS number (development directory).")
     profession: str = Field(pattern=r"^[0-9]{2}$", description="Profession code (10 physician, 21 pharmacist...).")
     organisation: str = Field("750000001", pattern=r"^[0-9A-Za-z]{1,20}$")
-    audit_read: bool = Field(False, description="Ask for the audit:read scope (access log).")
+    audit_read: bool = Field(False, strict=True, description="Ask for the audit:read scope (access log).")
 
 
 class DevToken(BaseModel):
@@ -82,8 +82,10 @@ class SearchMask(BaseModel):
 
 
 def dev_sign_in_enabled(settings: Settings) -> bool:
-    """Only while the gateway verifies tokens with the development key (no identity provider)."""
-    return not settings.tokens.jwks_url
+    """Only while the gateway verifies tokens with the development key (no identity provider): its
+    own under ``state_dir``, or the one a secret provides beside the key set that trusts it."""
+    tokens = settings.tokens
+    return not tokens.jwks_url and (not tokens.jwks_file or tokens.signing_key_file is not None)
 
 
 def portal_router(settings: Settings, countries: CountryRegistry) -> APIRouter:

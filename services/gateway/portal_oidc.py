@@ -39,6 +39,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from passerelle.errors import MESSAGES
+from services.gateway.errors import error_response
 from passerelle.professionals import MAX_ASSERTION_AGE_SECONDS, DirectoryEntry, Profession, identity_refusal
 from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims, PortalSessionSigner, portal_session_key
@@ -233,9 +234,7 @@ class OidcSignIn:
         """The portal session, once: read from the cookie the callback set, then forgotten."""
         token = request.cookies.get(HANDOFF_COOKIE)
         if not token:
-            return JSONResponse({"error": {"code": "PORTAL_SESSION_NOT_FOUND",
-                                           "message": MESSAGES["PORTAL_SESSION_NOT_FOUND"]}},
-                                status_code=404, headers={"Cache-Control": "no-store"})
+            return error_response(404, "PORTAL_SESSION_NOT_FOUND", headers={"Cache-Control": "no-store"})
         try:
             expires = int(jwt.decode(token, options={"verify_signature": False})["exp"])
         except (jwt.InvalidTokenError, KeyError, TypeError, ValueError):

@@ -166,7 +166,8 @@ def prescription_router(settings: Settings, serde: AvroSerde, professions: dict[
         if country.upper() == FRANCE:
             raise ApiError(400, "PRESCRIPTION_FROM_FRANCE")
 
-    @router.get("/v1/prescriptions", summary="A foreign patient's prescriptions, in French")
+    @router.get("/v1/prescriptions", summary="A foreign patient's prescriptions, in French",
+                responses={202: {"description": "Not back within wait: poll /v1/prescriptions/requests/{request_id}"}})
     async def list_prescriptions(request: Request, country: str = Query(pattern=r"^[A-Za-z]{2}$"),
                                  patient_id: str = Query(min_length=1, max_length=64, pattern=r"^[\w.\-/]+$"),
                                  consent_confirmed: bool = Query(description="The patient consents."),

@@ -72,7 +72,7 @@ EXAMPLES = {"/v1/patient-summaries": {"country": "PT", "patient_id": "193857264"
 
 def assert_precise(resp: httpx.Response, what: str) -> None:
     assert resp.status_code < 500, f"{what}: {resp.status_code} {resp.text[:300]}"
-    if resp.status_code >= 400 and resp.headers.get("content-type", "").startswith("application/json"):
+    if resp.status_code >= 400 and resp.headers.get("content-type", "").startswith("application/problem+json"):
         error = resp.json()["error"]
         assert error["code"] in MESSAGES and error["message"] == MESSAGES[error["code"]], what
     elif resp.status_code >= 400:

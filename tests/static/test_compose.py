@@ -60,7 +60,12 @@ def test_worker_health_checks_probe_the_configured_metrics_port():
 @pytest.mark.parametrize("name", sorted(PASSERELLE))
 def test_passerelle_is_configured_by_environment_variables_only(name):
     service = PASSERELLE[name]
-    assert not {"volumes", "env_file", "configs", "secrets"} & set(service)
+    assert not {"env_file", "configs", "secrets"} & set(service)
+    # The one thing mounted: secrets (keys, key sets), read-only, each named by one of its settings.
+    for volume in service.get("volumes", []):
+        source, target, mode = volume.split(":")
+        assert source.startswith("./secrets/") and target.startswith("/run/secrets/passerelle/") and mode == "ro"
+        assert target in service["environment"].values(), f"{target} is mounted but no setting names it"
     unknown = [k for k in service["environment"] if not is_setting(k)]
     assert not unknown, f"not settings of passerelle/settings.py: {unknown}"
 
