@@ -19,7 +19,7 @@ from passerelle.keys import KeyFileError, load_private_key, read_key_set
 from passerelle.settings import Settings
 
 #: Directories among the path settings (the others are files).
-DIRECTORIES = {"schemas_dir", "catalogue_dir", "ncp_data", "state_dir"}
+DIRECTORIES = {"schemas_dir", "catalogue_dir", "ncp_data", "dmp_data", "state_dir"}
 #: This NCP's own ES256 keys (the OpenID Connect client key may be RSA: only its presence is checked).
 ES256_KEYS = {"signing_key_file", "confirmation_key_file", "portal_session_key_file"}
 #: Read by a release step, not by a running service.

@@ -21,6 +21,12 @@ import time
 from collections.abc import Awaitable, Callable
 
 import httpx
+
+try:  # Authlib's client is built on httpx2 when installed (the schema registry client brings it), else httpx
+    import httpx2
+    HTTP_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPError, httpx2.HTTPError)
+except ImportError:  # pragma: no cover - depends on what is installed
+    HTTP_ERRORS = (httpx.HTTPError,)
 import jwt
 import structlog
 from authlib.integrations.base_client import MismatchingStateError, OAuthError
@@ -152,7 +158,7 @@ class OidcSignIn:
         4.3), and the ID token algorithms are narrowed to those we accept."""
         try:
             metadata = await self.client.load_server_metadata()
-        except (httpx.HTTPError, ValueError) as exc:
+        except (*HTTP_ERRORS, ValueError) as exc:
             raise ProviderUnavailable("discovery document unreachable or unreadable") from exc
         if metadata.get("issuer") != self.cfg.issuer:
             self.client.server_metadata.pop("_loaded_at", None)  # read it again next time
@@ -215,7 +221,7 @@ class OidcSignIn:
         except ProviderUnavailable as exc:
             log.error("identity provider unavailable", step="callback", reason=str(exc))
             raise SignInRefused("IDENTITY_PROVIDER_UNAVAILABLE") from exc
-        except (OAuthError, JoseError, httpx.HTTPError, ValueError, RuntimeError) as exc:
+        except (OAuthError, JoseError, *HTTP_ERRORS, ValueError, RuntimeError) as exc:
             code = _code_of(exc)
             log.info("provider answer refused", code=code, error_class=type(exc).__name__)
             raise SignInRefused(code) from exc
@@ -226,7 +232,7 @@ class OidcSignIn:
         if metadata.get("userinfo_endpoint"):
             try:
                 userinfo = await self.client.userinfo(token=token)
-            except (httpx.HTTPError, ValueError, OAuthError) as exc:
+            except (*HTTP_ERRORS, ValueError, OAuthError) as exc:
                 raise SignInRefused("IDENTITY_PROVIDER_UNAVAILABLE") from exc
         return merged_claims(id_claims, userinfo), token["id_token"]
 
