@@ -15,6 +15,7 @@ from passerelle.events import (AUDIT_RECORD, AUDIT_TRAIL_READ, AUTHENTICATION_FA
 from passerelle.events import (DISPENSATION_ANSWERED, DISPENSATION_DISCARD_REQUESTED, DISPENSATION_REQUESTED,
                                DISPENSATION_SUBMITTED, EP_OBSERVED, EP_OUTCOME, EP_QUERY, EP_REQUESTED, EP_RETRIEVED)
 from passerelle.events import IDENTIFICATION_OUTCOME, IDENTIFICATION_QUERY, IDENTIFICATION_REQUESTED
+from passerelle.events import ORCD_OUTCOME, ORCD_QUERY, ORCD_REQUESTED, ORCD_RETRIEVED
 from passerelle.processor import Emit, Incoming, RejectedEvent
 from passerelle.topics import Topics
 
@@ -126,6 +127,10 @@ ACTIONS: dict[str, Callable[[dict], Step]] = {
     IDENTIFICATION_REQUESTED: lambda e: ("IDENTIFICATION_REQUESTED", "SUCCESS", None),
     IDENTIFICATION_QUERY: _identification_query,
     IDENTIFICATION_OUTCOME: _identification_outcome,
+    ORCD_REQUESTED: lambda e: ("ORCD_REQUESTED", "SUCCESS", None),
+    ORCD_QUERY: lambda e: ("ORCD_QUERY_ROUTED", "SUCCESS", None),
+    ORCD_RETRIEVED: lambda e: ("ORCD_RETRIEVED", *_failure(e)),
+    ORCD_OUTCOME: lambda e: ("ORCD_OUTCOME", _status_outcome(e), e["error"]["code"] if e["error"] else None),
 }
 
 #: Clinical content the audit trail never reads: the audit service decodes events without these
@@ -135,7 +140,7 @@ NOT_AUDITED = frozenset({"summary", "document", "documents", "prescriptions"})
 #: Event types whose successful step hands the patient's health data to the HP: the patient is
 #: told of each (PatientAccessNotified) and sees it in GET /v1/audit/accesses. A completed outcome
 #: is the moment the summary becomes readable by the HP who asked.
-DISCLOSURES = frozenset({PS_OUTCOME, EP_OUTCOME})
+DISCLOSURES = frozenset({PS_OUTCOME, EP_OUTCOME, ORCD_OUTCOME})
 
 
 def audit_record(incoming: Incoming) -> dict:
@@ -153,6 +158,7 @@ def audit_record(incoming: Incoming) -> dict:
             "point_of_care": e.get("point_of_care") or (hp or {}).get("point_of_care"),
             "mapped_patient": e.get("mapped_patient"),
             "source_causation_id": e["envelope"].get("causation_id"),
+            "document_refs": e.get("document_refs") or [],  # which documents (id, type), never their content
             "patient_access": incoming.event_type in DISCLOSURES and outcome == "SUCCESS"}
 
 

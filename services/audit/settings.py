@@ -22,5 +22,6 @@ def audited_pattern(topics: Topics) -> str:
     fixed = [topics.ps_requested, topics.consent_decisions, topics.ncp_inbound, topics.ps_outcomes,
              topics.audit_reads, topics.consent_registry, topics.security_events,
              topics.ep_requested, topics.ep_retrieved, topics.ep_outcomes, topics.ep_commands,
-             topics.identification_requested, topics.identification_authorised, topics.identification_outcomes]
+             topics.identification_requested, topics.identification_authorised, topics.identification_outcomes,
+             topics.orcd_requested, topics.orcd_retrieved, topics.orcd_outcomes]
     return rf"^(?:{'|'.join(map(re.escape, fixed))})$|{topics.ncp_outbound_pattern}"

@@ -31,4 +31,5 @@ def build(settings: Settings, serde: AvroSerde) -> Processor:
         return decide(incoming, topics, rules, int(time.time() * 1000))
 
     return ViewProcessor("consent", settings, serde, handle, view=view,
-                         topics=[topics.ps_requested, topics.ep_requested, topics.identification_requested])
+                         topics=[topics.ps_requested, topics.ep_requested, topics.orcd_requested,
+                                 topics.identification_requested])

@@ -14,13 +14,14 @@ from typing import Iterable
 from passerelle.documents import pack
 from passerelle.envelope import caused_by
 from passerelle.errors import error
-from passerelle.events import (DISPENSATION_SUBMITTED, EP_QUERY, IDENTIFICATION_QUERY, PS_QUERY, PS_RETRIEVED,
+from passerelle.events import (DISPENSATION_SUBMITTED, EP_QUERY, IDENTIFICATION_QUERY, ORCD_QUERY, PS_QUERY, PS_RETRIEVED,
                                identification_outcome, request_key)
 from passerelle.processor import Emit, Incoming, handles
 from passerelle.tokens import ConfirmationVerifier, TokenError
 from passerelle.topics import Topics
 from services.foreign_ncp.directory import CountryFolder
 from services.foreign_ncp.identification import identify
+from services.foreign_ncp.orcd import answer_orcd_query
 from services.foreign_ncp.prescriptions import Ledger, answer_dispensation, answer_prescription_query
 
 PRODUCER = "foreign-ncp"
@@ -86,7 +87,7 @@ def answer_identification_query(incoming: Incoming, topics: Topics, directory: d
     yield identification_outcome(topics, query, PRODUCER, answer.status, answer.error, answer.fields, mapped)
 
 
-@handles(PS_QUERY, EP_QUERY, DISPENSATION_SUBMITTED, IDENTIFICATION_QUERY)
+@handles(PS_QUERY, EP_QUERY, ORCD_QUERY, DISPENSATION_SUBMITTED, IDENTIFICATION_QUERY)
 def answer_ncp_request(incoming: Incoming, topics: Topics, directory: dict[str, CountryFolder],
                        verifier: ConfirmationVerifier, ledger: Ledger, now: int | None = None) -> Iterable[Emit]:
     """Everything France's NCP sends country A: an identification, a summary query, a prescriptions
@@ -99,5 +100,8 @@ def answer_ncp_request(incoming: Incoming, topics: Topics, directory: dict[str, 
     elif incoming.event_type == EP_QUERY:
         refusal = confirmation_refusal(event, verifier, now)
         yield answer_prescription_query(event, directory.get(event["patient"]["country"]), refusal, topics)
+    elif incoming.event_type == ORCD_QUERY:
+        refusal = confirmation_refusal(event, verifier, now)
+        yield answer_orcd_query(event, directory.get(event["patient"]["country"]), refusal, topics)
     else:
         yield from answer_dispensation(event, ledger, topics)

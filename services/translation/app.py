@@ -1,5 +1,6 @@
 """Wiring: PatientSummaryRetrieved → PatientSummaryOutcome, PrescriptionsRetrieved →
-PrescriptionListOutcome (translated into French)."""
+PrescriptionListOutcome (translated into French),
+OriginalDocumentsRetrieved → OriginalDocumentsOutcome (French headers, originals checked)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from passerelle.serde import AvroSerde
 from passerelle.settings import Settings
 from passerelle.topics import Topics
 from services.translation.catalogue import Catalogue
-from passerelle.events import EP_RETRIEVED
+from passerelle.events import EP_RETRIEVED, ORCD_RETRIEVED
 from services.translation.handlers import translate_patient_summary
+from services.translation.orcd import translate_original_documents
 from services.translation.prescriptions import translate_prescriptions
 from services.translation.settings import catalogue_directory
 
@@ -21,6 +23,8 @@ def build(settings: Settings, serde: AvroSerde) -> Processor:
     def translate(incoming):
         if incoming.event_type == EP_RETRIEVED:
             return translate_prescriptions(incoming, topics, catalogue)
+        if incoming.event_type == ORCD_RETRIEVED:
+            return translate_original_documents(incoming, topics, catalogue)
         return translate_patient_summary(incoming, topics, catalogue)
 
-    return Processor("translation", settings, serde, translate, topics=[topics.ncp_inbound, topics.ep_retrieved])
+    return Processor("translation", settings, serde, translate, topics=[topics.ncp_inbound, topics.ep_retrieved, topics.orcd_retrieved])
