@@ -29,11 +29,12 @@ from passerelle.tokens import HealthProfessionalClaims
 from passerelle.topics import Topics
 from services.gateway.documents_tracker import DocumentTracker
 from services.gateway.errors import ApiError, unknown
+from services.gateway.lab_view import lab_view
 
 log = structlog.get_logger()
 PRODUCER = "gateway"
 BASE = "/v1/original-documents"
-EXTENSIONS = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}
+EXTENSIONS = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg", "application/fhir+json": "json"}
 
 
 def original_documents_requested(hp: dict, country: str, patient_id: str, document_type: str, period_start: str | None,
@@ -59,7 +60,7 @@ def document_view(request_id: str, index: int, d: dict) -> dict:
             "service_end": d["service_end"], "author": d["author"], "organisation": d["organisation"],
             "country": {"code": d["country"], "display": d["country_french"] or d["country"]},
             "language": {"code": d["language"], "display": d["language_french"] or d["language"]},
-            "original": original}
+            "original": original, "laboratory": lab_view(d.get("laboratory"))}
 
 
 def listing_view(request_id: str, outcome: dict | None) -> dict:
@@ -145,9 +146,10 @@ def documents_router(settings: Settings, serde: AvroSerde, caller: Callable[...,
             raise ApiError(409, document["refusal"] or "ORIGINAL_MISSING")
         media = document["media_type"]
         name = f"{document['document_type']}-{index + 1}.{EXTENSIONS[media]}"
+        disposition = "attachment" if media not in ("application/pdf", "image/png", "image/jpeg") else "inline"
         log.info("original document opened", correlation_id=request_id, document_type=document["document_type"])
         return Response(document["content"], media_type=media, headers={
-            "Content-Disposition": f'inline; filename="{name}"', "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": f'{disposition}; filename="{name}"', "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'",
             "Cache-Control": "no-store"})
 

@@ -23,6 +23,8 @@ from passerelle.orcd import NotAnOrcd, embedded_original, parse, read_header
 from passerelle.processor import Emit, Incoming, handles
 from passerelle.topics import Topics
 from services.translation.catalogue import LOINC, Catalogue
+from services.translation.lab import NotALabReport
+from services.translation.lab_document import FHIR_JSON, read_lab_document
 
 PRODUCER = "translation"
 MAX_ORIGINAL_BYTES = 2 * 1024 * 1024
@@ -80,15 +82,29 @@ def country_in_french(code: str | None) -> str | None:
     return FRENCH.territories.get(code.upper()) if code and len(code) == 2 and code.isalpha() else None
 
 
+def read_structured(content: bytes, catalogue: Catalogue, budget: int) -> dict:
+    """A structured laboratory report (FHIR JSON): its header, its results in French; the original
+    is the document itself, bounded like any other."""
+    document = read_lab_document(content, catalogue)
+    fits = len(content) <= min(MAX_ORIGINAL_BYTES, budget)
+    return {**document, "language_french": language_in_french(document["language"]),
+            "country_french": country_in_french(document["country"]), "media_type": FHIR_JSON if fits else None,
+            "content": content if fits else None, "size": len(content) if fits else 0,
+            "refusal": None if fits else "ORIGINAL_TOO_LARGE"}
+
+
 def read_document(content: bytes, catalogue: Catalogue, budget: int) -> dict:
     """One listed document: its header (French labels beside what was sent) and its checked original."""
+    if content.lstrip()[:1] == b"{":
+        return read_structured(content, catalogue, budget)
     root = parse(content)
     header = read_header(root)
     media_type, original, refusal = checked_original(root, budget)
     return {**header, "document_type_french": catalogue.french(LOINC, header["document_type"]),
             "language_french": language_in_french(header["language"]),
             "country_french": country_in_french(header["country"]),
-            "media_type": media_type, "content": original, "size": len(original or b""), "refusal": refusal}
+            "media_type": media_type, "content": original, "size": len(original or b""), "refusal": refusal,
+            "laboratory": None}
 
 
 def read_documents(documents: list[dict], catalogue: Catalogue) -> tuple[list[dict], bool]:
@@ -98,7 +114,7 @@ def read_documents(documents: list[dict], catalogue: Catalogue) -> tuple[list[di
     for document in documents:
         try:
             read = read_document(document["content"], catalogue, budget)
-        except (etree.XMLSyntaxError, NotAnOrcd, ValueError):
+        except (etree.XMLSyntaxError, NotAnOrcd, NotALabReport, ValueError, KeyError, TypeError, AttributeError):
             unreadable = True
             continue
         budget -= read["size"]

@@ -66,7 +66,9 @@ async def test_laboratory_reports_come_back_with_french_headers_and_are_audited_
     assert outcome["status"] == "COMPLETED", outcome["error"]
     assert outcome["envelope"]["correlation_id"] == request["envelope"]["correlation_id"]
     docs = outcome["documents"]  # the April ones are after the period
-    assert [d["document_id"].split("^")[1] for d in docs] == ["PT-TEST-1-LAB-1", "PT-TEST-1-LAB-0"]
-    assert all(d["content"].startswith(b"%PDF-") and d["language_french"] == "portugais (Portugal)" for d in docs)
+    assert [d["document_id"].split("^")[-1] for d in docs] == ["PT-TEST-1-LAB-1", "PT-TEST-1-LAB-FHIR-1", "PT-TEST-1-LAB-0"]
+    assert all(d["language_french"] == "portugais (Portugal)" for d in docs)
+    assert [d["content"][:5] for d in docs] == [b"%PDF-", b"{\n \"r", b"%PDF-"]
+    assert [r["severity"] for r in docs[1]["laboratory"]["results"]] == ["low", "critical", None, "normal", "low"]
     assert listed["patient_access"] and listed["document_refs"] == outcome["document_refs"]
-    assert [r["document_type"] for r in listed["document_refs"]] == ["11502-2", "11502-2"]
+    assert [r["document_type"] for r in listed["document_refs"]] == ["11502-2"] * 3

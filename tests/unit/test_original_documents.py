@@ -33,8 +33,8 @@ def test_a_physician_lists_laboratory_reports_newest_first_with_a_french_header(
     outcome = outcome_of(emits)
     assert outcome["status"] == "COMPLETED" and outcome["error"] is None
     docs = outcome["documents"]
-    assert [d["document_id"].split("^")[1] for d in docs] == [
-        "193857264-LAB-3", "193857264-LAB-2", "193857264-LAB-1", "193857264-LAB-0"]
+    assert [d["document_id"].split("^")[-1] for d in docs] == [
+        "193857264-LAB-3", "193857264-LAB-2", "193857264-LAB-1", "193857264-LAB-FHIR-1", "193857264-LAB-0"]
     assert {d["document_type"] for d in docs} == {"11502-2"}
     good = docs[2]
     assert good["media_type"] == "application/pdf" and good["content"].startswith(b"%PDF-") and good["refusal"] is None
@@ -48,9 +48,27 @@ def test_a_physician_lists_laboratory_reports_newest_first_with_a_french_header(
     assert outcome["document_refs"] == [{"document_id": d["document_id"], "document_type": "11502-2"} for d in docs]
 
 
+def test_a_structured_laboratory_report_comes_with_its_results_in_french_and_its_flags(tmp_path):
+    docs = outcome_of(orcd_flow(tmp_path))["documents"]
+    [structured] = [d for d in docs if d["laboratory"] is not None]
+    assert structured["media_type"] == "application/fhir+json" and structured["content"].startswith(b"{")
+    assert structured["organisation"].startswith("Laboratório de Patologia Clínica")
+    assert structured["language_french"] == "portugais (Portugal)" and structured["country_french"] == "Portugal"
+    results = {r["id"]: r for r in structured["laboratory"]["results"]}
+    assert list(results) == ["hb", "k", "glu", "plt", "local"]
+    assert results["hb"]["test"]["french"] == "Hémoglobine [Masse/Volume] Sang" and results["hb"]["severity"] == "low"
+    assert results["hb"]["value_quantity"]["value"] == 10.9 and results["hb"]["value_quantity"]["unit_display"] == "g/dL"
+    assert results["k"]["severity"] == "critical"
+    assert "NO_REFERENCE_RANGE" in results["glu"]["flags"]
+    assert "UNIT_NOT_UCUM" in results["plt"]["flags"] and results["plt"]["value_quantity"]["unit_display"] == "mil/mm3"
+    assert results["local"]["test"] == {"system": "urn:oid:2.16.620.1.101.10.5.1", "code": "PT-BQ-0091",
+                                        "original": "Doseamento de vitamina D (método local)", "french": None}
+    assert "CODE_NOT_TRANSLATED" in results["local"]["flags"]
+
+
 def test_the_period_keeps_the_documents_of_those_days_only(tmp_path):
     docs = outcome_of(orcd_flow(tmp_path, period=("2026-01-01", "2026-03-31")))["documents"]
-    assert [d["document_id"].split("^")[1] for d in docs] == ["193857264-LAB-1"]
+    assert [d["document_id"].split("^")[-1] for d in docs] == ["193857264-LAB-1", "193857264-LAB-FHIR-1"]
     images = outcome_of(orcd_flow(tmp_path, document_type="x-clinical-image"))["documents"]
     assert [(d["media_type"], d["content"][:4]) for d in images] == [("image/png", b"\x89PNG")]
 
@@ -73,7 +91,7 @@ def test_the_audit_trail_names_each_listed_document_and_counts_the_listing_as_an
     assert [r["action"] for r in records] == ["ORCD_REQUESTED", "CONSENT_DECIDED", "ORCD_QUERY_ROUTED",
                                               "ORCD_RETRIEVED", "ORCD_OUTCOME"]
     listed = records[-1]
-    assert listed["patient_access"] and [d["document_type"] for d in listed["document_refs"]] == ["11502-2"] * 4
+    assert listed["patient_access"] and [d["document_type"] for d in listed["document_refs"]] == ["11502-2"] * 5
     assert listed["document_refs"][2]["document_id"].endswith("193857264-LAB-1")
 
 
@@ -122,7 +140,7 @@ async def test_the_gateway_serves_an_accepted_original_with_its_media_type_and_r
     token = mint(tmp_path, Settings().tokens, rpps, "10", "750000001")
     auth = {"Authorization": f"Bearer {token}"}
     listing = (await c.get(f"/v1/original-documents/requests/{request_id}", headers=auth)).json()
-    assert listing["status"] == "completed" and len(listing["documents"]) == 4
+    assert listing["status"] == "completed" and len(listing["documents"]) == 5
     first_good = listing["documents"][2]
     assert first_good["language"]["display"] == "portugais (Portugal)" and first_good["original"]["available"]
     opened = await c.get(first_good["original"]["href"], headers=auth)
@@ -146,3 +164,22 @@ async def test_an_unknown_document_type_or_a_bad_period_is_refused_before_any_ev
     assert bad_type.status_code == 422 and bad_type.json()["error"]["code"] == "DOCUMENT_TYPE_UNKNOWN"
     bad_period = await c.get(base + "&document_type=11502-2&period_start=2026-05-01&period_end=2026-01-01", headers=auth)
     assert bad_period.status_code == 422 and bad_period.json()["error"]["code"] == "PERIOD_INVALID"
+
+
+async def test_the_gateway_shows_the_laboratory_results_in_french_and_serves_the_fhir_original_as_an_attachment(gateway):
+    app, c, tmp_path = gateway
+    outcome = outcome_of(orcd_flow(tmp_path))
+    app.state.documents.arrived(outcome)
+    auth = {"Authorization": f"Bearer {mint(tmp_path, Settings().tokens, outcome['hp']['rpps'], '10', '750000001')}"}
+    listing = (await c.get(f"/v1/original-documents/requests/{outcome['envelope']['correlation_id']}", headers=auth)).json()
+    [structured] = [d for d in listing["documents"] if d["laboratory"]]
+    k = structured["laboratory"]["results"][1]
+    assert k["severity"] == "critical" and k["severity_label"] == "critique"
+    assert k["value_quantity"] == {"value": 6.8, "comparator": None, "unit": "mmol/L", "unit_original": "mmol/L",
+                                   "unit_ucum": True}
+    local = structured["laboratory"]["results"][4]
+    assert local["test"]["display"] == "Doseamento de vitamina D (método local)" and not local["test"]["translated"]
+    assert {"code": "CODE_NOT_TRANSLATED", "label": "examen sans libellé français : libellé d'origine"} in local["flags"]
+    opened = await c.get(structured["original"]["href"], headers=auth)
+    assert opened.headers["content-type"] == "application/fhir+json"
+    assert opened.headers["content-disposition"].startswith("attachment;") and opened.json()["resourceType"] == "Bundle"

@@ -51,6 +51,7 @@ async function listDocuments(purpose) {
     }
     $("etat-documents").textContent = `${data.documents.length} document(s) reçu(s) de ${state.patient.countryName}.`;
     if (data.documents.length) $("documents").append(documentsTable(data.documents));
+    data.documents.filter((d) => d.laboratory).forEach((d) => $("documents").append(labReport(d)));
   } catch (e) {
     $("etat-documents").textContent = "";
     showError(e.message);
@@ -77,11 +78,53 @@ function documentsTable(documents) {
       el("td", {}, originalCell(d))))));
 }
 
+/* ---------- structured laboratory results ---------- */
+
+const SEVERITY_CLASSES = { critical: "critique", high: "eleve", low: "bas", abnormal: "anormal", normal: "normal" };
+
+function amount(q) {
+  if (!q) return "";
+  const number = q.value === null ? "" : new Intl.NumberFormat("fr-FR").format(q.value);
+  return [q.comparator, number, q.unit].filter(Boolean).join(" ");
+}
+
+function resultValue(r) {
+  if (r.value_kind === "quantity") return amount(r.value_quantity);
+  if (r.value_kind === "coded") return term(r.value_term);
+  return r.value_text || "—";
+}
+
+function ranges(r) {
+  if (!r.reference_ranges.length) return "—";
+  return r.reference_ranges.map((x) => x.text || [x.low && `≥ ${amount(x.low)}`, x.high && `≤ ${amount(x.high)}`]
+    .filter(Boolean).join(" et ")).join(" ; ");
+}
+
+function labReport(d) {
+  const id = `labo-${d.index}`;
+  const lab = d.laboratory;
+  const rows = lab.results.map((r) => el("tr", { class: r.severity ? `severite-${SEVERITY_CLASSES[r.severity]}` : "" },
+    el("th", { scope: "row" }, r.test ? term(r.test) : "—"),
+    el("td", {}, resultValue(r)),
+    el("td", {}, ranges(r)),
+    el("td", {}, r.severity_label ? el("span", { class: `badge severite-${SEVERITY_CLASSES[r.severity]}` }, r.severity_label) : "—",
+      r.interpretation.map((i) => el("span", { class: "original-texte" }, ` (${i.original || i.code})`))),
+    el("td", {}, r.flags.length ? el("ul", { class: "signalements" }, r.flags.map((f) => el("li", {}, f.label))) : "—")));
+  return el("section", { class: "rubrique resultats-labo", "aria-labelledby": id },
+    el("h2", { id }, `Résultats de biologie — ${lab.laboratory || d.organisation || "laboratoire non précisé"}`),
+    el("p", {}, `Prélèvement : ${day(lab.effective)} — compte rendu du ${day(lab.issued)}. Résultats tels que transmis, ` +
+      "libellés français à côté de l'original."),
+    el("table", {},
+      el("thead", {}, el("tr", {}, ["Examen", "Résultat", "Valeurs de référence", "Interprétation", "Signalements"]
+        .map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, rows)));
+}
+
 function originalCell(d) {
   if (!d.original.available) {
     return el("span", {}, el("span", { class: "badge refuse" }, "Non transmis"), " ", d.original.refusal.message);
   }
-  const kind = d.original.media_type === "application/pdf" ? "PDF" : "image";
+  const kind = { "application/pdf": "PDF", "application/fhir+json": "FHIR" }[d.original.media_type] || "image";
   const button = el("button", { type: "button", class: "secondaire" }, `Ouvrir l'original (${kind})`);
   button.addEventListener("click", () => openOriginal(d, button));
   return button;
@@ -97,10 +140,10 @@ async function openOriginal(d, button) {
     }
     const blob = new Blob([await response.arrayBuffer()], { type: d.original.media_type });
     const link = el("a", { href: URL.createObjectURL(blob), target: "_blank", rel: "noopener", class: "original",
-      download: `${d.document_type.code}-${d.index + 1}.${d.original.media_type === "application/pdf" ? "pdf" : "img"}` },
+      download: `${d.document_type.code}-${d.index + 1}.${{ "application/pdf": "pdf", "application/fhir+json": "json" }[d.original.media_type] || "img"}` },
     "Enregistrer l'original");
     button.replaceWith(link);
-    window.open(link.href, "_blank", "noopener");
+    if (d.original.media_type !== "application/fhir+json") window.open(link.href, "_blank", "noopener");
   } catch (e) {
     showError(e.message);
   }
