@@ -60,7 +60,7 @@ EVENT_TOPICS: dict[str, str] = {
     ev.IDENTIFICATION_REQUESTED: "identification_requested", ev.IDENTIFICATION_QUERY: "identification_authorised",
     ev.IDENTIFICATION_OUTCOME: "identification_outcomes",
     ev.ORCD_REQUESTED: "orcd_requested", ev.ORCD_QUERY: "ncp_outbound", ev.ORCD_RETRIEVED: "orcd_retrieved",
-    ev.ORCD_OUTCOME: "orcd_outcomes",
+    ev.ORCD_OUTCOME: "orcd_outcomes", ev.ORCD_OPENED: "orcd_opened",
 }
 #: Topics keyed by prescription id (one partition serialises a prescription's commands and state).
 PRESCRIPTION_KEYED = frozenset({"ep_commands", "ep_state"})

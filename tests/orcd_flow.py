@@ -49,4 +49,9 @@ def orcd_flow(state_dir: Path, document_type: str = "11502-2", country: str = "P
                     Ledger.load(directory))
     emits += retrieved
     emits += run(retrieved[0], translate_original_documents, topics, Catalogue.load(settings.catalogue_dir))
+    outcome = emits[-1].record
+    if outcome["documents"]:
+        from services.gateway.documents_api import original_opened
+        emits.append(Emit(topics.orcd_opened, "fr.passerelle.orcd.OriginalDocumentOpened",
+                          original_opened(outcome, outcome["documents"][-1], "127.0.0.1")))
     return emits

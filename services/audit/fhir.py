@@ -38,6 +38,7 @@ EVENT_TYPES = {
     "ORCD_QUERY_ROUTED": ("110112", "Query", "E"),
     "ORCD_RETRIEVED": ("110107", "Import", "C"),
     "ORCD_OUTCOME": ("110106", "Export", "R"),
+    "ORIGINAL_DOCUMENT_OPENED": ("110106", "Export", "R"),
     "EP_PRESCRIPTION_OBSERVED": ("110110", "Patient Record", "C"),
     "DISPENSATION_REQUESTED": ("110110", "Patient Record", "C"),
     "DISPENSATION_SUBMITTED": ("110106", "Export", "C"),

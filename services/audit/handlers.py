@@ -15,7 +15,7 @@ from passerelle.events import (AUDIT_RECORD, AUDIT_TRAIL_READ, AUTHENTICATION_FA
 from passerelle.events import (DISPENSATION_ANSWERED, DISPENSATION_DISCARD_REQUESTED, DISPENSATION_REQUESTED,
                                DISPENSATION_SUBMITTED, EP_OBSERVED, EP_OUTCOME, EP_QUERY, EP_REQUESTED, EP_RETRIEVED)
 from passerelle.events import IDENTIFICATION_OUTCOME, IDENTIFICATION_QUERY, IDENTIFICATION_REQUESTED
-from passerelle.events import ORCD_OUTCOME, ORCD_QUERY, ORCD_REQUESTED, ORCD_RETRIEVED
+from passerelle.events import ORCD_OPENED, ORCD_OUTCOME, ORCD_QUERY, ORCD_REQUESTED, ORCD_RETRIEVED
 from passerelle.processor import Emit, Incoming, RejectedEvent
 from passerelle.topics import Topics
 
@@ -131,6 +131,7 @@ ACTIONS: dict[str, Callable[[dict], Step]] = {
     ORCD_QUERY: lambda e: ("ORCD_QUERY_ROUTED", "SUCCESS", None),
     ORCD_RETRIEVED: lambda e: ("ORCD_RETRIEVED", *_failure(e)),
     ORCD_OUTCOME: lambda e: ("ORCD_OUTCOME", _status_outcome(e), e["error"]["code"] if e["error"] else None),
+    ORCD_OPENED: lambda e: ("ORIGINAL_DOCUMENT_OPENED", "SUCCESS", None),
 }
 
 #: Clinical content the audit trail never reads: the audit service decodes events without these

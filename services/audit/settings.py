@@ -23,5 +23,5 @@ def audited_pattern(topics: Topics) -> str:
              topics.audit_reads, topics.consent_registry, topics.security_events,
              topics.ep_requested, topics.ep_retrieved, topics.ep_outcomes, topics.ep_commands,
              topics.identification_requested, topics.identification_authorised, topics.identification_outcomes,
-             topics.orcd_requested, topics.orcd_retrieved, topics.orcd_outcomes]
+             topics.orcd_requested, topics.orcd_retrieved, topics.orcd_outcomes, topics.orcd_opened]
     return rf"^(?:{'|'.join(map(re.escape, fixed))})$|{topics.ncp_outbound_pattern}"

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response
 
 from passerelle.envelope import new_envelope
 from passerelle.errors import error
-from passerelle.events import ORCD_REQUESTED, request_key
+from passerelle.events import ORCD_OPENED, ORCD_REQUESTED, request_key
 from passerelle.orcd import DOCUMENT_TYPES
 from passerelle.serde import AvroSerde
 from passerelle.settings import Settings
@@ -61,6 +61,14 @@ def document_view(request_id: str, index: int, d: dict) -> dict:
             "country": {"code": d["country"], "display": d["country_french"] or d["country"]},
             "language": {"code": d["language"], "display": d["language_french"] or d["language"]},
             "original": original, "laboratory": lab_view(d.get("laboratory"))}
+
+
+def original_opened(outcome: dict, document: dict, origin: str | None) -> dict:
+    """The audit event of one opening, caused by the outcome that delivered the document."""
+    envelope = new_envelope(PRODUCER, outcome["envelope"]["correlation_id"], outcome["envelope"]["event_id"])
+    return {"envelope": envelope, "hp": outcome["hp"], "patient": outcome["patient"], "purpose": outcome["purpose"],
+            "document_refs": [{"document_id": document["document_id"], "document_type": document["document_type"]}],
+            "media_type": document["media_type"], "request_origin": origin}
 
 
 def listing_view(request_id: str, outcome: dict | None) -> dict:
@@ -135,8 +143,9 @@ def documents_router(settings: Settings, serde: AvroSerde, caller: Callable[...,
 
     @router.get(BASE + "/requests/{request_id}/documents/{index}", summary="Open one original (PDF or image)",
                 response_class=Response)
-    async def open_original(request_id: str, index: int, hp: HealthProfessionalClaims = Depends(caller)):
-        """The original as country A sent it, with the media type checked against its bytes."""
+    async def open_original(request_id: str, index: int, request: Request, hp: HealthProfessionalClaims = Depends(caller)):
+        """The original as country A sent it, with the media type checked against its bytes; the
+        opening is audited first (no unaudited opening: 503 when it cannot be)."""
         outcome = owned(request_id, hp)["outcome"]
         documents = outcome["documents"] if outcome else []
         if not 0 <= index < len(documents):
@@ -145,6 +154,12 @@ def documents_router(settings: Settings, serde: AvroSerde, caller: Callable[...,
         if document["refusal"] is not None or document["content"] is None:
             raise ApiError(409, document["refusal"] or "ORIGINAL_MISSING")
         media = document["media_type"]
+        opened = original_opened(outcome, document, request.client.host if request.client else None)
+        try:
+            await producer().send_and_wait(topics.orcd_opened, serde.encode(ORCD_OPENED, opened), key=request_key(opened))
+        except KafkaError as exc:
+            log.error("opening not audited; original withheld", correlation_id=request_id, error_class=type(exc).__name__)
+            raise ApiError(503, "GATEWAY_UNAVAILABLE") from exc
         name = f"{document['document_type']}-{index + 1}.{EXTENSIONS[media]}"
         disposition = "attachment" if media not in ("application/pdf", "image/png", "image/jpeg") else "inline"
         log.info("original document opened", correlation_id=request_id, document_type=document["document_type"])

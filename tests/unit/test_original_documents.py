@@ -29,7 +29,7 @@ def test_a_physician_lists_laboratory_reports_newest_first_with_a_french_header(
     emits = orcd_flow(tmp_path)
     assert [e.event_type.rsplit(".", 1)[1] for e in emits] == [
         "OriginalDocumentsRequested", "ConsentDecision", "OriginalDocumentsQuery", "OriginalDocumentsRetrieved",
-        "OriginalDocumentsOutcome"]
+        "OriginalDocumentsOutcome", "OriginalDocumentOpened"]
     outcome = outcome_of(emits)
     assert outcome["status"] == "COMPLETED" and outcome["error"] is None
     docs = outcome["documents"]
@@ -89,8 +89,9 @@ def test_the_audit_trail_names_each_listed_document_and_counts_the_listing_as_an
     emits = orcd_flow(tmp_path)
     records = [audit_record(Incoming(e.topic, e.event_type, e.record)) for e in emits]
     assert [r["action"] for r in records] == ["ORCD_REQUESTED", "CONSENT_DECIDED", "ORCD_QUERY_ROUTED",
-                                              "ORCD_RETRIEVED", "ORCD_OUTCOME"]
-    listed = records[-1]
+                                              "ORCD_RETRIEVED", "ORCD_OUTCOME", "ORIGINAL_DOCUMENT_OPENED"]
+    listed, opened = records[-2:]
+    assert not opened["patient_access"] and opened["document_refs"] == [listed["document_refs"][-1]]
     assert listed["patient_access"] and [d["document_type"] for d in listed["document_refs"]] == ["11502-2"] * 5
     assert listed["document_refs"][2]["document_id"].endswith("193857264-LAB-1")
 
@@ -122,11 +123,26 @@ def test_magic_numbers_and_french_names():
     assert country_in_french("be") == "Belgique" and country_in_french("ZZZ") is None
 
 
+class RecordingProducer:
+    """Stands in for the gateway's started Kafka producer in these in-process tests (the integration
+    and browser tests use the real broker): records what is sent, or fails as a broker would."""
+
+    def __init__(self):
+        self.sent, self.failing = [], False
+
+    async def send_and_wait(self, topic, value, key=None):
+        from aiokafka.errors import KafkaError
+        if self.failing:
+            raise KafkaError("broker down")
+        self.sent.append((topic, value, key))
+
+
 @pytest.fixture
 async def gateway(tmp_path):
     from services.gateway.app import create_app
     app = create_app(Settings(state_dir=tmp_path))  # lifespan not started: the tracker is fed by hand
     app.state.documents.ready.set()
+    app.state.producer = RecordingProducer()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as c:
         yield app, c, tmp_path
 
@@ -148,6 +164,18 @@ async def test_the_gateway_serves_an_accepted_original_with_its_media_type_and_r
     assert opened.headers["content-disposition"] == 'inline; filename="11502-2-3.pdf"'
     assert opened.headers["x-content-type-options"] == "nosniff" and "sandbox" in opened.headers["content-security-policy"]
     assert opened.content.startswith(b"%PDF-")
+    [(topic, value, key)] = app.state.producer.sent  # the opening, audited before the bytes were served
+    from passerelle.runtime import make_serde
+    name, event = make_serde(Settings(state_dir=tmp_path)).decode(value)
+    assert topic.endswith("orcd.opened.v1") and name == "fr.passerelle.orcd.OriginalDocumentOpened"
+    assert event["document_refs"] == [{"document_id": first_good["document_id"], "document_type": "11502-2"}]
+    assert event["envelope"]["correlation_id"] == request_id and key == request_id.encode()
+    record = audit_record(Incoming(topic, name, event))
+    assert record["action"] == "ORIGINAL_DOCUMENT_OPENED" and record["document_refs"] == event["document_refs"]
+    app.state.producer.failing = True  # no unaudited opening
+    withheld = await c.get(first_good["original"]["href"], headers=auth)
+    assert withheld.status_code == 503 and withheld.json()["error"]["code"] == "GATEWAY_UNAVAILABLE"
+    app.state.producer.failing = False
     refused = await c.get(f"/v1/original-documents/requests/{request_id}/documents/1", headers=auth)
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "ORIGINAL_MEDIA_TYPE_MISMATCH"
     missing = await c.get(f"/v1/original-documents/requests/{request_id}/documents/9", headers=auth)

@@ -99,7 +99,8 @@ def test_schema_set_lists_every_event_schema():
         "fr.passerelle.identification.PatientIdentificationQuery",
         "fr.passerelle.identification.PatientIdentificationOutcome",
         "fr.passerelle.orcd.OriginalDocumentsRequested", "fr.passerelle.orcd.OriginalDocumentsQuery",
-        "fr.passerelle.orcd.OriginalDocumentsRetrieved", "fr.passerelle.orcd.OriginalDocumentsOutcome"}
+        "fr.passerelle.orcd.OriginalDocumentsRetrieved", "fr.passerelle.orcd.OriginalDocumentsOutcome",
+        "fr.passerelle.orcd.OriginalDocumentOpened"}
 
 
 def test_an_event_written_with_a_released_older_version_still_decodes(tmp_path):
