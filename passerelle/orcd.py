@@ -121,6 +121,15 @@ def clinical_date(header: dict) -> date | None:
     return None
 
 
+def period_valid(start: str | None, end: str | None) -> bool:
+    """Both bounds are days (YYYY-MM-DD) or absent, the start not after the end."""
+    try:
+        days = [date.fromisoformat(d) if d is not None else None for d in (start, end)]
+    except (ValueError, TypeError):
+        return False
+    return None in days or days[0] <= days[1]
+
+
 def within(header: dict, start: str | None, end: str | None) -> bool:
     """The document falls in the period ``[start, end]`` (days, inclusive; None: unbounded). A
     document without any date is kept: the HP sees it rather than miss it."""

@@ -14,7 +14,7 @@ from lxml import etree
 from passerelle.envelope import caused_by
 from passerelle.errors import error
 from passerelle.events import ORCD_RETRIEVED, request_key
-from passerelle.orcd import LABORATORY_REPORT, NotAnOrcd, parse, read_header, within
+from passerelle.orcd import LABORATORY_REPORT, NotAnOrcd, parse, period_valid, read_header, within
 from passerelle.processor import Emit
 from passerelle.topics import Topics
 from services.foreign_ncp.directory import CountryFolder
@@ -60,6 +60,9 @@ def matching(paths: list[Path], query: dict) -> list[Path]:
 
 def answer_orcd_query(query: dict, country: CountryFolder | None, refusal: str | None, topics: Topics) -> Emit:
     """The patient's OrCDs of that type and period, or the error country A sends."""
+    asked = query["query"]
+    if refusal is None and not period_valid(asked["period_start"], asked["period_end"]):
+        refusal = "PERIOD_INVALID"  # the gateway checks it; another writer may not have
     err, documents = (error(refusal), []) if refusal else (None, [])
     if err is None:
         patient = country.patients.get(query["patient"]["patient_id"]) if country and country.available else None

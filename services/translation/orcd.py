@@ -114,7 +114,8 @@ def read_documents(documents: list[dict], catalogue: Catalogue) -> tuple[list[di
     for document in documents:
         try:
             read = read_document(document["content"], catalogue, budget)
-        except (etree.XMLSyntaxError, NotAnOrcd, NotALabReport, ValueError, KeyError, TypeError, AttributeError):
+        except (etree.XMLSyntaxError, NotAnOrcd, NotALabReport, ValueError, KeyError, TypeError, AttributeError,
+                RecursionError):  # a hostile document (e.g. JSON nested beyond the parser) is not listed
             unreadable = True
             continue
         budget -= read["size"]

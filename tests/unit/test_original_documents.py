@@ -211,3 +211,19 @@ async def test_the_gateway_shows_the_laboratory_results_in_french_and_serves_the
     opened = await c.get(structured["original"]["href"], headers=auth)
     assert opened.headers["content-type"] == "application/fhir+json"
     assert opened.headers["content-disposition"].startswith("attachment;") and opened.json()["resourceType"] == "Bundle"
+
+
+def test_country_a_refuses_a_period_that_is_not_one_and_translation_survives_a_hostile_document(tmp_path):
+    from services.foreign_ncp.directory import load_directory
+    from services.foreign_ncp.orcd import answer_orcd_query
+    from services.translation.catalogue import Catalogue
+    from services.translation.orcd import read_documents
+
+    [query] = [e.record for e in orcd_flow(tmp_path) if e.event_type.endswith("OriginalDocumentsQuery")]
+    odd = {**query, "query": {**query["query"], "period_start": "", "period_end": None}}  # another writer's
+    answer = answer_orcd_query(odd, load_directory(Settings().ncp_data)["PT"], None, Topics("p")).record
+    assert answer["error"]["code"] == "PERIOD_INVALID" and answer["documents"] == []
+    catalogue = Catalogue.load(Settings().catalogue_dir)
+    listed, unreadable = read_documents([{"content": b"[" * 100_000}, {"content": b"<not-xml"},
+                                         {"content": b'{"resourceType": "Patient"}'}], catalogue)
+    assert listed == [] and unreadable
