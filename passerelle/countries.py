@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, Field, field_validator
 
 PATIENT_SUMMARY = "patient-summary"
+ORIGINAL_DOCUMENTS = "original-documents"
 
 
 class PatientIdentifier(BaseModel):
@@ -37,12 +38,19 @@ class Country(BaseModel):
     code: str = Field(pattern=r"^[A-Z]{2}$")
     name: str  # in French, for the HP
     services: list[str] = Field(default_factory=list)
+    #: per service, the document types (LOINC codes) the country serves for it; a service without
+    #: an entry serves every type of its own
+    document_types: dict[str, list[str]] = Field(default_factory=dict)
     allow_emergency: bool = False
     #: The patient search mask; the first identifier is the one requests carry (``patient_id``).
     identifiers: list[PatientIdentifier] = Field(default_factory=list)
 
     def offers(self, service: str) -> bool:
         return service in self.services
+
+    def offers_document_type(self, service: str, document_type: str) -> bool:
+        """The country has joined ``service`` for documents of this type."""
+        return self.offers(service) and document_type in self.document_types.get(service, [document_type])
 
     def field(self, key: str) -> PatientIdentifier | None:
         """The search mask's field named ``key``."""

@@ -82,6 +82,16 @@ MESSAGES: dict[str, str] = {
     "OIDC_IDENTITY_INCOMPLETE": "Pro Santé Connect n'a pas transmis votre identité professionnelle complète (numéro RPPS, profession, structure d'exercice).",
     "PORTAL_SESSION_NOT_FOUND": "Aucune connexion en attente pour ce navigateur : connectez-vous.",
     "DEV_SIGN_IN_DISABLED": "La connexion de développement est désactivée : connectez-vous avec Pro Santé Connect (carte CPS ou e-CPS).",
+    # original clinical documents (issue 23)
+    "DOCUMENT_TYPE_NOT_AVAILABLE_FOR_COUNTRY": "Ce pays ne transmet pas encore ce type de document via MyHealth@EU.",
+    "DOCUMENT_TYPE_UNKNOWN": "Ce type de document n'est pas proposé : compte rendu de biologie (11502-2), d'imagerie (18748-4), de sortie d'hospitalisation (34105-7) ou images médicales (x-clinical-image).",
+    "PERIOD_INVALID": "La période demandée est invalide : dates au format AAAA-MM-JJ, la date de début avant la date de fin.",
+    "ORIGINAL_DOCUMENT_NOT_FOUND": "Aucun document d'origine ne correspond à cet identifiant dans cette consultation.",
+    "ORIGINAL_MISSING": "Le pays du patient n'a pas joint de document d'origine à cet en-tête.",
+    "ORIGINAL_MEDIA_TYPE_NOT_ALLOWED": "Le document d'origine n'est ni un PDF ni une image (PNG, JPEG) : il n'est pas transmis.",
+    "ORIGINAL_MEDIA_TYPE_MISMATCH": "Le contenu du document d'origine ne correspond pas au type annoncé par le pays du patient : il n'est pas transmis, par sécurité.",
+    "ORIGINAL_TOO_LARGE": "Le document d'origine dépasse la taille autorisée : il n'est pas transmis.",
+    "ORIGINAL_UNREADABLE": "Le document d'origine est illisible (encodage invalide) : il n'est pas transmis.",
     # translation
     "DOCUMENT_UNREADABLE": "Le document transmis par le pays du patient est illisible (encodage invalide) : il ne peut pas être affiché.",
     "DOCUMENT_DTD_REFUSED": "Le document transmis par le pays du patient a été refusé par sécurité (déclarations d'entités ou DTD, interdites dans les documents MyHealth@EU) : il n'est pas affiché.",

@@ -40,6 +40,11 @@ CROSSBORDER_REQUESTED = "fr.passerelle.crossborder.CrossBorderRequested"
 CROSSBORDER_DECISION = "fr.passerelle.crossborder.CrossBorderDecision"
 CROSSBORDER_IDENTIFICATION_OUTCOME = "fr.passerelle.crossborder.CrossBorderIdentificationOutcome"
 CROSSBORDER_SUMMARY_OUTCOME = "fr.passerelle.crossborder.CrossBorderSummaryOutcome"
+ORCD_REQUESTED = "fr.passerelle.orcd.OriginalDocumentsRequested"
+ORCD_QUERY = "fr.passerelle.orcd.OriginalDocumentsQuery"
+ORCD_RETRIEVED = "fr.passerelle.orcd.OriginalDocumentsRetrieved"
+ORCD_OUTCOME = "fr.passerelle.orcd.OriginalDocumentsOutcome"
+ORCD_OPENED = "fr.passerelle.orcd.OriginalDocumentOpened"
 
 ALL = frozenset({PS_REQUESTED, CONSENT_DECISION, PS_QUERY, PS_RETRIEVED, PS_OUTCOME, AUDIT_RECORD,
                  CONSENT_DIRECTIVE, AUTHENTICATION_FAILED, SECURITY_ALERT, PATIENT_ACCESS_NOTIFIED,
@@ -47,7 +52,7 @@ ALL = frozenset({PS_REQUESTED, CONSENT_DECISION, PS_QUERY, PS_RETRIEVED, PS_OUTC
                  DISPENSATION_REQUESTED, DISPENSATION_DISCARD_REQUESTED, DISPENSATION_SUBMITTED,
                  DISPENSATION_ANSWERED, IDENTIFICATION_REQUESTED, IDENTIFICATION_QUERY, IDENTIFICATION_OUTCOME,
                  CROSSBORDER_REQUESTED, CROSSBORDER_DECISION, CROSSBORDER_IDENTIFICATION_OUTCOME,
-                 CROSSBORDER_SUMMARY_OUTCOME})
+                 CROSSBORDER_SUMMARY_OUTCOME, ORCD_REQUESTED, ORCD_QUERY, ORCD_RETRIEVED, ORCD_OUTCOME, ORCD_OPENED})
 
 
 def request_key(event: dict) -> bytes:
@@ -87,3 +92,15 @@ def identification_outcome(topics: Topics, cause: dict, producer: str, status: s
     outcome = {"envelope": caused_by(cause, producer), "hp": cause["hp"], "patient": cause["patient"],
                "status": status, "mapped_patient": mapped_patient, "fields": fields or [], "error": error}
     return Emit(topics.identification_outcomes, IDENTIFICATION_OUTCOME, outcome, request_key(cause))
+
+
+def orcd_outcome(topics: Topics, cause: dict, producer: str, status: str, error: dict | None = None,
+                 documents: list | None = None) -> Emit:
+    """The event that ends an original-documents request (COMPLETED, DENIED or FAILED); the
+    identifier and type of each listed document are also given apart, for the audit trail."""
+    documents = documents or []
+    outcome = {"envelope": caused_by(cause, producer), "hp": cause["hp"], "patient": cause["patient"],
+               "purpose": cause["purpose"], "query": cause["document_query"] if "document_query" in cause else cause["query"],
+               "status": status, "error": error, "documents": documents,
+               "document_refs": [{"document_id": d["document_id"], "document_type": d["document_type"]} for d in documents]}
+    return Emit(topics.orcd_outcomes, ORCD_OUTCOME, outcome, request_key(cause))

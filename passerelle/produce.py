@@ -61,6 +61,8 @@ EVENT_TOPICS: dict[str, str] = {
     ev.IDENTIFICATION_OUTCOME: "identification_outcomes",
     ev.CROSSBORDER_REQUESTED: "crossborder_requested", ev.CROSSBORDER_DECISION: "crossborder_decisions",
     ev.CROSSBORDER_IDENTIFICATION_OUTCOME: "crossborder_outcomes", ev.CROSSBORDER_SUMMARY_OUTCOME: "crossborder_outcomes",
+    ev.ORCD_REQUESTED: "orcd_requested", ev.ORCD_QUERY: "ncp_outbound", ev.ORCD_RETRIEVED: "orcd_retrieved",
+    ev.ORCD_OUTCOME: "orcd_outcomes", ev.ORCD_OPENED: "orcd_opened",
 }
 #: Topics keyed by prescription id (one partition serialises a prescription's commands and state).
 PRESCRIPTION_KEYED = frozenset({"ep_commands", "ep_state"})

@@ -340,6 +340,8 @@ def valid_events(state_dir: Path, country: str = "PT", patient_id: str = "193857
         [outcome] = run(retrieved, translate_patient_summary, topics, Catalogue.load(settings.catalogue_dir))
         flow += [requested, decision, *alerts, query, retrieved, outcome]
     flow += prescription_flow(state_dir)
+    from tests.orcd_flow import orcd_flow
+    flow += orcd_flow(state_dir)
     flow.append(Emit(topics.security_events, "fr.passerelle.security.AuthenticationFailed",
                      authentication_failed("TOKEN_INVALID", "x.y.z", None, "GET", "/v1/countries", "127.0.0.1")))
     flow.append(Emit(topics.consent_registry, "fr.passerelle.consent.ConsentDirective",

@@ -20,6 +20,7 @@ from passerelle.events import (DISPENSATION_ANSWERED, DISPENSATION_DISCARD_REQUE
 from passerelle.events import IDENTIFICATION_OUTCOME, IDENTIFICATION_QUERY, IDENTIFICATION_REQUESTED
 from passerelle.events import (CROSSBORDER_DECISION, CROSSBORDER_IDENTIFICATION_OUTCOME, CROSSBORDER_REQUESTED,
                                CROSSBORDER_SUMMARY_OUTCOME)
+from passerelle.events import ORCD_OPENED, ORCD_OUTCOME, ORCD_QUERY, ORCD_REQUESTED, ORCD_RETRIEVED
 from passerelle.processor import Emit, Handlers, Incoming, RejectedEvent
 from passerelle.topics import Topics
 from passerelle.service import Service
@@ -146,6 +147,11 @@ ACTIONS: dict[str, Callable[[dict], Step]] = {
     CROSSBORDER_DECISION: lambda e: ("NCP_PS_DECIDED", "SUCCESS" if e["authorised"] else "DENIED", e["reason_code"]),
     CROSSBORDER_IDENTIFICATION_OUTCOME: _crossborder_identified,
     CROSSBORDER_SUMMARY_OUTCOME: lambda e: ("NCP_PS_OUTCOME", _status_outcome(e), e["error"]["code"] if e["error"] else None),
+    ORCD_REQUESTED: lambda e: ("ORCD_REQUESTED", "SUCCESS", None),
+    ORCD_QUERY: lambda e: ("ORCD_QUERY_ROUTED", "SUCCESS", None),
+    ORCD_RETRIEVED: lambda e: ("ORCD_RETRIEVED", *_failure(e)),
+    ORCD_OUTCOME: lambda e: ("ORCD_OUTCOME", _status_outcome(e), e["error"]["code"] if e["error"] else None),
+    ORCD_OPENED: lambda e: ("ORIGINAL_DOCUMENT_OPENED", "SUCCESS", None),
 }
 
 #: Clinical content the audit trail never reads: the audit service decodes events without these
@@ -155,7 +161,7 @@ NOT_AUDITED = frozenset({"summary", "document", "documents", "prescriptions", "t
 #: Event types whose successful step hands the patient's health data to the HP: the patient is
 #: told of each (PatientAccessNotified) and sees it in GET /v1/audit/accesses. A completed outcome
 #: is the moment the summary becomes readable by the HP who asked.
-DISCLOSURES = frozenset({PS_OUTCOME, EP_OUTCOME, CROSSBORDER_SUMMARY_OUTCOME})
+DISCLOSURES = frozenset({PS_OUTCOME, EP_OUTCOME, CROSSBORDER_SUMMARY_OUTCOME, ORCD_OUTCOME})
 
 
 def foreign_professional(professional: dict | None) -> dict | None:
@@ -185,11 +191,12 @@ def audit_record(incoming: Incoming) -> dict:
             "source_causation_id": e["envelope"].get("causation_id"),
             "patient_access": incoming.event_type in DISCLOSURES and outcome == "SUCCESS",
             "hp_country": (e.get("professional") or {}).get("country"), "document_id": e.get("document_id"),
-            "oversized_digest": None}
+            "oversized_digest": None,
+            "document_refs": e.get("document_refs") or []}  # which documents (id, type), never their content
 
 
 #: An audit record's canonical JSON is at most this long; past it, each optional field longer than
-#: ``MAX_FIELD_BYTES`` is dropped (null) and ``oversized_digest`` keeps the digest of the whole
+#: ``MAX_FIELD_BYTES`` is dropped (null, a list emptied) and ``oversized_digest`` keeps the digest of the whole
 #: record (issue 18: events sent straight to Kafka made 4.2 MB rows).
 MAX_RECORD_BYTES = 8 * 1024
 MAX_FIELD_BYTES = 512
@@ -202,13 +209,18 @@ def _json(value) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False).encode()
 
 
+def _dropped(value):
+    """What an oversized optional field becomes: null, or empty for a list (``document_refs``)."""
+    return [] if isinstance(value, list) else None
+
+
 def bounded(record: dict) -> dict:
     """``record`` itself when within ``MAX_RECORD_BYTES``; else its metadata, the optional fields
     within ``MAX_FIELD_BYTES``, and the digest and size of the whole."""
     whole = _json(record)
     if len(whole) <= MAX_RECORD_BYTES:
         return record
-    kept = {k: v if k in RECORD_METADATA or len(_json(v)) <= MAX_FIELD_BYTES else None for k, v in record.items()}
+    kept = {k: v if k in RECORD_METADATA or len(_json(v)) <= MAX_FIELD_BYTES else _dropped(v) for k, v in record.items()}
     return {**kept, "oversized_digest": f"sha256:{hashlib.sha256(whole).hexdigest()} {len(whole)} bytes"}
 
 

@@ -1,4 +1,4 @@
-"""Wiring: PatientSummaryRequested and PrescriptionsRequested → ConsentDecision (+ a DENIED outcome
+"""Wiring: PatientSummaryRequested, PrescriptionsRequested and OriginalDocumentsRequested → ConsentDecision (+ a DENIED outcome
 when refused, + security alerts); PatientIdentificationRequested → PatientIdentificationQuery (or a
 DENIED identification outcome), decided against the registry view caught up with the registry
 topic before each batch (``passerelle.topic_view``)."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from passerelle.events import EP_REQUESTED, IDENTIFICATION_REQUESTED, PS_REQUESTED
+from passerelle.events import EP_REQUESTED, IDENTIFICATION_REQUESTED, ORCD_REQUESTED, PS_REQUESTED
 from passerelle.processor import Handlers, Processor
 from passerelle.serde import AvroSerde
 from passerelle.service import Service
@@ -28,7 +28,7 @@ def build(settings: Settings, serde: AvroSerde) -> Processor:
     topics = Topics(settings.topic_prefix)
 
     handlers = Handlers()  # decided at the time each event is handled
-    handlers.on(PS_REQUESTED, EP_REQUESTED)(lambda e: decide_patient_summary(e, topics, rules, _now_ms()))
+    handlers.on(PS_REQUESTED, EP_REQUESTED, ORCD_REQUESTED)(lambda e: decide_patient_summary(e, topics, rules, _now_ms()))
     handlers.on(IDENTIFICATION_REQUESTED)(lambda e: decide_identification(e, topics, rules, _now_ms()))
     return ViewProcessor(Service.CONSENT, settings, serde, handlers, view=view)
 

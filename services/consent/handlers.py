@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from passerelle.countries import PATIENT_SUMMARY, CountryRegistry
+from passerelle.countries import ORIGINAL_DOCUMENTS, PATIENT_SUMMARY, CountryRegistry
 from passerelle.envelope import caused_by
 from passerelle.errors import error
-from passerelle.events import CONSENT_DECISION, EP_REQUESTED, PS_REQUESTED, SECURITY_ALERT, ep_outcome, ps_outcome, request_key
+from passerelle.events import (CONSENT_DECISION, EP_REQUESTED, ORCD_REQUESTED, PS_REQUESTED, SECURITY_ALERT, ep_outcome,
+                               orcd_outcome, ps_outcome, request_key)
 from passerelle.processor import Emit, Incoming, handles
 from passerelle.professionals import DirectoryEntry, Profession, identity_refusal, service_refusal
 from passerelle.topics import Topics
@@ -79,13 +80,19 @@ def abuse_alerts(request: dict, rules: ConsentRules, now_ms: int) -> list[dict]:
     return alerts
 
 
-@handles(PS_REQUESTED, EP_REQUESTED)
+#: The service each request event asks for, and the outcome that ends it when denied.
+SERVICES = {PS_REQUESTED: (PATIENT_SUMMARY, ps_outcome), EP_REQUESTED: (EPRESCRIPTION, ep_outcome),
+            ORCD_REQUESTED: (ORIGINAL_DOCUMENTS, orcd_outcome)}
+
+
+@handles(PS_REQUESTED, EP_REQUESTED, ORCD_REQUESTED)
 def decide_patient_summary(incoming: Incoming, topics: Topics, rules: ConsentRules, now_ms: int) -> Iterable[Emit]:
-    """Decide a Patient Summary request, or a prescriptions request (service ``eprescription``,
-    same rules; its denial ends it with a prescriptions outcome)."""
+    """Decide a Patient Summary request, a prescriptions request (service ``eprescription``) or an
+    original-documents request (``original-documents``, its query carried on to the router): same
+    rules; a denial ends each with its own outcome."""
     request = incoming.event
     key = request_key(request)
-    service = EPRESCRIPTION if incoming.event_type == EP_REQUESTED else PATIENT_SUMMARY
+    service, end = SERVICES[incoming.event_type]
     refusal = first_refusal(request, rules, service, now_ms)
     confirmation = None
     if refusal is None:
@@ -93,10 +100,10 @@ def decide_patient_summary(incoming: Incoming, topics: Topics, rules: ConsentRul
                                      request["envelope"]["correlation_id"], now_ms // 1000)
     decision = {"envelope": caused_by(request, PRODUCER), "hp": request["hp"], "patient": request["patient"],
                 "purpose": request["purpose"], "service": service, "authorised": refusal is None,
-                "reason_code": refusal or AUTHORISED, "treatment_relationship": confirmation}
+                "reason_code": refusal or AUTHORISED, "treatment_relationship": confirmation,
+                "document_query": request.get("query")}
     yield Emit(topics.consent_decisions, CONSENT_DECISION, decision, key)
     if refusal:
-        end = ep_outcome if service == EPRESCRIPTION else ps_outcome
         yield end(topics, decision, PRODUCER, "DENIED", error(refusal))
     elif request["purpose"] == EMERGENCY:
         yield Emit(topics.security_events, SECURITY_ALERT, _alert(request, "EMERGENCY_ACCESS"), key)

@@ -1,6 +1,7 @@
 """Wiring: on every ``ncp.<country>.outbound``, PatientIdentificationQuery → PatientIdentificationOutcome,
 PatientSummaryQuery → PatientSummaryRetrieved,
-PrescriptionQuery → PrescriptionsRetrieved, DispensationSubmitted → DispensationAnswered."""
+PrescriptionQuery → PrescriptionsRetrieved, OriginalDocumentsQuery → OriginalDocumentsRetrieved,
+DispensationSubmitted → DispensationAnswered."""
 
 from __future__ import annotations
 

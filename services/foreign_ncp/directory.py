@@ -32,6 +32,8 @@ class PatientFolder:
     document: StoredDocument | None
     consent: bool = True  # patient.json may say {"consent": false}: country A answers 4701
     prescriptions: list[Path] = field(default_factory=list)  # ep/*.xml: eHDSI ePrescriptions
+    original_documents: list[Path] = field(default_factory=list)  # orcd/*.xml: eHDSI OrCDs
+    lab_reports: list[Path] = field(default_factory=list)  # lab/*.json: HL7 Europe Laboratory Reports (FHIR)
     identifiers: frozenset[str] = frozenset()  # every identifier country A files the patient under
     birth_date: str | None = None  # YYYY-MM-DD (patient.json, else the document's header)
 
@@ -90,7 +92,9 @@ def load_directory(root: Path) -> dict[str, CountryFolder]:
             if meta is None and not ids and prescriptions:  # no summary: the prescriptions say who
                 ids = patient_ids(prescriptions[0].read_bytes())
             patient = PatientFolder(folder, document, consent=(meta or {}).get("consent", True),
-                                    prescriptions=prescriptions, identifiers=frozenset({folder.name, *ids}),
+                                    prescriptions=prescriptions, original_documents=sorted((folder / "orcd").glob("*.xml")),
+                                    lab_reports=sorted((folder / "lab").glob("*.json")),
+                                    identifiers=frozenset({folder.name, *ids}),
                                     birth_date=(meta or {}).get("birth_date") or birth_date)
             country.records.append(patient)
             for ident in ids:  # another patient's own identifier (its folder) wins over an alias

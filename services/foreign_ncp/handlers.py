@@ -14,7 +14,7 @@ from typing import Iterable
 from passerelle.documents import pack
 from passerelle.envelope import caused_by
 from passerelle.errors import error
-from passerelle.events import (DISPENSATION_SUBMITTED, EP_QUERY, IDENTIFICATION_QUERY, PS_QUERY, PS_RETRIEVED,
+from passerelle.events import (DISPENSATION_SUBMITTED, EP_QUERY, IDENTIFICATION_QUERY, ORCD_QUERY, PS_QUERY, PS_RETRIEVED,
                                identification_outcome, request_key)
 from passerelle.processor import Emit, Handlers, Incoming, handles
 from passerelle.service import Service
@@ -22,11 +22,12 @@ from passerelle.tokens import ConfirmationVerifier, TokenError
 from passerelle.topics import Topics
 from services.foreign_ncp.directory import CountryFolder
 from services.foreign_ncp.identification import identify
+from services.foreign_ncp.orcd import answer_orcd_query
 from services.foreign_ncp.prescriptions import Ledger, answer_dispensation, answer_prescription_query
 
 PRODUCER = Service.FOREIGN_NCP
 #: Everything France's NCP sends country A (on ``ncp.<country>.outbound``): an identification, a
-#: summary query, a prescriptions query, a dispensation. Every function takes
+#: summary query, a prescriptions query, an original-documents query, a dispensation. Every function takes
 #: ``(incoming, topics, directory, verifier, ledger, now=None)``.
 answer_ncp_request = Handlers()
 OUTBOUND = "ncp_outbound"
@@ -110,6 +111,14 @@ def _prescriptions(incoming: Incoming, topics: Topics, directory: dict[str, Coun
     event = incoming.event
     refusal = confirmation_refusal(event, verifier, now)
     yield answer_prescription_query(event, directory.get(event["patient"]["country"]), refusal, topics)
+
+
+@answer_ncp_request.on(ORCD_QUERY, topic=OUTBOUND)
+def _original_documents(incoming: Incoming, topics: Topics, directory: dict[str, CountryFolder],
+                        verifier: ConfirmationVerifier, ledger: Ledger, now: int | None = None) -> Iterable[Emit]:
+    event = incoming.event
+    refusal = confirmation_refusal(event, verifier, now)
+    yield answer_orcd_query(event, directory.get(event["patient"]["country"]), refusal, topics)
 
 
 @answer_ncp_request.on(DISPENSATION_SUBMITTED, topic=OUTBOUND)

@@ -27,6 +27,8 @@ from services.gateway import handlers
 from services.gateway.audit_api import audit_router
 from services.gateway.broker_probe import broker_reachable
 from services.gateway.dashboard import StreamWatch, dashboard_router
+from services.gateway.documents_api import documents_router
+from services.gateway.documents_tracker import DocumentTracker
 from services.gateway.errors import ApiError, install_error_handling, unknown
 from services.gateway.identification_schema import identification_request_schema
 from services.gateway.openapi_errors import install_openapi
@@ -59,9 +61,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     tracker = RequestTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS, ready=ready)
     identifications = IdentificationTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS, ready=ready)
     prescriptions = PrescriptionTracker(MAX_TRACKED_REQUESTS, ready=ready)
+    documents = DocumentTracker(ready=ready)
     watch = StreamWatch(settings)
     ncp_outcomes = NcpOutcomes()  # France as country A: answers the /ncp/v1 calls wait for
-    follower = Follower(settings, serde, [tracker, identifications, prescriptions, watch, ncp_outcomes], ready)
+    follower = Follower(settings, serde, [tracker, identifications, prescriptions, documents, watch, ncp_outcomes], ready)
     directory = load_directory(settings.rpps_directory_file)
     professions = load_professions(settings.professions_file)
     bearer = HTTPBearer(auto_error=False)
@@ -84,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Passerelle", version="0.1.0", lifespan=lifespan,
                   description="France's National Contact Point for eHealth: foreign patients' summaries in French.")
     app.state.tracker = tracker  # requests known from the topics; ready once it has read them
+    app.state.documents = documents  # original-documents listings (documents_api.py)
 
     install_error_handling(app)
     install_openapi(app, {"IdentificationRequest": identification_request_schema(countries)})
@@ -171,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit_router(settings, professional, publish_audit_read))
     app.include_router(prescription_router(settings, serde, professions, professional, lambda: app.state.producer,
                                            prescriptions))
+    app.include_router(documents_router(settings, serde, professional, lambda: app.state.producer, documents))
     app.include_router(identification_router(settings, serde, countries, professional, lambda: app.state.producer,
                                              identifications))
     app.include_router(ncp_router(settings, serde, lambda: app.state.producer, ncp_outcomes))

@@ -33,6 +33,11 @@ AUDIT_READ_SCOPE = "audit:read"
 Publish = Callable[[dict], Awaitable[None]]
 
 
+class AccessedDocument(BaseModel):
+    document_id: str = Field(description="The document's identifier as the patient's country gave it.")
+    document_type: str = Field(description="LOINC code of its type, e.g. 11502-2 (laboratory report).")
+
+
 class Access(BaseModel):
     accessed_at: datetime = Field(description="When the health professional received the data (UTC).")
     rpps: str = Field(description="RPPS number of the health professional.")
@@ -42,6 +47,8 @@ class Access(BaseModel):
     purpose: str | None = Field(description="Why: TREATMENT or EMERGENCY.")
     action: str = Field(description="The audited step that was the access, e.g. PS_OUTCOME.")
     request_id: str = Field(description="Id of the professional's request (correlation id).")
+    documents: list[AccessedDocument] = Field(default_factory=list, description=(
+        "The documents this access disclosed (original clinical documents: identifier and type)."))
 
 
 class Accesses(BaseModel):
@@ -75,7 +82,8 @@ def access_view(record: dict) -> dict:
     return {"accessed_at": datetime.fromtimestamp(record["source_occurred_at"] / 1000, timezone.utc),
             "rpps": hp["rpps"], "profession": hp["profession"], "organisation": hp["organisation"],
             "point_of_care": record.get("point_of_care"), "purpose": record.get("purpose"),
-            "action": record["action"], "request_id": record["envelope"]["correlation_id"]}
+            "action": record["action"], "request_id": record["envelope"]["correlation_id"],
+            "documents": record.get("document_refs") or []}
 
 
 def trail_read(who: HealthProfessionalClaims, country: str, patient_id: str, origin: str | None,

@@ -79,6 +79,7 @@ class SearchMask(BaseModel):
     name: str
     services: list[str]
     identifiers: list[PatientIdentifier]
+    document_types: dict[str, list[str]] = {}  # per service, the document types the country serves
 
 
 def dev_sign_in_enabled(settings: Settings) -> bool:
@@ -116,7 +117,7 @@ def portal_router(settings: Settings, countries: CountryRegistry) -> APIRouter:
         country = countries.get(code)
         if country is None:
             raise ApiError(404, "COUNTRY_UNKNOWN")
-        return country.model_dump(include={"code", "name", "services", "identifiers"})
+        return country.model_dump(include={"code", "name", "services", "identifiers", "document_types"})
 
     @router.get("/", include_in_schema=False)
     async def home():

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from passerelle.countries import PATIENT_SUMMARY, CountryRegistry
+from passerelle.countries import ORIGINAL_DOCUMENTS, PATIENT_SUMMARY, CountryRegistry
 from passerelle.envelope import caused_by
 from passerelle.errors import error
-from passerelle.events import (CONSENT_DECISION, EP_QUERY, IDENTIFICATION_QUERY, PS_QUERY, ep_outcome,
-                               identification_outcome, ps_outcome, request_key)
+from passerelle.events import (CONSENT_DECISION, EP_QUERY, IDENTIFICATION_QUERY, ORCD_QUERY, PS_QUERY, ep_outcome,
+                               identification_outcome, orcd_outcome, ps_outcome, request_key)
 from passerelle.processor import Emit, Handlers, Incoming, handles
 from passerelle.service import Service
 from passerelle.topics import Topics
@@ -20,20 +20,37 @@ route = Handlers()
 EPRESCRIPTION = "eprescription"
 
 
-def route_refusal(country_code: str, service: str, registry: CountryRegistry) -> str | None:
-    """Why a request for ``service`` cannot go to ``country_code``, or None when it can."""
+def route_refusal(country_code: str, service: str, registry: CountryRegistry,
+                  document_type: str | None = None) -> str | None:
+    """Why a request for ``service`` (and that document type) cannot go to ``country_code``, or None."""
     country = registry.get(country_code)
     if country is None:
         return "COUNTRY_UNKNOWN"
     if not country.offers(service):
         return "SERVICE_NOT_AVAILABLE_FOR_COUNTRY"
+    if document_type is not None and not country.offers_document_type(service, document_type):
+        return "DOCUMENT_TYPE_NOT_AVAILABLE_FOR_COUNTRY"
     return None
+
+
+def route_original_documents(decision: dict, topics: Topics, registry: CountryRegistry) -> Emit:
+    """An authorised original-documents request: to country A for that type, unless it serves none."""
+    query = decision["document_query"]
+    refusal = route_refusal(decision["patient"]["country"], ORIGINAL_DOCUMENTS, registry, query["document_type"])
+    if refusal:
+        return orcd_outcome(topics, decision, PRODUCER, "FAILED", error(refusal))
+    routed = {"envelope": caused_by(decision, PRODUCER), "hp": decision["hp"], "patient": decision["patient"],
+              "purpose": decision["purpose"], "query": query, "treatment_relationship": decision.get("treatment_relationship")}
+    return Emit(topics.ncp_outbound(decision["patient"]["country"]), ORCD_QUERY, routed, request_key(decision))
 
 
 @route.on(CONSENT_DECISION)
 @handles(CONSENT_DECISION)
 def route_to_affiliation_country(incoming: Incoming, topics: Topics, registry: CountryRegistry) -> Iterable[Emit]:
     decision = incoming.event
+    if decision["authorised"] and decision["service"] == ORIGINAL_DOCUMENTS and decision.get("document_query"):
+        yield route_original_documents(decision, topics, registry)
+        return
     if not decision["authorised"] or decision["service"] not in (PATIENT_SUMMARY, EPRESCRIPTION):
         return  # denied requests end at the consent service; other services route elsewhere
     refusal = route_refusal(decision["patient"]["country"], decision["service"], registry)

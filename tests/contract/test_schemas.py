@@ -104,6 +104,8 @@ def _events_produced_by_each_service(serde, state_dir):
     from tests.prescription_flow import prescription_flow
     emits += prescription_flow(state_dir)
     from tests.identification_flow import identification_flow
+    from tests.orcd_flow import orcd_flow
+    emits += orcd_flow(state_dir)
     emits += identification_flow(state_dir, "PT", {"patient_id": "402113658", "birth_date": "2019-11-03"})
     from tests.country_a_flow import country_a_flow
     emits += country_a_flow()

@@ -17,8 +17,8 @@ from passerelle.serde import SchemaSet
 
 ADDED_IN_V2 = {"point_of_care": None, "mapped_patient": None, "source_causation_id": None, "patient_access": False}
 #: version 3 (France as country A): the professional's country, the document concerned; (issue 18)
-#: the digest of an oversized record
-ADDED_IN_V3 = {"hp_country": None, "document_id": None, "oversized_digest": None}
+#: the digest of an oversized record; (issue 23) the documents a step names
+ADDED_IN_V3 = {"hp_country": None, "document_id": None, "oversized_digest": None, "document_refs": []}
 ADDED_SINCE_V1 = {**ADDED_IN_V2, **ADDED_IN_V3}
 
 

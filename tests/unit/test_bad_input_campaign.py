@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from passerelle.events import ORCD_OPENED, ORCD_OUTCOME, ORCD_QUERY, ORCD_REQUESTED, ORCD_RETRIEVED
 from passerelle.events import (CONSENT_DECISION, DISPENSATION_ANSWERED, DISPENSATION_DISCARD_REQUESTED,
                                DISPENSATION_REQUESTED, DISPENSATION_SUBMITTED, EP_OBSERVED, EP_OUTCOME, EP_QUERY,
                                EP_REQUESTED, EP_RETRIEVED, EP_STATE, PS_OUTCOME, PS_QUERY, PS_REQUESTED, PS_RETRIEVED)
@@ -78,12 +79,12 @@ def bad_inputs(system, serde, event_types: list[str]) -> st.SearchStrategy[bytes
 
 #: consumer -> (the topic it reads, the events it takes there, the valid event that must still work)
 CONSUMERS = {
-    "consent": ("ps_requested", [PS_REQUESTED, EP_REQUESTED], PS_REQUESTED),
+    "consent": ("ps_requested", [PS_REQUESTED, EP_REQUESTED, ORCD_REQUESTED], PS_REQUESTED),
     "router": ("consent_decisions", [CONSENT_DECISION], CONSENT_DECISION),
-    "foreign-ncp": ("ncp.pt.outbound", [PS_QUERY, EP_QUERY, DISPENSATION_SUBMITTED], PS_QUERY),
-    "translation": ("ncp_inbound", [PS_RETRIEVED, EP_RETRIEVED], PS_RETRIEVED),
+    "foreign-ncp": ("ncp.pt.outbound", [PS_QUERY, EP_QUERY, ORCD_QUERY, DISPENSATION_SUBMITTED], PS_QUERY),
+    "translation": ("ncp_inbound", [PS_RETRIEVED, EP_RETRIEVED, ORCD_RETRIEVED], PS_RETRIEVED),
     "audit": ("ps_outcomes", [PS_REQUESTED, CONSENT_DECISION, PS_RETRIEVED, PS_OUTCOME, EP_RETRIEVED,
-                              EP_OUTCOME, DISPENSATION_ANSWERED], PS_REQUESTED),
+                              EP_OUTCOME, DISPENSATION_ANSWERED, ORCD_OUTCOME, ORCD_OPENED], PS_REQUESTED),
     "prescription": ("ep_commands", [EP_RETRIEVED, EP_OBSERVED, DISPENSATION_REQUESTED,
                                      DISPENSATION_DISCARD_REQUESTED, DISPENSATION_ANSWERED], EP_RETRIEVED),
 }
@@ -119,7 +120,8 @@ def test_every_bad_input_is_dead_lettered_or_handled_and_valid_work_goes_on(syst
 
 
 FOLLOWED = {"gateway.requests": [PS_REQUESTED, PS_OUTCOME], "gateway.prescriptions": [EP_OUTCOME, EP_STATE,
-            DISPENSATION_REQUESTED, DISPENSATION_ANSWERED], "gateway.dashboard": [PS_REQUESTED, PS_OUTCOME, EP_REQUESTED, EP_OUTCOME]}
+            DISPENSATION_REQUESTED, DISPENSATION_ANSWERED], "gateway.dashboard": [PS_REQUESTED, PS_OUTCOME, EP_REQUESTED, EP_OUTCOME],
+            "gateway.documents": [ORCD_OUTCOME]}
 
 
 @pytest.mark.parametrize("follower", sorted(FOLLOWED))
@@ -129,9 +131,11 @@ def test_the_gateway_followers_read_anything_without_stopping(system, serde, fol
     from services.gateway.prescription_tracker import PrescriptionTracker
     from services.gateway.tracker import RequestTracker
 
-    requests, prescriptions = RequestTracker(1000, 3600), PrescriptionTracker(1000)
+    from services.gateway.documents_tracker import DocumentTracker
+    requests, prescriptions, documents = RequestTracker(1000, 3600), PrescriptionTracker(1000), DocumentTracker()
     watch = StreamWatch(system.settings)
-    view = {"gateway.requests": requests, "gateway.prescriptions": prescriptions, "gateway.dashboard": watch}[follower]
+    view = {"gateway.requests": requests, "gateway.prescriptions": prescriptions, "gateway.dashboard": watch,
+            "gateway.documents": documents}[follower]
     reader = Follower(system.settings, serde, [view])  # the gateway's one follower, fed to this view only
     topic = view.followed(Topics(system.settings.topic_prefix))[0]
 
@@ -158,6 +162,9 @@ def test_the_gateway_followers_read_anything_without_stopping(system, serde, fol
     elif follower == "gateway.prescriptions":
         outcome = landed[EP_OUTCOME][0]
         assert prescriptions.prescriptions_list(outcome["envelope"]["correlation_id"], outcome["hp"]["rpps"])
+    elif follower == "gateway.documents":
+        outcome = landed[ORCD_OUTCOME][0]
+        assert documents.listing(outcome["envelope"]["correlation_id"], outcome["hp"]["rpps"])["outcome"] is not None
     else:
         assert watch.requests.view()["requests_by_outcome"]
     print(f"bad-input campaign: {follower}: {TRIED[follower]} inputs read, follower alive")
@@ -167,7 +174,7 @@ def _with_document(system, serde, name: str, content: bytes, fmt: str = "CDA") -
     record = fresh(system.valid[name][0])
     if name == PS_RETRIEVED:
         record["document"] = {"format": fmt, "language": "pt-PT", "content": content}
-    elif name == EP_RETRIEVED:
+    elif name in (EP_RETRIEVED, ORCD_RETRIEVED):
         record["documents"] = [{**record["documents"][0], "content": content}]
     else:  # DispensationSubmitted
         record["document"] = content
@@ -175,7 +182,7 @@ def _with_document(system, serde, name: str, content: bytes, fmt: str = "CDA") -
 
 
 #: consumer -> the events it reads that carry a document country A (or a foreign writer) sent
-DOCUMENT_READERS = {"translation": [PS_RETRIEVED, EP_RETRIEVED], "prescription": [EP_RETRIEVED],
+DOCUMENT_READERS = {"translation": [PS_RETRIEVED, EP_RETRIEVED, ORCD_RETRIEVED], "prescription": [EP_RETRIEVED],
                     "foreign-ncp": [DISPENSATION_SUBMITTED], "audit": [PS_RETRIEVED, EP_RETRIEVED]}
 
 

@@ -80,7 +80,9 @@ def test_every_service_reads_the_topics_it_read_before_the_table():
                                     "identification.requested", "identification.authorised",
                                     "identification.outcomes",
                                     # France as country A (issue 20): its three topics are audited too
-                                    "crossborder.requested", "crossborder.decisions", "crossborder.outcomes")}
+                                    "crossborder.requested", "crossborder.decisions", "crossborder.outcomes",
+                                    # original documents (issue 23): its four topics are audited too
+                                    "orcd.requested", "orcd.retrieved", "orcd.outcomes", "orcd.opened")}
 
 
 def test_the_processors_subscribe_to_the_derived_topics(tmp_path, serde):
@@ -90,5 +92,6 @@ def test_the_processors_subscribe_to_the_derived_topics(tmp_path, serde):
     from services.translation.app import build as translation
 
     settings = Settings(state_dir=tmp_path, topic_prefix="p")
-    assert consent(settings, serde).topics == ["p.ps.requested.v1", "p.ep.requested.v1", "p.identification.requested.v1"]
-    assert translation(settings, serde).topics == ["p.ncp.inbound.v1", "p.ep.retrieved.v1"]
+    assert consent(settings, serde).topics == ["p.ps.requested.v1", "p.ep.requested.v1", "p.orcd.requested.v1",
+                                               "p.identification.requested.v1"]
+    assert translation(settings, serde).topics == ["p.ncp.inbound.v1", "p.ep.retrieved.v1", "p.orcd.retrieved.v1"]

@@ -33,20 +33,21 @@ def test_single_object_encoding_is_pinned_byte_for_byte(serde):
     schema = serde.schemas["fr.passerelle.audit.AuditRecord"]
     assert data[:2] == b"\xc3\x01"
     # AuditRecord version 3 (issue 5 added four defaulted fields, issue 20 two more, issue 18 the
-    # oversized digest): a new fingerprint, on purpose.
-    assert data[2:10] == schema.fingerprint == bytes.fromhex("51436f8a34234e81")
+    # oversized digest, issue 23 the document references): a new fingerprint, on purpose.
+    assert data[2:10] == schema.fingerprint == bytes.fromhex("c45cb7298770cb0a")
     # 2026-01-02T03:04:05Z = 1767323045000 ms, zigzag varint 90 B2 CC CA EF 66
     envelope = (b"\x04e1" + b"\x3efr.passerelle.audit.AuditRecord" + b"\x06" + b"\x04c1" + b"\x00"
                 + b"\x90\xb2\xcc\xca\xef\x66" + b"\x02p")
     body = (envelope + b"\x02A" + b"\x00" + b"\x00" + b"\x00" + b"\x02" + b"\x04PT\x02X" + b"\x00"
             + b"\x02t" + b"\x02s" + b"\x02x" + b"\x00" + b"\x00"
             + b"\x00" + b"\x00" + b"\x00" + b"\x00"  # v2: point_of_care, mapped_patient, causation null; access false
-            + b"\x00" + b"\x00" + b"\x00")  # v3: hp_country, document_id, oversized_digest null
+            + b"\x00" + b"\x00" + b"\x00"  # v3: hp_country, document_id, oversized_digest null
+            + b"\x00")  # v3: no document references (an empty array)
     assert data[10:] == body
     assert serde.decode(data) == ("fr.passerelle.audit.AuditRecord", {**record, "envelope": {
         **ENVELOPE, "event_type": "fr.passerelle.audit.AuditRecord", "schema_version": 3},
         "point_of_care": None, "mapped_patient": None, "source_causation_id": None, "patient_access": False,
-        "hp_country": None, "document_id": None, "oversized_digest": None})
+        "hp_country": None, "document_id": None, "oversized_digest": None, "document_refs": []})
 
 
 def test_confluent_framing_is_magic_zero_then_big_endian_schema_id(serde):
@@ -99,7 +100,10 @@ def test_schema_set_lists_every_event_schema():
         "fr.passerelle.identification.PatientIdentificationQuery",
         "fr.passerelle.identification.PatientIdentificationOutcome",
         "fr.passerelle.crossborder.CrossBorderRequested", "fr.passerelle.crossborder.CrossBorderDecision",
-        "fr.passerelle.crossborder.CrossBorderIdentificationOutcome", "fr.passerelle.crossborder.CrossBorderSummaryOutcome"}
+        "fr.passerelle.crossborder.CrossBorderIdentificationOutcome", "fr.passerelle.crossborder.CrossBorderSummaryOutcome",
+        "fr.passerelle.orcd.OriginalDocumentsRequested", "fr.passerelle.orcd.OriginalDocumentsQuery",
+        "fr.passerelle.orcd.OriginalDocumentsRetrieved", "fr.passerelle.orcd.OriginalDocumentsOutcome",
+        "fr.passerelle.orcd.OriginalDocumentOpened"}
 
 
 def test_an_event_written_with_a_released_older_version_still_decodes(tmp_path):

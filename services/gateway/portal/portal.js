@@ -3,7 +3,7 @@
    every value from the API is inserted as text (textContent), never as HTML. */
 "use strict";
 
-const STEPS = ["connexion", "cgu", "patient", "consentement", "resultat", "prescriptions", "journal"];
+const STEPS = ["connexion", "cgu", "patient", "consentement", "resultat", "prescriptions", "documents", "journal"];
 const FLAGS = {
   NULL_FLAVOR: "valeur absente dans le document d'origine",
   UNKNOWN_CODE: "code absent du catalogue de traduction",
@@ -211,7 +211,8 @@ async function toPatientStep() {
   show("patient");
 }
 
-const SERVICE_NAMES = { "patient-summary": "synthèse médicale", eprescription: "prescriptions électroniques" };
+const SERVICE_NAMES = { "patient-summary": "synthèse médicale", eprescription: "prescriptions électroniques",
+  "original-documents": "documents d'origine" };
 
 $("pays").addEventListener("change", async () => {
   showError("");
@@ -245,8 +246,9 @@ $("pays").addEventListener("change", async () => {
   $("ligne-prescriptions").hidden = !offersPrescriptions;
   $("ligne-journal").hidden = !canReadAudit();
   $("choix-service").hidden = false;
+  const offersDocuments = offerDocuments(mask); // portal-documents.js
   const first = [offersSummary && "service-synthese", offersPrescriptions && "service-prescriptions",
-    canReadAudit() && "service-journal"].find(Boolean);
+    offersDocuments && "service-documents", canReadAudit() && "service-journal"].find(Boolean);
   if (first) $(first).checked = true;
   $("rechercher").disabled = mask.identifiers.length === 0 || !first;
   if (!mask.identifiers.length) showError("Ce pays ne publie pas encore de masque de recherche de patient.");
@@ -325,7 +327,8 @@ async function identifyPatient(inputs, service) {
     status.textContent = "";
     state.patient.patientId = answer.patient.patient_id;
     $("rappel-patient").textContent = `Patient identifié par son pays d'affiliation (${state.mask.name}) : identifiant ${state.patient.patientId} — ` +
-      (service === "eprescription" ? "prescriptions à délivrer." : "synthèse médicale.");
+      (service === "eprescription" ? "prescriptions à délivrer." :
+        service === "original-documents" ? `documents d'origine : ${documentQuery().label}.` : "synthèse médicale.");
     $("consentement").checked = $("notice").checked = false;
     show("consentement");
   } catch (e) {
@@ -347,6 +350,7 @@ $("form-consentement").addEventListener("submit", (event) => {
   }
   const purpose = $("motif").value;
   if (state.patient.service === "eprescription") listPrescriptions(purpose);
+  else if (state.patient.service === "original-documents") listDocuments(purpose); // portal-documents.js
   else requestSummary(purpose);
 });
 
@@ -670,7 +674,7 @@ async function dispense(prescription, form, status) {
 /* ---------- access log ---------- */
 
 const ACCESS_HEADINGS = { accessed_at: "Date (heure de Paris)", rpps: "RPPS", profession: "Profession", organisation: "Structure",
-  point_of_care: "Lieu de soins", purpose: "Motif", action: "Action", request_id: "Demande" };
+  point_of_care: "Lieu de soins", purpose: "Motif", action: "Action", request_id: "Demande", documents: "Documents" };
 
 let accessLogAsked = 0; // only the latest request's answer is shown (a second click replaces the first)
 
@@ -699,7 +703,8 @@ async function showAccessLog() {
 const ACCESS_LABELS = {
   purpose: { TREATMENT: "Traitement", EMERGENCY: "Urgence" },
   profession: Object.fromEntries([...document.querySelectorAll("#profession option")].map((o) => [o.value, o.textContent])),
-  action: { PS_OUTCOME: "Synthèse médicale consultée", EP_OUTCOME: "Prescriptions consultées" },
+  action: { PS_OUTCOME: "Synthèse médicale consultée", EP_OUTCOME: "Prescriptions consultées",
+    ORCD_OUTCOME: "Documents d'origine consultés" },
 };
 const PARIS_TIME = new Intl.DateTimeFormat("fr-FR", { dateStyle: "short", timeStyle: "medium", timeZone: "Europe/Paris" });
 
@@ -707,6 +712,7 @@ function cell(value, column) {
   if (value === null || value === undefined) return "—";
   if (column === "accessed_at") return PARIS_TIME.format(new Date(value));
   if (ACCESS_LABELS[column] && ACCESS_LABELS[column][value]) return `${ACCESS_LABELS[column][value]} (${value})`;
+  if (column === "documents") return value.length ? value.map((d) => `${documentTypeName(d.document_type)} ${d.document_id}`).join(" ; ") : "—";
   if (typeof value === "object") return Object.values(value).filter((v) => v !== null).join(" · ");
   return String(value);
 }

@@ -1,0 +1,74 @@
+"""Original clinical documents on the real broker, every processor in-process: a physician's request
+for laboratory reports goes through consent, router, country A and translation; the outcome lists
+every document with its French header and checked original, and the audit trail names each one."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from passerelle import kafka
+from passerelle.testing import consume
+from passerelle.topics import Topics
+from services.audit.app import build as audit
+from services.consent.app import build as consent
+from services.foreign_ncp.app import build as foreign_ncp
+from services.gateway.documents_api import original_documents_requested
+from services.router.app import build as router
+from services.translation.app import build as translation
+
+from tests.integration.conftest import patient_summary_request
+
+pytestmark = pytest.mark.integration
+
+
+@contextlib.asynccontextmanager
+async def running(settings, serde, *builds):
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(build(settings, serde).run(stop)) for build in builds]
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+
+
+async def audit_record_of(settings, serde, action: str, timeout: float = 20.0) -> dict:
+    """The first audit record of ``action`` on the audit topic (waits for it, bounded)."""
+    topic = Topics(settings.topic_prefix).audit_records
+    for count in range(5, 40, 5):
+        records = [serde.decode(r.value)[1] for r in await consume(settings, topic, count, timeout)]
+        found = [r for r in records if r["action"] == action]
+        if found:
+            return found[0]
+    raise AssertionError(f"no {action} audit record")
+
+
+async def test_laboratory_reports_come_back_with_french_headers_and_are_audited_by_document(topics_ready, serde):
+    settings = topics_ready
+    topics = Topics(settings.topic_prefix)
+    hp = patient_summary_request()["hp"]
+    request = original_documents_requested(hp, "PT", "PT-TEST-1", "11502-2", None, "2026-03-31", "TREATMENT",
+                                           True, True, "127.0.0.1")
+    producer = kafka.producer(settings.kafka)
+    await producer.start()
+    try:
+        async with running(settings, serde, consent, router, foreign_ncp, translation, audit):
+            await producer.send_and_wait(topics.orcd_requested,
+                                         serde.encode("fr.passerelle.orcd.OriginalDocumentsRequested", request),
+                                         key=request["envelope"]["correlation_id"].encode())
+            [outcome] = [serde.decode(r.value)[1] for r in await consume(settings, topics.orcd_outcomes, 1)]
+            listed = await audit_record_of(settings, serde, "ORCD_OUTCOME")
+    finally:
+        await producer.stop()
+    assert outcome["status"] == "COMPLETED", outcome["error"]
+    assert outcome["envelope"]["correlation_id"] == request["envelope"]["correlation_id"]
+    docs = outcome["documents"]  # the April ones are after the period
+    assert [d["document_id"].split("^")[-1] for d in docs] == ["PT-TEST-1-LAB-1", "PT-TEST-1-LAB-FHIR-1", "PT-TEST-1-LAB-0"]
+    assert all(d["language_french"] == "portugais (Portugal)" for d in docs)
+    assert [d["content"][:5] for d in docs] == [b"%PDF-", b"{\n \"r", b"%PDF-"]
+    assert [r["severity"] for r in docs[1]["laboratory"]["results"]] == ["low", "critical", None, "normal", "low"]
+    assert listed["patient_access"] and listed["document_refs"] == outcome["document_refs"]
+    assert [r["document_type"] for r in listed["document_refs"]] == ["11502-2"] * 3

@@ -1,0 +1,47 @@
+"""Corpus test: every HL7 Europe Laboratory Report read — the vendored ones
+(``tests/fixtures/corpus/lab/``) and, when ``PASSERELLE_CORPUS_DIR`` names a directory with the same
+layout (``lab/*.json``), those too. No Observation is dropped; the coverage of coded elements in
+French is printed per code system."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from passerelle import PROJECT_ROOT
+from services.translation.catalogue import Catalogue
+from services.translation.lab import read_lab_report
+
+
+def corpus() -> list[Path]:
+    roots = [PROJECT_ROOT / "tests" / "fixtures" / "corpus"]
+    if os.environ.get("PASSERELLE_CORPUS_DIR"):
+        roots.append(Path(os.environ["PASSERELLE_CORPUS_DIR"]))
+    return sorted(p for root in roots for p in (root / "lab").glob("*.json"))
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    return Catalogue.load(PROJECT_ROOT / "data" / "catalogue")
+
+
+def test_every_lab_report_is_read_whole_and_its_french_coverage_printed(catalogue):
+    files = corpus()
+    assert len(files) >= 4
+    total: Counter = Counter()
+    for path in files:
+        raw = path.read_bytes()
+        report, stats = read_lab_report(raw, catalogue)
+        observations = [e["resource"] for e in json.loads(raw)["entry"] if e["resource"]["resourceType"] == "Observation"]
+        assert sorted(r["id"] for r in report["results"]) == sorted(o["id"] for o in observations), path.name
+        for r in report["results"]:
+            assert r["test"]["original"], (path.name, r["id"])  # what was sent is always there
+            assert r["value"] is not None or r["members"] or "NO_VALUE" in r["flags"]
+        total += stats
+    print(f"\nLaboratory corpus: {len(files)} reports; coded elements with a French label, per code system:")
+    for system in sorted({s for s, _ in total}):
+        print(f"  {system}: {total[(system, 'french')]}/{total[(system, 'coded')]}")
