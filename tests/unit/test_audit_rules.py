@@ -149,3 +149,20 @@ def test_an_oversized_events_record_keeps_its_metadata_and_a_digest_of_the_rest(
     small = audit_record(Incoming("t", "fr.passerelle.ps.PatientSummaryRequested", {**event, "request_origin": "1.2.3.4",
                                                                                   "point_of_care": None}))
     assert bounded(small) is small and small["oversized_digest"] is None
+
+
+def test_an_oversized_list_of_documents_is_emptied_and_the_record_still_encodes(serde):
+    """``document_refs`` is an array (never null): past the bound it is emptied, the digest kept."""
+    from passerelle.envelope import new_envelope
+    from passerelle.events import AUDIT_RECORD, ORCD_OPENED
+    from passerelle.processor import Incoming
+    from services.audit.handlers import audit_record, bounded
+
+    refs = [{"document_id": f"2.16.620.1.101.10.3.29.{i}^{'x' * 60}", "document_type": "11502-2"} for i in range(200)]
+    event = {"envelope": new_envelope("gateway"), "hp": None, "patient": {"country": "PT", "patient_id": "193857264"},
+             "purpose": "TREATMENT", "document_refs": refs, "media_type": "application/pdf", "request_origin": None}
+    whole = audit_record(Incoming("t", ORCD_OPENED, event))
+    assert whole["document_refs"] == refs
+    record = bounded(whole)
+    assert record["document_refs"] == [] and record["oversized_digest"].startswith("sha256:")
+    assert serde.decode(serde.encode(AUDIT_RECORD, record))[1]["document_refs"] == []
