@@ -38,6 +38,14 @@ STATEMENTS = "hl7:entry | .//hl7:section/hl7:entry"
 HEADER = ("*[local-name() != 'component']/descendant-or-self::*[@code and @codeSystem"
           " and local-name() != 'translation']")
 MEDIA = ".//*[@mediaType and @representation='B64'] | .//hl7:nonXMLBody/hl7:text[@mediaType]"
+#: Compiled once: the expressions run for every section, entry and coded element of every document.
+_CODED = etree.XPath(CODED)
+_STATEMENTS = etree.XPath(STATEMENTS, namespaces=NSMAP)
+_SECTIONS = etree.XPath(SECTIONS, namespaces=NSMAP)
+_HEADER = etree.XPath(HEADER, namespaces=NSMAP)
+_MEDIA = etree.XPath(MEDIA, namespaces=NSMAP)
+_NARRATIVE_IDS = etree.XPath(".//hl7:text//*[@ID]", namespaces=NSMAP)
+_REFERENCE = etree.XPath("*[local-name()='reference']/@value")
 
 
 class NotACdaDocument(ValueError):
@@ -46,14 +54,14 @@ class NotACdaDocument(ValueError):
 
 def _narrative_ids(section: etree._Element) -> dict[str, str]:
     return {el.get("ID"): display.clean_text(" ".join(el.itertext()))
-            for el in section.xpath(".//hl7:text//*[@ID]", namespaces=NSMAP)}
+            for el in _NARRATIVE_IDS(section)}
 
 
 def _original_text(el: etree._Element, ids: dict[str, str]) -> str | None:
     original = el.find("{*}originalText")
     if original is None:
         return None
-    ref = original.xpath("*[local-name()='reference']/@value")
+    ref = _REFERENCE(original)
     if ref and ref[0].lstrip("#") in ids:
         return ids[ref[0].lstrip("#")]
     return display.clean_text(" ".join(original.itertext()))
@@ -65,9 +73,10 @@ NO_CONTENT = {"event"}
 
 
 def _add_translation(el: etree._Element, french: str) -> None:
-    if etree.QName(el).localname in NO_CONTENT:
+    namespace, _, local = el.tag[1:].rpartition("}") if el.tag[0] == "{" else ("", "", el.tag)
+    if local in NO_CONTENT:
         return
-    namespace = EPSOS if etree.QName(el).namespace == EPSOS else NS
+    namespace = EPSOS if namespace == EPSOS else NS
     translation = etree.SubElement(el, f"{{{namespace}}}translation")
     for attr in ("code", "codeSystem", "codeSystemName", "codeSystemVersion"):
         if el.get(attr):
@@ -77,7 +86,7 @@ def _add_translation(el: etree._Element, french: str) -> None:
 
 def _entry(el: etree._Element, ids: dict[str, str], catalogue: Catalogue, row: int) -> dict:
     original = _original_text(el, ids)
-    role = etree.QName(el).localname
+    role = el.tag.rpartition("}")[2]
     if el.get("code") is None:
         return display.null_flavor_entry(catalogue, el.get("nullFlavor"), original, row, role)
     entry = display.coded_entry(catalogue, el.get("codeSystem"), el.get("code"), el.get("displayName"),
@@ -104,9 +113,9 @@ def _section(sec: etree._Element, catalogue: Catalogue) -> dict:
     title_el = sec.find(f"{{{NS}}}title")
     text_el = sec.find(f"{{{NS}}}text")
     ids = _narrative_ids(sec)
-    statements = sec.xpath(STATEMENTS, namespaces=NSMAP)
+    statements = _STATEMENTS(sec)
     by_element = {el: _entry(el, ids, catalogue, row) for row, entry_el in enumerate(statements)
-                  for el in entry_el.xpath(CODED)}
+                  for el in _CODED(entry_el)}
     entries = list(by_element.values())
     value = cda_statements.value_reader(by_element)
     rows = [cda_statements.read_statement(entry_el, row, code, value, catalogue, ids)
@@ -123,7 +132,7 @@ def _section(sec: etree._Element, catalogue: Catalogue) -> dict:
 def _embedded(root: etree._Element) -> list[dict]:
     """Documents country A embedded (the PDF of the summary, scanned reports): listed, kept as sent."""
     found = []
-    for el in root.xpath(MEDIA, namespaces=NSMAP):
+    for el in _MEDIA(root):
         sec = next(el.iterancestors(f"{{{NS}}}section"), None)
         code_el = sec.find(f"{{{NS}}}code") if sec is not None else None
         section_code = code_el.get("code") if code_el is not None else None
@@ -144,8 +153,8 @@ def translate_cda(content: bytes, catalogue: Catalogue) -> tuple[dict, bytes]:
         raise NotACdaDocument("not an HL7 CDA ClinicalDocument")
     language = root.xpath("hl7:languageCode/@code", namespaces=NSMAP)
     document_code = (root.xpath("hl7:code/@code", namespaces=NSMAP) or [None])[0]
-    sections = [_section(sec, catalogue) for sec in root.xpath(SECTIONS, namespaces=NSMAP)]
-    for el in root.xpath(HEADER, namespaces=NSMAP):
+    sections = [_section(sec, catalogue) for sec in _SECTIONS(root)]
+    for el in _HEADER(root):
         french = catalogue.french(el.get("codeSystem"), el.get("code"))
         if french:
             _add_translation(el, french)
