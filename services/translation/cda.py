@@ -58,7 +58,7 @@ def _narrative_ids(section: etree._Element) -> dict[str, str]:
 
 
 def _original_text(el: etree._Element, ids: dict[str, str]) -> str | None:
-    original = el.find("{*}originalText")
+    original = next(el.iterchildren("{*}originalText"), None)  # (lxml's find() is slower)
     if original is None:
         return None
     ref = _REFERENCE(original)
@@ -70,6 +70,8 @@ def _original_text(el: etree._Element, ids: dict[str, str]) -> str | None:
 #: Coded elements whose schema type allows attributes only (HL7 ``EIVL.event``: the timing event of
 #: a dose, "before meals"): their French label is in the display model, not added to the XML.
 NO_CONTENT = {"event"}
+#: What a ``translation`` repeats of its coded element, in this order (then the French displayName).
+CARRIED = ("code", "codeSystem", "codeSystemName", "codeSystemVersion")
 
 
 def _add_translation(el: etree._Element, french: str) -> None:
@@ -77,11 +79,9 @@ def _add_translation(el: etree._Element, french: str) -> None:
     if local in NO_CONTENT:
         return
     namespace = EPSOS if namespace == EPSOS else NS
-    translation = etree.SubElement(el, f"{{{namespace}}}translation")
-    for attr in ("code", "codeSystem", "codeSystemName", "codeSystemVersion"):
-        if el.get(attr):
-            translation.set(attr, el.get(attr))
-    translation.set("displayName", french)
+    attributes = {attr: value for attr in CARRIED if (value := el.get(attr))}
+    attributes["displayName"] = french
+    etree.SubElement(el, f"{{{namespace}}}translation", attributes)
 
 
 def _entry(el: etree._Element, ids: dict[str, str], catalogue: Catalogue, row: int) -> dict:
