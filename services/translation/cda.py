@@ -45,7 +45,9 @@ _SECTIONS = etree.XPath(SECTIONS, namespaces=NSMAP)
 _HEADER = etree.XPath(HEADER, namespaces=NSMAP)
 _MEDIA = etree.XPath(MEDIA, namespaces=NSMAP)
 _NARRATIVE_IDS = etree.XPath(".//hl7:text//*[@ID]", namespaces=NSMAP)
-_REFERENCE = etree.XPath("*[local-name()='reference']/@value")
+_REFERENCE = etree.XPath("*[local-name()='reference']/@value", smart_strings=False)
+#: An element's text nodes (what ``itertext()`` yields, comments and processing instructions left out).
+_TEXTS = etree.XPath("descendant::text()", smart_strings=False)
 
 
 class NotACdaDocument(ValueError):
@@ -53,8 +55,12 @@ class NotACdaDocument(ValueError):
 
 
 def _narrative_ids(section: etree._Element) -> dict[str, str]:
-    return {el.get("ID"): display.clean_text(" ".join(el.itertext()))
-            for el in _NARRATIVE_IDS(section)}
+    return {el.get("ID"): _text(el) for el in _NARRATIVE_IDS(section)}
+
+
+def _text(el: etree._Element) -> str | None:
+    """The element's text, its text nodes joined by spaces, whitespace runs as one space."""
+    return display.clean_text(" ".join(_TEXTS(el)))
 
 
 def _original_text(el: etree._Element, ids: dict[str, str]) -> str | None:
@@ -64,7 +70,7 @@ def _original_text(el: etree._Element, ids: dict[str, str]) -> str | None:
     ref = _REFERENCE(original)
     if ref and ref[0].lstrip("#") in ids:
         return ids[ref[0].lstrip("#")]
-    return display.clean_text(" ".join(original.itertext()))
+    return _text(original)
 
 
 #: Coded elements whose schema type allows attributes only (HL7 ``EIVL.event``: the timing event of
@@ -120,8 +126,8 @@ def _section(sec: etree._Element, catalogue: Catalogue) -> dict:
     value = cda_statements.value_reader(by_element)
     rows = [cda_statements.read_statement(entry_el, row, code, value, catalogue, ids)
             for row, entry_el in enumerate(statements)]
-    title = display.clean_text(" ".join(title_el.itertext())) if title_el is not None else None
-    narrative = display.clean_text(" ".join(text_el.itertext())) if text_el is not None else None
+    title = _text(title_el) if title_el is not None else None
+    narrative = _text(text_el) if text_el is not None else None
     result = display.section(catalogue, code, title, narrative, entries, len(statements), flags, rows)
     code_el = sec.find(f"{{{NS}}}code")
     if result["title_translated"] and code_el is not None and code_el.get("codeSystem") == LOINC:
