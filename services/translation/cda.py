@@ -48,6 +48,10 @@ _NARRATIVE_IDS = etree.XPath(".//hl7:text//*[@ID]", namespaces=NSMAP)
 _REFERENCE = etree.XPath("*[local-name()='reference']/@value", smart_strings=False)
 #: An element's text nodes (what ``itertext()`` yields, comments and processing instructions left out).
 _TEXTS = etree.XPath("descendant::text()", smart_strings=False)
+_LANGUAGE = etree.XPath("hl7:languageCode/@code", namespaces=NSMAP)
+_DOCUMENT_CODE = etree.XPath("hl7:code/@code", namespaces=NSMAP)
+_NON_XML_BODY = etree.XPath("hl7:component/hl7:nonXMLBody", namespaces=NSMAP)
+_TEMPLATES = etree.XPath("hl7:templateId/@root", namespaces=NSMAP)
 
 
 class NotACdaDocument(ValueError):
@@ -108,7 +112,7 @@ def _section_code(sec: etree._Element, catalogue: Catalogue) -> tuple[str | None
     code_el = sec.find(f"{{{NS}}}code")
     if code_el is not None and code_el.get("code"):
         return code_el.get("code"), []
-    for template in sec.xpath("hl7:templateId/@root", namespaces=NSMAP):
+    for template in _TEMPLATES(sec):
         if template in catalogue.section_templates:
             return catalogue.section_templates[template], ["CODE_FROM_TEMPLATE"]
     return None, []
@@ -157,14 +161,14 @@ def translate_cda(content: bytes, catalogue: Catalogue) -> tuple[dict, bytes]:
     root = guard.parse_xml(content)
     if root.tag != f"{{{NS}}}ClinicalDocument":
         raise NotACdaDocument("not an HL7 CDA ClinicalDocument")
-    language = root.xpath("hl7:languageCode/@code", namespaces=NSMAP)
-    document_code = (root.xpath("hl7:code/@code", namespaces=NSMAP) or [None])[0]
+    language = _LANGUAGE(root)
+    document_code = (_DOCUMENT_CODE(root) or [None])[0]
     sections = [_section(sec, catalogue) for sec in _SECTIONS(root)]
     for el in _HEADER(root):
         french = catalogue.french(el.get("codeSystem"), el.get("code"))
         if french:
             _add_translation(el, french)
-    non_xml = bool(root.xpath("hl7:component/hl7:nonXMLBody", namespaces=NSMAP))
+    non_xml = bool(_NON_XML_BODY(root))
     model = display.summary_model(catalogue, document_code, language[0] if language else None, sections,
                                   embedded=_embedded(root), warnings=["NON_XML_BODY"] if non_xml else [])
     if non_xml:  # a level-1 document (the PDF itself): nothing is missing, nothing to translate
