@@ -52,7 +52,10 @@ def child(el, *path: str):
     for local in path:
         if el is None:
             return None
-        el = next(el.iterchildren(*_tags(local)), None)
+        for el in el.iterchildren(*(_TAGS.get(local) or _tags(local))):
+            break
+        else:
+            return None
     return el
 
 

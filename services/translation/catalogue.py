@@ -47,6 +47,10 @@ class ValueSetCoverage:
     french: int
 
 
+#: How many code system identifiers a catalogue remembers the canonical OID of.
+MAX_REMEMBERED_SYSTEMS = 4096
+
+
 class Catalogue:
     def __init__(self, systems: dict[str, dict[str, Concept]], names: dict[str, str], uris: dict[str, str],
                  value_sets: dict[str, dict] | None = None, version: str | None = None,
@@ -63,6 +67,8 @@ class Catalogue:
         self.section_templates = {t: code for code, s in documents.get("sections", {}).items()
                                   for t in s.get("templates", [])}
         self._membership: dict[tuple[str, str], list[str]] | None = None
+        #: ``oid()``'s answers (asked for every coded element), bounded: systems come from documents.
+        self._oids: dict[str, str] = {}
 
     @classmethod
     def load(cls, directory: Path) -> "Catalogue":
@@ -99,8 +105,13 @@ class Catalogue:
     def oid(self, system: str) -> str:
         """The canonical OID of a code system named by any of its identifiers: OID, FHIR URI
         (``urn:oid:`` accepted), legacy epSOS OID (``code-systems.json``)."""
-        bare = system[len("urn:oid:"):] if system.startswith("urn:oid:") else system.rstrip("/")
-        return self.uris.get(bare, bare)
+        found = self._oids.get(system)
+        if found is None:
+            bare = system[len("urn:oid:"):] if system.startswith("urn:oid:") else system.rstrip("/")
+            found = self.uris.get(bare, bare)
+            if len(self._oids) < MAX_REMEMBERED_SYSTEMS:
+                self._oids[system] = found
+        return found
 
     def knows_system(self, system: str) -> bool:
         return self.oid(system) in self.systems

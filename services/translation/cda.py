@@ -38,6 +38,20 @@ STATEMENTS = "hl7:entry | .//hl7:section/hl7:entry"
 HEADER = ("*[local-name() != 'component']/descendant-or-self::*[@code and @codeSystem"
           " and local-name() != 'translation']")
 MEDIA = ".//*[@mediaType and @representation='B64'] | .//hl7:nonXMLBody/hl7:text[@mediaType]"
+#: Compiled once: the expressions run for every section, entry and coded element of every document.
+_CODED = etree.XPath(CODED)
+_STATEMENTS = etree.XPath(STATEMENTS, namespaces=NSMAP)
+_SECTIONS = etree.XPath(SECTIONS, namespaces=NSMAP)
+_HEADER = etree.XPath(HEADER, namespaces=NSMAP)
+_MEDIA = etree.XPath(MEDIA, namespaces=NSMAP)
+_NARRATIVE_IDS = etree.XPath(".//hl7:text//*[@ID]", namespaces=NSMAP)
+_REFERENCE = etree.XPath("*[local-name()='reference']/@value", smart_strings=False)
+#: An element's text nodes (what ``itertext()`` yields, comments and processing instructions left out).
+_TEXTS = etree.XPath("descendant::text()", smart_strings=False)
+_LANGUAGE = etree.XPath("hl7:languageCode/@code", namespaces=NSMAP)
+_DOCUMENT_CODE = etree.XPath("hl7:code/@code", namespaces=NSMAP)
+_NON_XML_BODY = etree.XPath("hl7:component/hl7:nonXMLBody", namespaces=NSMAP)
+_TEMPLATES = etree.XPath("hl7:templateId/@root", namespaces=NSMAP)
 
 
 class NotACdaDocument(ValueError):
@@ -45,39 +59,44 @@ class NotACdaDocument(ValueError):
 
 
 def _narrative_ids(section: etree._Element) -> dict[str, str]:
-    return {el.get("ID"): display.clean_text(" ".join(el.itertext()))
-            for el in section.xpath(".//hl7:text//*[@ID]", namespaces=NSMAP)}
+    return {el.get("ID"): _text(el) for el in _NARRATIVE_IDS(section)}
+
+
+def _text(el: etree._Element) -> str | None:
+    """The element's text, its text nodes joined by spaces, whitespace runs as one space."""
+    return display.clean_text(" ".join(_TEXTS(el)))
 
 
 def _original_text(el: etree._Element, ids: dict[str, str]) -> str | None:
-    original = el.find("{*}originalText")
+    original = next(el.iterchildren("{*}originalText"), None)  # (lxml's find() is slower)
     if original is None:
         return None
-    ref = original.xpath("*[local-name()='reference']/@value")
+    ref = _REFERENCE(original)
     if ref and ref[0].lstrip("#") in ids:
         return ids[ref[0].lstrip("#")]
-    return display.clean_text(" ".join(original.itertext()))
+    return _text(original)
 
 
 #: Coded elements whose schema type allows attributes only (HL7 ``EIVL.event``: the timing event of
 #: a dose, "before meals"): their French label is in the display model, not added to the XML.
 NO_CONTENT = {"event"}
+#: What a ``translation`` repeats of its coded element, in this order (then the French displayName).
+CARRIED = ("code", "codeSystem", "codeSystemName", "codeSystemVersion")
 
 
 def _add_translation(el: etree._Element, french: str) -> None:
-    if etree.QName(el).localname in NO_CONTENT:
+    namespace, _, local = el.tag[1:].rpartition("}") if el.tag[0] == "{" else ("", "", el.tag)
+    if local in NO_CONTENT:
         return
-    namespace = EPSOS if etree.QName(el).namespace == EPSOS else NS
-    translation = etree.SubElement(el, f"{{{namespace}}}translation")
-    for attr in ("code", "codeSystem", "codeSystemName", "codeSystemVersion"):
-        if el.get(attr):
-            translation.set(attr, el.get(attr))
-    translation.set("displayName", french)
+    namespace = EPSOS if namespace == EPSOS else NS
+    attributes = {attr: value for attr in CARRIED if (value := el.get(attr))}
+    attributes["displayName"] = french
+    etree.SubElement(el, f"{{{namespace}}}translation", attributes)
 
 
 def _entry(el: etree._Element, ids: dict[str, str], catalogue: Catalogue, row: int) -> dict:
     original = _original_text(el, ids)
-    role = etree.QName(el).localname
+    role = el.tag.rpartition("}")[2]
     if el.get("code") is None:
         return display.null_flavor_entry(catalogue, el.get("nullFlavor"), original, row, role)
     entry = display.coded_entry(catalogue, el.get("codeSystem"), el.get("code"), el.get("displayName"),
@@ -93,7 +112,7 @@ def _section_code(sec: etree._Element, catalogue: Catalogue) -> tuple[str | None
     code_el = sec.find(f"{{{NS}}}code")
     if code_el is not None and code_el.get("code"):
         return code_el.get("code"), []
-    for template in sec.xpath("hl7:templateId/@root", namespaces=NSMAP):
+    for template in _TEMPLATES(sec):
         if template in catalogue.section_templates:
             return catalogue.section_templates[template], ["CODE_FROM_TEMPLATE"]
     return None, []
@@ -104,15 +123,15 @@ def _section(sec: etree._Element, catalogue: Catalogue) -> dict:
     title_el = sec.find(f"{{{NS}}}title")
     text_el = sec.find(f"{{{NS}}}text")
     ids = _narrative_ids(sec)
-    statements = sec.xpath(STATEMENTS, namespaces=NSMAP)
+    statements = _STATEMENTS(sec)
     by_element = {el: _entry(el, ids, catalogue, row) for row, entry_el in enumerate(statements)
-                  for el in entry_el.xpath(CODED)}
+                  for el in _CODED(entry_el)}
     entries = list(by_element.values())
     value = cda_statements.value_reader(by_element)
     rows = [cda_statements.read_statement(entry_el, row, code, value, catalogue, ids)
             for row, entry_el in enumerate(statements)]
-    title = display.clean_text(" ".join(title_el.itertext())) if title_el is not None else None
-    narrative = display.clean_text(" ".join(text_el.itertext())) if text_el is not None else None
+    title = _text(title_el) if title_el is not None else None
+    narrative = _text(text_el) if text_el is not None else None
     result = display.section(catalogue, code, title, narrative, entries, len(statements), flags, rows)
     code_el = sec.find(f"{{{NS}}}code")
     if result["title_translated"] and code_el is not None and code_el.get("codeSystem") == LOINC:
@@ -123,7 +142,7 @@ def _section(sec: etree._Element, catalogue: Catalogue) -> dict:
 def _embedded(root: etree._Element) -> list[dict]:
     """Documents country A embedded (the PDF of the summary, scanned reports): listed, kept as sent."""
     found = []
-    for el in root.xpath(MEDIA, namespaces=NSMAP):
+    for el in _MEDIA(root):
         sec = next(el.iterancestors(f"{{{NS}}}section"), None)
         code_el = sec.find(f"{{{NS}}}code") if sec is not None else None
         section_code = code_el.get("code") if code_el is not None else None
@@ -142,14 +161,14 @@ def translate_cda(content: bytes, catalogue: Catalogue) -> tuple[dict, bytes]:
     root = guard.parse_xml(content)
     if root.tag != f"{{{NS}}}ClinicalDocument":
         raise NotACdaDocument("not an HL7 CDA ClinicalDocument")
-    language = root.xpath("hl7:languageCode/@code", namespaces=NSMAP)
-    document_code = (root.xpath("hl7:code/@code", namespaces=NSMAP) or [None])[0]
-    sections = [_section(sec, catalogue) for sec in root.xpath(SECTIONS, namespaces=NSMAP)]
-    for el in root.xpath(HEADER, namespaces=NSMAP):
+    language = _LANGUAGE(root)
+    document_code = (_DOCUMENT_CODE(root) or [None])[0]
+    sections = [_section(sec, catalogue) for sec in _SECTIONS(root)]
+    for el in _HEADER(root):
         french = catalogue.french(el.get("codeSystem"), el.get("code"))
         if french:
             _add_translation(el, french)
-    non_xml = bool(root.xpath("hl7:component/hl7:nonXMLBody", namespaces=NSMAP))
+    non_xml = bool(_NON_XML_BODY(root))
     model = display.summary_model(catalogue, document_code, language[0] if language else None, sections,
                                   embedded=_embedded(root), warnings=["NON_XML_BODY"] if non_xml else [])
     if non_xml:  # a level-1 document (the PDF itself): nothing is missing, nothing to translate

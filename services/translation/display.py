@@ -8,11 +8,8 @@ French label, flags for what could not be translated, and plain-French explanati
 
 from __future__ import annotations
 
-import re
-
 from services.translation.catalogue import CURATED, DERIVED, LOINC, NULL_FLAVOR, Catalogue
 
-_SPACES = re.compile(r"\s+")
 #: A translated element whose French the project wrote (curated) or derived by rule (French INN from
 #: the English ATC name) says so: it is not an official translation (ADR 121).
 LABEL_FLAGS = {CURATED: "CURATED_LABEL", DERIVED: "DERIVED_LABEL"}
@@ -20,8 +17,8 @@ UNTITLED = "Section sans titre"
 
 
 def clean_text(text: str | None) -> str | None:
-    text = _SPACES.sub(" ", text or "").strip()
-    return text or None
+    """Whitespace runs (Unicode's, as ``\\s`` matches them) as one space, ends trimmed; None when empty."""
+    return " ".join((text or "").split()) or None
 
 
 def section(catalogue: Catalogue, code: str | None, original_title: str | None, narrative: str | None,
