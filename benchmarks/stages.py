@@ -157,7 +157,7 @@ def stop_worker(proc: subprocess.Popen) -> None:
 async def seed_requests(settings: Settings, count: int) -> None:
     """``count`` PatientSummaryRequested, as the gateway builds them from a verified token."""
     from passerelle.tokens import TokenVerifier, mint
-    from services.gateway.handlers import patient_summary_requested
+    from services.gateway.summaries.rules import patient_summary_requested
 
     claims = TokenVerifier(settings.tokens, settings.state_dir).verify(
         mint(settings.state_dir, settings.tokens, HP["rpps"], HP["profession"], HP["organisation"]))

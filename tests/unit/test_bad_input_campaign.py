@@ -124,10 +124,10 @@ FOLLOWED = {"gateway.requests": [PS_REQUESTED, PS_OUTCOME], "gateway.prescriptio
 
 @pytest.mark.parametrize("follower", sorted(FOLLOWED))
 def test_the_gateway_followers_read_anything_without_stopping(system, serde, follower):
-    from services.gateway.dashboard import StreamWatch
+    from services.gateway.dashboard.api import StreamWatch
     from services.gateway.follower import Follower
-    from services.gateway.prescription_tracker import PrescriptionTracker
-    from services.gateway.tracker import RequestTracker
+    from services.gateway.prescriptions.tracker import PrescriptionTracker
+    from services.gateway.summaries.tracker import RequestTracker
 
     requests, prescriptions = RequestTracker(1000, 3600), PrescriptionTracker(1000)
     watch = StreamWatch(system.settings)

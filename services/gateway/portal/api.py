@@ -23,14 +23,14 @@ from passerelle.countries import CountryRegistry, PatientIdentifier
 from passerelle.settings import Settings
 from passerelle.tokens import mint
 from services.gateway.errors import ApiError
-from services.gateway.models import REQUEST_BODY
+from services.gateway.bodies import REQUEST_BODY
 from services.gateway.settings import GatewaySettings
 
 if TYPE_CHECKING:
-    from services.gateway.portal_oidc import OidcSignIn
+    from services.gateway.portal.oidc import OidcSignIn
 
 log = structlog.get_logger()
-PORTAL_DIR = Path(__file__).parent / "portal"
+PORTAL_DIR = Path(__file__).parent
 PREFIX = "/portail"
 DEV_TOKEN_TTL_SECONDS = 3600
 AUDIT_READ_SCOPE = "audit:read"

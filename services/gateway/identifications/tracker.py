@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from passerelle.events import IDENTIFICATION_OUTCOME, IDENTIFICATION_REQUESTED
 from passerelle.topics import Topics
-from services.gateway.tracker import RequestTracker
+from services.gateway.summaries.tracker import RequestTracker
 
 
 class IdentificationTracker(RequestTracker):

@@ -5,7 +5,7 @@ Operators only: the figures need a token with the scope ``ops:read`` (as the aud
 ``audit:read``); everyone else gets 403 ``OPS_SCOPE_REQUIRED``, and the refusal is audited like every
 refused identity (``AuthenticationFailed`` on the security events topic, read by the audit service). The figures hold no patient data:
 topic rates, consumer lag, counts of outcomes and error codes, and per country of affiliation the
-translation coverage and the latency (services/gateway/dashboard_stats.py computes them).
+translation coverage and the latency (services/gateway/dashboard/rules.py computes them).
 
 Sources: the request and outcome topics, read whole by the gateway's one follower (``follower.py``,
 which also feeds the request trackers); the broker's end offsets of this installation's topics and
@@ -31,20 +31,20 @@ from fastapi.security.utils import get_authorization_scheme_param
 from prometheus_client import Gauge
 
 from passerelle import kafka
-from passerelle.events import AUTHENTICATION_FAILED, request_key
-from passerelle.serde import AvroSerde
+from passerelle.events import AUTHENTICATION_FAILED
 from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims
 from passerelle.topics import Topics
-from services.gateway.dashboard_stats import OffsetSnapshot, RequestStats, SERVICES, group_lag, topic_rates, topic_totals
+from services.gateway.dashboard.rules import OffsetSnapshot, RequestStats, SERVICES, group_lag, topic_rates, topic_totals
+from services.gateway.auth import authentication_failed, origin_of
 from services.gateway.errors import ApiError
-from services.gateway.handlers import authentication_failed
+from services.gateway.publish import Publisher
 
 log = structlog.get_logger()
 OPS_READ_SCOPE = "ops:read"
 POLL_SECONDS = 2.0
 RATE_WINDOW_SECONDS = 60.0
-STATIC = files("services.gateway") / "dashboard"
+STATIC = files("services.gateway.dashboard")
 # The same figures for Prometheus (deploy/monitoring/): deriv() of the end offsets is a topic's rate.
 TOPIC_END_OFFSET = Gauge("passerelle_topic_end_offset", "Events written to a topic (sum of its end offsets)", ["topic"])
 CONSUMER_LAG = Gauge("passerelle_consumer_lag", "Events a consumer group has not committed yet", ["group", "topic"])
@@ -134,9 +134,9 @@ class StreamWatch:
                 **self.requests.view()}
 
 
-def dashboard_router(settings: Settings, serde: AvroSerde, caller: Callable[..., HealthProfessionalClaims],
-                     producer: Callable[[], object], watch: StreamWatch) -> APIRouter:
-    """The routes; ``producer()`` is the gateway's started Kafka producer (refusals are audited),
+def dashboard_router(settings: Settings, caller: Callable[..., HealthProfessionalClaims], publisher: Publisher,
+                     watch: StreamWatch) -> APIRouter:
+    """The routes; ``publisher`` publishes the refusals (audited),
     ``watch`` fed by the gateway's follower (``follower.py``)."""
     security_events = Topics(settings.topic_prefix).security_events
     page_html = (STATIC / "index.html").read_text(encoding="utf-8")  # read once, not per request
@@ -175,12 +175,7 @@ def dashboard_router(settings: Settings, serde: AvroSerde, caller: Callable[...,
     async def audit_refusal(request: Request, who: HealthProfessionalClaims, code: str) -> None:
         """The refusal on the audit path of every refused identity; it stands even if unaudited."""
         _scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
-        event = authentication_failed(code, token or None, who, request.method, request.url.path,
-                                      request.client.host if request.client else None)
-        try:
-            await producer().send_and_wait(security_events, serde.encode(AUTHENTICATION_FAILED, event),
-                                           key=request_key(event))
-        except KafkaError as exc:
-            log.error("refusal not audited", code=code, error_class=type(exc).__name__)
+        event = authentication_failed(code, token or None, who, request.method, request.url.path, origin_of(request))
+        await publisher.publish_or_log(security_events, AUTHENTICATION_FAILED, event)
 
     return router

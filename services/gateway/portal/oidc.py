@@ -49,8 +49,8 @@ from services.gateway.errors import error_response
 from passerelle.professionals import MAX_ASSERTION_AGE_SECONDS, DirectoryEntry, Profession, identity_refusal
 from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims, PortalSessionSigner, portal_session_key
-from services.gateway.oidc_claims import SignInRefused, merged_claims, professional_of
-from services.gateway.portal_api import SECURITY_HEADERS
+from services.gateway.portal.claims import SignInRefused, merged_claims, professional_of
+from services.gateway.portal.api import SECURITY_HEADERS
 from services.gateway.settings import GatewaySettings, OidcSettings
 
 log = structlog.get_logger()
