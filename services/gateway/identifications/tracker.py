@@ -1,6 +1,6 @@
 """Which patient identifications exist, who asked and how they ended: rebuilt from the topics.
 
-The summary requests' tracker (``tracker.py``) for ``identification.requested`` and
+The summary requests' tracker (``summaries/tracker.py``) for ``identification.requested`` and
 ``identification.outcomes``: the gateway's one follower (``follower.py``) reads them with the
 request topics, so any instance answers for any identification; bounded in number and time.
 """

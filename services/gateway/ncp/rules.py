@@ -1,6 +1,6 @@
 """The /ncp/v1 boundary's pure parts: the replay memory of assertions, the event a verified request
 becomes, the outcome a foreign NCP is answered with, and the waiting for that outcome (a view fed by
-the gateway's follower). The HTTP/JSON + JWS binding lives in ``ncp_api.py``; an XCPD/XCA SOAP
+the gateway's follower). The HTTP/JSON + JWS binding lives in ``api.py``; an XCPD/XCA SOAP
 binding would verify SAML instead and build the same ``CrossBorderRequested`` event."""
 
 from __future__ import annotations

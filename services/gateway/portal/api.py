@@ -4,7 +4,7 @@ HTTP API from the browser, the countries' patient search masks, and a developmen
 Development sign-in mints the same token as ``passerelle token`` (the development key in
 ``state_dir``). It is on only while the gateway trusts that key, that is while no identity provider
 is configured (``PASSERELLE_TOKENS__JWKS_URL`` empty); in production the portal signs in with the
-OpenID Connect provider (Pro Santé Connect, ``PASSERELLE_PORTAL__OIDC__*``: portal_oidc.py, mounted
+OpenID Connect provider (Pro Santé Connect, ``PASSERELLE_PORTAL__OIDC__*``: oidc.py, mounted
 at ``/portail/oidc``) and this endpoint answers 403 DEV_SIGN_IN_DISABLED.
 """
 
