@@ -21,14 +21,15 @@ from passerelle.tokens import TokenVerifier
 from passerelle.topics import Topics
 from services.gateway.audit.api import audit_router
 from services.gateway.auth import Authentication
-from services.gateway.dashboard.api import StreamWatch, dashboard_router
+from services.gateway.dashboard.api import dashboard_router
+from services.gateway.dashboard.tracker import StreamWatch
 from services.gateway.errors import install_error_handling
 from services.gateway.follower import Follower, stop_gateway_if_failed
 from services.gateway.identifications.api import identification_router
 from services.gateway.identifications.schema import identification_request_schema
 from services.gateway.identifications.tracker import IdentificationTracker
 from services.gateway.ncp.api import ncp_router
-from services.gateway.ncp.rules import NcpOutcomes
+from services.gateway.ncp.tracker import NcpOutcomes
 from services.gateway.openapi_errors import install_openapi
 from services.gateway.operations import operations_router, reference_router
 from services.gateway.portal.api import install_portal

@@ -26,7 +26,7 @@ from services.audit.store.app import build as audit_store
 from passerelle.audit_store import AuditStore
 from services.consent.app import build as consent
 from services.foreign_ncp.app import build as foreign_ncp
-from services.gateway.dashboard.api import StreamWatch
+from services.gateway.dashboard.tracker import StreamWatch
 from services.gateway.follower import Follower
 from services.gateway.prescriptions.rules import prescriptions_requested
 from services.gateway.prescriptions.tracker import PrescriptionTracker

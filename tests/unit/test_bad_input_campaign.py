@@ -124,7 +124,7 @@ FOLLOWED = {"gateway.requests": [PS_REQUESTED, PS_OUTCOME], "gateway.prescriptio
 
 @pytest.mark.parametrize("follower", sorted(FOLLOWED))
 def test_the_gateway_followers_read_anything_without_stopping(system, serde, follower):
-    from services.gateway.dashboard.api import StreamWatch
+    from services.gateway.dashboard.tracker import StreamWatch
     from services.gateway.follower import Follower
     from services.gateway.prescriptions.tracker import PrescriptionTracker
     from services.gateway.summaries.tracker import RequestTracker

@@ -21,8 +21,9 @@ from passerelle.ins import ins_problem, normalise
 from passerelle.settings import Settings
 from passerelle.topics import Topics
 from services.gateway.auth import authentication_failed, origin_of
-from services.gateway.ncp.rules import (NcpOutcomes, ReplayMemory, crossborder_requested, error_body,
+from services.gateway.ncp.rules import (ReplayMemory, crossborder_requested, error_body,
                                      identification_answer, status_of, summary_answer)
+from services.gateway.ncp.tracker import NcpOutcomes
 from services.gateway.publish import Publisher, Unpublished
 
 log = structlog.get_logger()
