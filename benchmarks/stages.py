@@ -4,7 +4,7 @@ How a stage is measured ("alone")
 ---------------------------------
 On one embedded broker, with a topic prefix of its own (every declared topic created, as
 ``passerelle up`` does), ``N`` ``PatientSummaryRequested`` events are produced exactly as the gateway
-builds them (``services.gateway.handlers.patient_summary_requested`` with a verified development
+builds them (``services.gateway.summaries.rules.patient_summary_requested`` with a verified development
 token's claims, for the PT demo patient of the flow benchmark). Then each stage of the request path
 runs, one after the other and **alone** (no other service running), as the same process
 ``passerelle up`` starts (``python -m services.<name>``), on the backlog the previous stage left:
