@@ -4,7 +4,7 @@ How a stage is measured ("alone")
 ---------------------------------
 On one embedded broker, with a topic prefix of its own (every declared topic created, as
 ``passerelle up`` does), ``N`` ``PatientSummaryRequested`` events are produced exactly as the gateway
-builds them (``services.gateway.handlers.patient_summary_requested`` with a verified development
+builds them (``services.gateway.summaries.rules.patient_summary_requested`` with a verified development
 token's claims, for the PT demo patient of the flow benchmark). Then each stage of the request path
 runs, one after the other and **alone** (no other service running), as the same process
 ``passerelle up`` starts (``python -m services.<name>``), on the backlog the previous stage left:
@@ -157,7 +157,7 @@ def stop_worker(proc: subprocess.Popen) -> None:
 async def seed_requests(settings: Settings, count: int) -> None:
     """``count`` PatientSummaryRequested, as the gateway builds them from a verified token."""
     from passerelle.tokens import TokenVerifier, mint
-    from services.gateway.handlers import patient_summary_requested
+    from services.gateway.summaries.rules import patient_summary_requested
 
     claims = TokenVerifier(settings.tokens, settings.state_dir).verify(
         mint(settings.state_dir, settings.tokens, HP["rpps"], HP["profession"], HP["organisation"]))

@@ -318,7 +318,7 @@ def valid_events(state_dir: Path, country: str = "PT", patient_id: str = "193857
     from services.foreign_ncp.directory import load_directory
     from services.foreign_ncp.handlers import answer_ncp_request
     from services.foreign_ncp.prescriptions import Ledger
-    from services.gateway.handlers import authentication_failed
+    from services.gateway.auth import authentication_failed
     from services.router.handlers import route_to_affiliation_country
     from services.router.settings import country_registry
     from services.translation.catalogue import Catalogue

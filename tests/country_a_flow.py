@@ -13,7 +13,7 @@ from passerelle.topics import Topics
 from services.country_a.dmp import load_dmp
 from services.country_a.handlers import CountryA, answer_foreign_ncp
 from services.country_a.transcode import Tables
-from services.gateway.ncp_inbound import crossborder_requested
+from services.gateway.ncp.rules import crossborder_requested
 
 CAMILLE = "286037505604238"  # data/dmp: open DMP, no opposition, a VSM
 CAMILLE_TRAITS = {"birth_name": "DURAND", "first_names": ["Camille"], "birth_date": "1986-03-14", "sex": "F",

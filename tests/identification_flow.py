@@ -25,7 +25,7 @@ def identification_flow(state_dir: Path, country: str, fields: dict[str, str], n
     from services.consent.settings import consent_rules
     from services.foreign_ncp.directory import load_directory
     from services.foreign_ncp.handlers import answer_ncp_request
-    from services.gateway.identification import identification_requested
+    from services.gateway.identifications.rules import identification_requested
     from services.router.handlers import route
     from tests.integration.conftest import patient_summary_request
 

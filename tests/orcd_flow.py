@@ -23,7 +23,7 @@ def orcd_flow(state_dir: Path, document_type: str = "11502-2", country: str = "P
     from services.foreign_ncp.directory import load_directory
     from services.foreign_ncp.handlers import answer_ncp_request
     from services.foreign_ncp.prescriptions import Ledger
-    from services.gateway.documents_api import original_documents_requested
+    from services.gateway.documents.api import original_documents_requested
     from services.router.handlers import route_to_affiliation_country
     from services.router.settings import country_registry
     from services.translation.catalogue import Catalogue
@@ -51,7 +51,7 @@ def orcd_flow(state_dir: Path, document_type: str = "11502-2", country: str = "P
     emits += run(retrieved[0], translate_original_documents, topics, Catalogue.load(settings.catalogue_dir))
     outcome = emits[-1].record
     if outcome["documents"]:
-        from services.gateway.documents_api import original_opened
+        from services.gateway.documents.api import original_opened
         emits.append(Emit(topics.orcd_opened, "fr.passerelle.orcd.OriginalDocumentOpened",
                           original_opened(outcome, outcome["documents"][-1], "127.0.0.1")))
     return emits

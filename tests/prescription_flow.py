@@ -23,7 +23,7 @@ def prescription_flow(state_dir: Path, country: str = "FI", patient_id: str = "1
     from services.foreign_ncp.directory import load_directory
     from services.foreign_ncp.handlers import answer_ncp_request
     from services.foreign_ncp.prescriptions import Ledger
-    from services.gateway.prescription_api import discard_requested, dispensation_requested, prescriptions_requested
+    from services.gateway.prescriptions.rules import discard_requested, dispensation_requested, prescriptions_requested
     from services.prescription.handlers import handle
     from services.router.handlers import route_to_affiliation_country
     from services.router.settings import country_registry

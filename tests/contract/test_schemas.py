@@ -70,7 +70,7 @@ def _events_produced_by_each_service(serde, state_dir):
     from services.consent.cli import directive
     from services.consent.handlers import decide_patient_summary
     from services.consent.settings import consent_rules
-    from services.gateway.handlers import authentication_failed
+    from services.gateway.auth import authentication_failed
     from services.foreign_ncp.directory import load_directory
     from services.foreign_ncp.handlers import answer_patient_summary_query
     from services.router.handlers import route_to_affiliation_country
@@ -97,7 +97,7 @@ def _events_produced_by_each_service(serde, state_dir):
               type(decision)("t", "fr.passerelle.consent.ConsentDirective", opposition)]
     from passerelle.processor import Emit
     from passerelle.tokens import HealthProfessionalClaims
-    from services.gateway.audit_api import trail_read
+    from services.gateway.audit.api import trail_read
     reader = HealthProfessionalClaims("10009999995", "10", "750000001", "CPS", 1_767_323_045, ("audit:read",))
     read = trail_read(reader, "PT", "193857264", "127.0.0.1", listed=1)
     emits.append(Emit(topics.audit_reads, "fr.passerelle.audit.AuditTrailRead", read))

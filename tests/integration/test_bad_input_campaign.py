@@ -26,11 +26,11 @@ from services.audit.store.app import build as audit_store
 from passerelle.audit_store import AuditStore
 from services.consent.app import build as consent
 from services.foreign_ncp.app import build as foreign_ncp
-from services.gateway.dashboard import StreamWatch
+from services.gateway.dashboard.tracker import StreamWatch
 from services.gateway.follower import Follower
-from services.gateway.prescription_api import prescriptions_requested
-from services.gateway.prescription_tracker import PrescriptionTracker
-from services.gateway.tracker import RequestTracker
+from services.gateway.prescriptions.rules import prescriptions_requested
+from services.gateway.prescriptions.tracker import PrescriptionTracker
+from services.gateway.summaries.tracker import RequestTracker
 from services.prescription.app import build as prescription
 from services.router.app import build as router
 from services.translation.app import build as translation

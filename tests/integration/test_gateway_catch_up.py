@@ -12,10 +12,10 @@ from passerelle import kafka
 from passerelle.events import DISPENSATION_REQUESTED, PS_REQUESTED, request_key
 from passerelle.topics import Topics
 from services.gateway.follower import Follower
-from services.gateway.prescription_api import dispensation_requested
-from services.gateway.prescription_tracker import PrescriptionTracker
+from services.gateway.prescriptions.rules import dispensation_requested
+from services.gateway.prescriptions.tracker import PrescriptionTracker
 from services.gateway.settings import MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS
-from services.gateway.tracker import RequestTracker
+from services.gateway.summaries.tracker import RequestTracker
 
 from tests.integration.conftest import patient_summary_request
 

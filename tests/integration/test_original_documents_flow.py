@@ -15,7 +15,7 @@ from passerelle.topics import Topics
 from services.audit.app import build as audit
 from services.consent.app import build as consent
 from services.foreign_ncp.app import build as foreign_ncp
-from services.gateway.documents_api import original_documents_requested
+from services.gateway.documents.api import original_documents_requested
 from services.router.app import build as router
 from services.translation.app import build as translation
 

@@ -126,12 +126,12 @@ FOLLOWED = {"gateway.requests": [PS_REQUESTED, PS_OUTCOME], "gateway.prescriptio
 
 @pytest.mark.parametrize("follower", sorted(FOLLOWED))
 def test_the_gateway_followers_read_anything_without_stopping(system, serde, follower):
-    from services.gateway.dashboard import StreamWatch
+    from services.gateway.dashboard.tracker import StreamWatch
     from services.gateway.follower import Follower
-    from services.gateway.prescription_tracker import PrescriptionTracker
-    from services.gateway.tracker import RequestTracker
+    from services.gateway.prescriptions.tracker import PrescriptionTracker
+    from services.gateway.summaries.tracker import RequestTracker
 
-    from services.gateway.documents_tracker import DocumentTracker
+    from services.gateway.documents.tracker import DocumentTracker
     requests, prescriptions, documents = RequestTracker(1000, 3600), PrescriptionTracker(1000), DocumentTracker()
     watch = StreamWatch(system.settings)
     view = {"gateway.requests": requests, "gateway.prescriptions": prescriptions, "gateway.dashboard": watch,

@@ -36,7 +36,7 @@ def test_country_a_documents_that_are_not_xml_list_nothing_and_stop_nothing(cont
 
 
 def test_the_gateway_skips_a_dispensation_state_it_does_not_know_and_keeps_the_others(tmp_path):
-    from services.gateway.prescription_tracker import PrescriptionTracker
+    from services.gateway.prescriptions.tracker import PrescriptionTracker
     from tests.prescription_flow import prescription_flow
 
     state = next(e for e in prescription_flow(tmp_path) if e.event_type == "fr.passerelle.ep.PrescriptionState"

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from passerelle import PROJECT_ROOT
-from services.gateway.handlers import status_view
-from services.gateway.models import RequestStatus
+from services.gateway.summaries.rules import status_view
+from services.gateway.summaries.models import RequestStatus
 from services.translation.catalogue import Catalogue
 from services.translation.cda import translate_cda
 from services.translation.fhir import translate_fhir

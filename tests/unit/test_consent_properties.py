@@ -36,7 +36,8 @@ from services.consent.registry import ConsentRegistry, directive_key
 from services.consent.settings import consent_rules
 from services.foreign_ncp.directory import load_directory
 from services.foreign_ncp.handlers import answer_patient_summary_query
-from services.gateway import handlers as gateway
+from services.gateway import auth
+from services.gateway.summaries import rules as gateway
 from services.router.handlers import route_to_affiliation_country
 from services.translation.catalogue import Catalogue
 from services.translation.handlers import translate_patient_summary
@@ -117,10 +118,10 @@ class World:
         try:
             hp = self.token_verifier.verify(token)
         except TokenError as exc:
-            return gateway.authentication_failed(exc.code, token, None, "POST", "/v1/patient-summaries", "t"), None
+            return auth.authentication_failed(exc.code, token, None, "POST", "/v1/patient-summaries", "t"), None
         refusal = identity_refusal(hp.as_record(), self.rules.directory, self.rules.professions, now_ms)
         if refusal:
-            return gateway.authentication_failed(refusal, token, hp, "POST", "/v1/patient-summaries", "t"), None
+            return auth.authentication_failed(refusal, token, hp, "POST", "/v1/patient-summaries", "t"), None
         return None, hp
 
     def flow(self, request: dict, now_ms: int) -> list:

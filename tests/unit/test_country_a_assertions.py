@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 
 from passerelle.crossborder import AssertionRefused, Policy, TrustList, dev_key, sign_assertion, verify_assertion
 from passerelle.settings import Settings
-from services.gateway.ncp_inbound import ReplayMemory
+from services.gateway.ncp.rules import ReplayMemory
 
 S = Settings()
 TRUST, POLICY = TrustList.load(S.ncp_trust_list), Policy.load(S.country_a_policy)

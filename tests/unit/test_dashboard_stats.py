@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from passerelle.envelope import caused_by, new_envelope
 from passerelle.events import EP_OUTCOME, EP_REQUESTED, PS_OUTCOME, PS_REQUESTED
-from services.gateway.dashboard_stats import OffsetSnapshot, RequestStats, group_lag, percentile, topic_rates, topic_totals
+from services.gateway.dashboard.rules import OffsetSnapshot, RequestStats, group_lag, percentile, topic_rates, topic_totals
 
 T0 = datetime(2026, 11, 22, 4, 0, tzinfo=timezone.utc)
 

@@ -14,7 +14,7 @@ from passerelle.documents import COMPRESS_ABOVE, IDENTITY, LZ4, UnreadableDocume
 from passerelle.events import PS_RETRIEVED
 from passerelle.processor import Incoming
 from passerelle.topics import Topics
-from services.gateway.handlers import status_view
+from services.gateway.summaries.rules import status_view
 from services.translation.catalogue import Catalogue
 from services.translation.handlers import translate_patient_summary
 

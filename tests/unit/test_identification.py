@@ -10,7 +10,7 @@ from passerelle.countries import CountryRegistry
 from passerelle.processor import Incoming
 from passerelle.topics import Topics
 from services.audit.handlers import audit_record
-from services.gateway.identification import given, identification_view, mask_problems
+from services.gateway.identifications.rules import given, identification_view, mask_problems
 from tests.identification_flow import identification_flow
 
 COUNTRIES = CountryRegistry.load(PROJECT_ROOT / "data" / "countries.yaml")

@@ -11,7 +11,7 @@ from passerelle.envelope import new_envelope
 from passerelle.eprescription import SAFE_PARSER, read_edispensation, read_eprescription
 from passerelle.medication import french_dosage, read_dosage, read_product
 from passerelle.serde import AvroSerde, SchemaSet
-from services.gateway.prescription_api import NO_SUBSTANCE, list_view
+from services.gateway.prescriptions.rules import NO_SUBSTANCE, list_view
 from services.translation.catalogue import Catalogue
 from services.translation.prescriptions import translate_prescription
 

@@ -14,7 +14,7 @@ from passerelle.envelope import new_envelope
 from passerelle.eprescription import read_eprescription
 from passerelle.medication import EPSOS, HL7, PHARM, french_dosage, read_dosage, read_product
 from passerelle.serde import AvroSerde, SchemaSet
-from services.gateway.prescription_api import list_view
+from services.gateway.prescriptions.rules import list_view
 from services.translation.catalogue import Catalogue
 from services.translation.prescriptions import translate_prescription
 

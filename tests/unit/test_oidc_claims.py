@@ -1,10 +1,10 @@
-"""Pro Santé Connect's claims → the professional (services/gateway/oidc_claims.py), pure."""
+"""Pro Santé Connect's claims → the professional (services/gateway/portal/claims.py), pure."""
 
 from __future__ import annotations
 
 import pytest
 
-from services.gateway.oidc_claims import (SignInRefused, auth_method_of, merged_claims, professional_of,
+from services.gateway.portal.claims import (SignInRefused, auth_method_of, merged_claims, professional_of,
                                           profession_and_organisation, rpps_of)
 from tests.oidc_provider import psc_user
 

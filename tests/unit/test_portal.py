@@ -1,4 +1,4 @@
-"""The portal's server side (services/gateway/portal_api.py) and its static files: development
+"""The portal's server side (services/gateway/portal/api.py) and its static files: development
 sign-in on only without an identity provider, the countries' search masks, no external resource."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from passerelle.countries import CountryRegistry
 from passerelle.settings import Settings, TokenSettings
 from passerelle.tokens import TokenVerifier
 from services.gateway.errors import install_error_handling
-from services.gateway.portal_api import PORTAL_DIR, install_portal
+from services.gateway.portal.api import PORTAL_DIR, install_portal
 
 PHYSICIAN = "10001234565"
 
@@ -75,7 +75,7 @@ def test_every_connected_country_publishes_a_mask_its_demo_patients_and_example_
         assert bool(country.identifiers) == bool(country.services), country.code
         for identifier in country.identifiers:
             assert identifier.example and identifier.accepts(identifier.example), country.code
-            # what the API accepts as patient_id (services/gateway/models.py)
+            # what the API accepts as patient_id (services/gateway/summaries/models.py)
             assert re.fullmatch(r"[\w.\-/]+", identifier.example)
     demo = [(d.parent.name, d.name) for d in (PROJECT_ROOT / "data" / "ncp").glob("*/*") if d.is_dir()]
     assert demo

@@ -1,4 +1,4 @@
-"""The portal's OpenID Connect sign-in (services/gateway/portal_oidc.py) against the test double of
+"""The portal's OpenID Connect sign-in (services/gateway/portal/oidc.py) against the test double of
 Pro Santé Connect (tests/oidc_provider.py), over real HTTP: the flow, then each refusal, each with its
 French page, its stable code, and its audit hook call."""
 
@@ -21,8 +21,8 @@ from passerelle.settings import Settings
 from passerelle.tokens import TokenError, TokenVerifier
 from services.gateway.errors import install_error_handling
 from services.gateway.settings import GatewaySettings, OidcSettings, PortalSettings
-from services.gateway.portal_api import install_portal
-from services.gateway.portal_oidc import HANDOFF_COOKIE, OidcSignIn
+from services.gateway.portal.api import install_portal
+from services.gateway.portal.oidc import HANDOFF_COOKIE, OidcSignIn
 from tests.oidc_provider import ProviderDouble, psc_user
 
 PHYSICIAN, PHARMACIST = "10001234565", "10002000007"  # data/rpps-dev.yaml

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from passerelle.events import EP_OBSERVED, EP_OUTCOME
-from services.gateway.prescription_tracker import PrescriptionTracker
+from services.gateway.prescriptions.tracker import PrescriptionTracker
 
 PHARMACIST, OTHER = "10001234566", "10009999999"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from services.gateway.tracker import RequestTracker
+from services.gateway.summaries.tracker import RequestTracker
 
 
 class Clock:

@@ -215,8 +215,8 @@ def test_statements_of_sub_sections_belong_to_their_section(catalogue):
 
 
 def test_the_api_answer_carries_the_whole_display_model(catalogue):
-    from services.gateway.handlers import status_view
-    from services.gateway.models import RequestStatus
+    from services.gateway.summaries.rules import status_view
+    from services.gateway.summaries.models import RequestStatus
 
     summary, error = translate_document(
         {"format": "CDA", "language": None, "content": (DOCS / "ps-ES-robustness.xml").read_bytes()}, catalogue)

@@ -15,22 +15,21 @@ from datetime import date
 from typing import Callable, Literal
 
 import structlog
-from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from passerelle.envelope import new_envelope
 from passerelle.errors import error
-from passerelle.events import ORCD_OPENED, ORCD_REQUESTED, request_key
+from passerelle.events import ORCD_OPENED, ORCD_REQUESTED
 from passerelle.orcd import DOCUMENT_TYPES
-from passerelle.serde import AvroSerde
 from passerelle.service import Service
 from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims
 from passerelle.topics import Topics
-from services.gateway.documents_tracker import DocumentTracker
+from services.gateway.documents.tracker import DocumentTracker
 from services.gateway.errors import ApiError, unknown
-from services.gateway.lab_view import lab_view
+from services.gateway.publish import Publisher
+from services.gateway.documents.lab_view import lab_view
 
 log = structlog.get_logger()
 PRODUCER = Service.GATEWAY
@@ -122,18 +121,9 @@ def original_response(document: dict, index: int) -> Response:
         "Cache-Control": "no-store"})
 
 
-async def publish(producer, topic: str, data: bytes, key: bytes, failure: str) -> None:
-    """Send one event and wait for the broker; 503 (logged as ``failure``) when it cannot be sent."""
-    try:
-        await producer.send_and_wait(topic, data, key=key)
-    except KafkaError as exc:
-        log.error(failure, correlation_id=key.decode(errors="replace"), error_class=type(exc).__name__)
-        raise ApiError(503, "GATEWAY_UNAVAILABLE") from exc
-
-
-def documents_router(settings: Settings, serde: AvroSerde, caller: Callable[..., HealthProfessionalClaims],
-                     producer: Callable[[], object], tracker: DocumentTracker) -> APIRouter:
-    """The routes; ``producer()`` is the gateway's started Kafka producer, ``tracker`` fed by its follower."""
+def documents_router(settings: Settings, caller: Callable[..., HealthProfessionalClaims], publisher: Publisher,
+                     tracker: DocumentTracker) -> APIRouter:
+    """The routes; ``tracker`` is fed by the gateway's follower."""
     topics = Topics(settings.topic_prefix)
     router = APIRouter(tags=["original documents"])
 
@@ -157,8 +147,7 @@ def documents_router(settings: Settings, serde: AvroSerde, caller: Callable[...,
                                              request.client.host if request.client else None)
         request_id = event["envelope"]["correlation_id"]
         tracker.requested(request_id, hp.rpps)
-        await publish(producer(), topics.orcd_requested, serde.encode(ORCD_REQUESTED, event), request_key(event),
-                      "request not published")
+        await publisher.publish(topics.orcd_requested, ORCD_REQUESTED, event)
         log.info("original documents requested", correlation_id=request_id, country=country.upper(),
                  document_type=document_type)
         outcome = await tracker.arrived_within(request_id, wait)
@@ -184,8 +173,7 @@ def documents_router(settings: Settings, serde: AvroSerde, caller: Callable[...,
         outcome = owned(request_id, hp)["outcome"]
         document = openable(outcome, index)
         opened = original_opened(outcome, document, request.client.host if request.client else None)
-        await publish(producer(), topics.orcd_opened, serde.encode(ORCD_OPENED, opened), request_key(opened),
-                      "opening not audited; original withheld")
+        await publisher.publish(topics.orcd_opened, ORCD_OPENED, opened)  # not audited: withheld (503)
         log.info("original document opened", correlation_id=request_id, document_type=document["document_type"])
         return original_response(document, index)
 

@@ -4,7 +4,7 @@ HTTP API from the browser, the countries' patient search masks, and a developmen
 Development sign-in mints the same token as ``passerelle token`` (the development key in
 ``state_dir``). It is on only while the gateway trusts that key, that is while no identity provider
 is configured (``PASSERELLE_TOKENS__JWKS_URL`` empty); in production the portal signs in with the
-OpenID Connect provider (Pro Santé Connect, ``PASSERELLE_PORTAL__OIDC__*``: portal_oidc.py, mounted
+OpenID Connect provider (Pro Santé Connect, ``PASSERELLE_PORTAL__OIDC__*``: oidc.py, mounted
 at ``/portail/oidc``) and this endpoint answers 403 DEV_SIGN_IN_DISABLED.
 """
 
@@ -23,14 +23,14 @@ from passerelle.countries import CountryRegistry, PatientIdentifier
 from passerelle.settings import Settings
 from passerelle.tokens import mint
 from services.gateway.errors import ApiError
-from services.gateway.models import REQUEST_BODY
+from services.gateway.bodies import REQUEST_BODY
 from services.gateway.settings import GatewaySettings
 
 if TYPE_CHECKING:
-    from services.gateway.portal_oidc import OidcSignIn
+    from services.gateway.portal.oidc import OidcSignIn
 
 log = structlog.get_logger()
-PORTAL_DIR = Path(__file__).parent / "portal"
+PORTAL_DIR = Path(__file__).parent
 PREFIX = "/portail"
 DEV_TOKEN_TTL_SECONDS = 3600
 AUDIT_READ_SCOPE = "audit:read"

@@ -1,19 +1,16 @@
 """The /ncp/v1 boundary's pure parts: the replay memory of assertions, the event a verified request
-becomes, the outcome a foreign NCP is answered with, and the waiting for that outcome (a view fed by
-the gateway's follower). The HTTP/JSON + JWS binding lives in ``ncp_api.py``; an XCPD/XCA SOAP
-binding would verify SAML instead and build the same ``CrossBorderRequested`` event."""
+becomes, the outcome a foreign NCP is answered with (the waiting for it: ``tracker.py``). The
+HTTP/JSON + JWS binding lives in ``api.py``; an XCPD/XCA SOAP binding would verify SAML instead and
+build the same ``CrossBorderRequested`` event."""
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 from datetime import datetime, timezone
 
 from passerelle.crossborder import ERRORS, Assertion
 from passerelle.documents import UnreadableDocument, unpack
 from passerelle.envelope import new_envelope
-from passerelle.events import CROSSBORDER_IDENTIFICATION_OUTCOME, CROSSBORDER_SUMMARY_OUTCOME
-from passerelle.topics import Topics
 
 PRODUCER = "gateway"
 #: HTTP status of each refusal or failure France answers a foreign NCP with
@@ -81,33 +78,3 @@ def summary_answer(outcome: dict) -> tuple[int, dict]:
                  "pivot": {"content_type": "application/xml", "level": 3, "content": pivot.decode("utf-8")},
                  "original": {"content_type": "application/xml", "level": 1, "content": original.decode("utf-8")},
                  "untranscoded": s["untranscoded"]}
-
-
-class NcpOutcomes:
-    """The outcomes this gateway instance waits for (the foreign NCP's call is synchronous): an
-    outcome nobody waits for here is not kept, so no summary lingers in the gateway's memory."""
-
-    def __init__(self):
-        self.pending: dict[str, asyncio.Future] = {}
-
-    @staticmethod
-    def followed(topics: Topics) -> list[str]:
-        return [topics.crossborder_outcomes]
-
-    def expect(self, request_id: str) -> None:
-        self.pending[request_id] = asyncio.get_running_loop().create_future()
-
-    async def wait(self, request_id: str, timeout: float) -> dict | None:
-        try:
-            return await asyncio.wait_for(self.pending[request_id], timeout)
-        except TimeoutError:
-            return None
-        finally:
-            self.pending.pop(request_id, None)
-
-    def apply_record(self, rec, event_type: str | None, event: dict | None) -> None:
-        if event_type not in (CROSSBORDER_IDENTIFICATION_OUTCOME, CROSSBORDER_SUMMARY_OUTCOME):
-            return
-        waiter = self.pending.get(event["envelope"]["correlation_id"])
-        if waiter is not None and not waiter.done():
-            waiter.set_result(event)

@@ -4,7 +4,7 @@ with PKCE (S256), state and nonce, by Authlib's Starlette client (docs/adr/0070-
 ``GET /portail/oidc/login`` sends the browser to the provider; ``GET /portail/oidc/callback`` takes
 the code back, has Authlib exchange it (PKCE verifier, client authentication) and verify the ID token
 (signature by the provider's JWKS, ``iss``, ``aud``, ``exp``, ``nonce``), reads UserInfo, maps the
-claims to the professional (oidc_claims.py) and applies the gateway's identity rules. The professional
+claims to the professional (claims.py) and applies the gateway's identity rules. The professional
 then gets a portal session: a token this gateway signs with the same claims as any HP token, handed
 over once by ``POST /portail/oidc/session`` from a short-lived HttpOnly cookie (never in a URL).
 Every refusal gets a French page with its stable code and is published as an AuthenticationFailed
@@ -49,8 +49,8 @@ from services.gateway.errors import error_response
 from passerelle.professionals import MAX_ASSERTION_AGE_SECONDS, DirectoryEntry, Profession, identity_refusal
 from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims, PortalSessionSigner, portal_session_key
-from services.gateway.oidc_claims import SignInRefused, merged_claims, professional_of
-from services.gateway.portal_api import SECURITY_HEADERS
+from services.gateway.portal.claims import SignInRefused, merged_claims, professional_of
+from services.gateway.portal.api import SECURITY_HEADERS
 from services.gateway.settings import GatewaySettings, OidcSettings
 
 log = structlog.get_logger()
@@ -66,7 +66,7 @@ STATUS = {"OIDC_STATE_INVALID": 400, "OIDC_PROVIDER_REFUSED": 401, "OIDC_CODE_RE
           "OIDC_ID_TOKEN_INVALID": 401, "OIDC_ID_TOKEN_EXPIRED": 401, "OIDC_NONCE_MISMATCH": 401,
           "ASSERTION_EXPIRED": 401, "IDENTITY_PROVIDER_UNAVAILABLE": 503}
 
-#: Publishes (and counts) a refused identity: ``(request, status, code, token, hp)``, as app.py's ``refuse``.
+#: Publishes (and counts) a refused identity: ``(request, status, code, token, hp)``, as ``auth.Authentication.refuse``.
 RefusalHook = Callable[[Request, int, str, str | None, HealthProfessionalClaims | None], Awaitable[object]]
 
 

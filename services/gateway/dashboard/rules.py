@@ -1,4 +1,4 @@
-"""What the stream dashboard shows, computed without I/O (fed by services/gateway/dashboard.py).
+"""What the stream dashboard shows, computed without I/O (fed by services/gateway/dashboard/api.py).
 
 Nothing here keeps patient data: a request is remembered by its id, its country and its time only,
 until its outcome arrives (or it is pushed out by newer ones); outcomes leave counts, error codes

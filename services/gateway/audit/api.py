@@ -11,27 +11,25 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from urllib.parse import urlencode
-from typing import Annotated, Awaitable, Callable
+from typing import Annotated, Callable
 
 import structlog
-from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from passerelle.envelope import new_envelope
+from passerelle.events import AUDIT_TRAIL_READ
 from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims
 from passerelle.service import Service
+from passerelle.topics import Topics
 from services.gateway.errors import ApiError
+from services.gateway.publish import Publisher
 
 log = structlog.get_logger()
 AUDIT_READ_SCOPE = "audit:read"
-
-#: Publishes an ``AuditTrailRead`` event; raises ``KafkaError`` when it cannot.
-Publish = Callable[[dict], Awaitable[None]]
-
 
 class AccessedDocument(BaseModel):
     document_id: str = Field(description="The document's identifier as the patient's country gave it.")
@@ -94,7 +92,8 @@ def trail_read(who: HealthProfessionalClaims, country: str, patient_id: str, ori
             "reason_code": refusal, "accesses_listed": listed, "request_origin": origin}
 
 
-def audit_router(settings: Settings, caller: Callable[..., HealthProfessionalClaims], publish: Publish) -> APIRouter:
+def audit_router(settings: Settings, caller: Callable[..., HealthProfessionalClaims], publisher: Publisher) -> APIRouter:
+    audit_reads = Topics(settings.topic_prefix).audit_reads
     router = APIRouter(tags=["audit"])
     stores: list = []
 
@@ -120,10 +119,8 @@ def audit_router(settings: Settings, caller: Callable[..., HealthProfessionalCla
         before = decode_cursor(cursor) if cursor else None
         if AUDIT_READ_SCOPE not in who.scopes:
             log.warning("audit accesses refused", reason="AUDIT_SCOPE_REQUIRED")
-            try:
-                await publish(trail_read(who, country, patient_id, origin, refusal="AUDIT_SCOPE_REQUIRED"))
-            except KafkaError as exc:  # the refusal stands even if it cannot be audited; say so
-                log.error("refusal not audited", error_class=type(exc).__name__)
+            refused = trail_read(who, country, patient_id, origin, refusal="AUDIT_SCOPE_REQUIRED")
+            await publisher.publish_or_log(audit_reads, AUDIT_TRAIL_READ, refused)  # the refusal stands unaudited
             raise ApiError(403, "AUDIT_SCOPE_REQUIRED")
         try:
             page = await run_in_threadpool(store().accesses_page, country, patient_id, limit + 1, before)
@@ -132,11 +129,9 @@ def audit_router(settings: Settings, caller: Callable[..., HealthProfessionalCla
             raise ApiError(503, "AUDIT_STORE_UNAVAILABLE") from exc
         records = [record for record, _ in page[:limit]]
         next_cursor = encode_cursor(page[limit - 1][1]) if len(page) > limit else None
-        try:
-            await publish(trail_read(who, country, patient_id, origin, listed=len(records)))
-        except KafkaError as exc:  # no unaudited reading of the audit trail
-            log.error("audit trail read not audited; answer withheld", error_class=type(exc).__name__)
-            raise ApiError(503, "GATEWAY_UNAVAILABLE") from exc
+        # no unaudited reading of the audit trail: 503 when it cannot be audited
+        await publisher.publish(audit_reads, AUDIT_TRAIL_READ, trail_read(who, country, patient_id, origin,
+                                                                          listed=len(records)))
         log.info("audit accesses listed", country=country, count=len(records))
         if next_cursor:
             query = urlencode({"country": country, "patient_id": patient_id, "limit": limit, "cursor": next_cursor})

@@ -1,18 +1,12 @@
-"""The API's request and response bodies (pydantic at the edge; events stay Avro)."""
+"""The Patient Summary's request and response bodies (pydantic at the edge; events stay Avro)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-
-#: An identifier a client sends: no control, format (bidi overrides, zero-width), private-use,
-#: unassigned or blank characters. Free text: the same, spaces allowed.
-PRINTABLE_ID = r"^[^\p{C}\s]+$"
-PRINTABLE_TEXT = r"^[^\p{C}]*$"
-#: Every request body: unknown keys refused, no coercion (``"quantity": true`` is not 1, ``"1"`` is not 1).
-REQUEST_BODY = ConfigDict(extra="forbid", strict=True)
+from services.gateway.bodies import REQUEST_BODY, ErrorBody
 
 
 class ConsentConfirmation(BaseModel):
@@ -32,11 +26,6 @@ class PatientSummaryRequest(BaseModel):
 
 class Accepted(BaseModel):
     request_id: str
-
-
-class ErrorBody(BaseModel):
-    code: str
-    message: str
 
 
 class Coding(BaseModel):
@@ -123,9 +112,3 @@ class RequestStatus(BaseModel):
     status: Literal["pending", "completed", "denied", "failed"]
     error: ErrorBody | None = None
     summary: Summary | None = None
-
-
-class CountryView(BaseModel):
-    code: str
-    name: str
-    services: list[str]

@@ -1,8 +1,6 @@
-"""The gateway's rules as plain functions: API body → event, outcome event → API answer."""
+"""The Patient Summary's rules as plain functions: API body → event, outcome event → API answer."""
 
 from __future__ import annotations
-
-import hashlib
 
 from passerelle.documents import UnreadableDocument, unpack
 from passerelle.envelope import new_envelope
@@ -24,15 +22,6 @@ def patient_summary_requested(body: dict, hp: HealthProfessionalClaims, origin: 
         "information_notice_given": body["consent"]["information_notice_given"],
         "request_origin": origin,
     }
-
-
-def authentication_failed(code: str, token: str | None, hp: HealthProfessionalClaims | None, method: str,
-                          path: str, origin: str | None) -> dict:
-    """The audit event of a refused identity: never the token, only a fingerprint of it, and the
-    professional only when the token's signature was verified (``hp`` is then set)."""
-    fingerprint = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:16] if token else None
-    return {"envelope": new_envelope(PRODUCER), "reason_code": code, "hp": hp.as_record() if hp else None,
-            "token_fingerprint": fingerprint, "http_method": method, "http_path": path, "request_origin": origin}
 
 
 def status_view(request_id: str, outcome: dict | None) -> dict:

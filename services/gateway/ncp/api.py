@@ -7,24 +7,24 @@ published on the security events topic (audited) with its eHDSI-style code."""
 from __future__ import annotations
 
 import time
-from typing import Annotated, Callable, Literal
+from typing import Annotated, Literal
 
 import structlog
 import yaml
-from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from passerelle.crossborder import AssertionRefused, Policy, TrustList, verify_assertion
-from passerelle.events import AUTHENTICATION_FAILED, CROSSBORDER_REQUESTED, request_key
+from passerelle.events import AUTHENTICATION_FAILED, CROSSBORDER_REQUESTED
 from passerelle.ins import ins_problem, normalise
-from passerelle.serde import AvroSerde
 from passerelle.settings import Settings
 from passerelle.topics import Topics
-from services.gateway import handlers
-from services.gateway.ncp_inbound import (NcpOutcomes, ReplayMemory, crossborder_requested, error_body,
-                                          identification_answer, status_of, summary_answer)
+from services.gateway.auth import authentication_failed, origin_of
+from services.gateway.ncp.rules import (ReplayMemory, crossborder_requested, error_body,
+                                     identification_answer, status_of, summary_answer)
+from services.gateway.ncp.tracker import NcpOutcomes
+from services.gateway.publish import Publisher, Unpublished
 
 log = structlog.get_logger()
 #: how long a foreign NCP's call waits for France's answer
@@ -97,7 +97,9 @@ def _checked(body: NcpRequest, trust: TrustList, policy: Policy, replays: Replay
     return None, assertion
 
 
-def ncp_router(settings: Settings, serde: AvroSerde, producer: Callable[[], object], outcomes: NcpOutcomes) -> APIRouter:
+def ncp_router(settings: Settings, publisher: Publisher, outcomes: NcpOutcomes) -> APIRouter:
+    """The routes; ``outcomes`` fed by the gateway's follower. A foreign NCP gets its answers, 503 included,
+    in the eHDSI-style error body of this boundary, not as problem details."""
     topics = Topics(settings.topic_prefix)
     trust, policy = TrustList.load(settings.ncp_trust_list), Policy.load(settings.country_a_policy)
     mask = yaml.safe_load((settings.country_a_policy.parent / "search-mask.yaml").read_text(encoding="utf-8"))
@@ -105,13 +107,8 @@ def ncp_router(settings: Settings, serde: AvroSerde, producer: Callable[[], obje
     router = APIRouter(prefix="/ncp/v1", tags=["France as country A (foreign NCPs)"])
 
     async def refuse(request: Request, code: str, assertion: str | None) -> JSONResponse:
-        event = handlers.authentication_failed(code, assertion, None, request.method, request.url.path,
-                                               request.client.host if request.client else None)
-        try:
-            await producer().send_and_wait(topics.security_events, serde.encode(AUTHENTICATION_FAILED, event),
-                                           key=request_key(event))
-        except KafkaError as exc:
-            log.error("NCP refusal not published", code=code, error_class=type(exc).__name__)
+        event = authentication_failed(code, assertion, None, request.method, request.url.path, origin_of(request))
+        await publisher.publish_or_log(topics.security_events, AUTHENTICATION_FAILED, event)
         return JSONResponse(error_body(code), status_code=status_of(code))
 
     async def ask(request: Request, kind: str, body: NcpRequest):
@@ -120,15 +117,13 @@ def ncp_router(settings: Settings, serde: AvroSerde, producer: Callable[[], obje
             return await refuse(request, code, body.assertion or None)
         ins = normalise(body.patient.ins)
         traits = body.patient.model_dump(exclude={"ins"})
-        event = crossborder_requested(kind, body.requesting_country, ins, traits, assertion,
-                                      request.client.host if request.client else None)
+        event = crossborder_requested(kind, body.requesting_country, ins, traits, assertion, origin_of(request))
         request_id = event["envelope"]["correlation_id"]
         outcomes.expect(request_id)
         try:
-            await producer().send_and_wait(topics.crossborder_requested, serde.encode(CROSSBORDER_REQUESTED, event),
-                                           key=request_key(event))
-        except KafkaError as exc:
-            log.error("NCP request not published", correlation_id=request_id, error_class=type(exc).__name__)
+            await publisher.send(topics.crossborder_requested, CROSSBORDER_REQUESTED, event)
+        except Unpublished as exc:
+            log.error("NCP request not published", correlation_id=request_id, error_class=str(exc))
             await outcomes.wait(request_id, 0)
             return JSONResponse(error_body("ERROR_SERVICE_UNAVAILABLE"), status_code=503)
         log.info("foreign NCP request", correlation_id=request_id, kind=kind, country=body.requesting_country)
