@@ -112,7 +112,7 @@ def test_a_physician_signs_in_searches_confirms_consent_and_reads_the_summary_in
     assert page.locator("#synthese td").filter(has_text=re.compile("[A-Za-zÀ-ÿ]{4}")).count() > 0
     flagged = page.locator("tr.non-traduit")
     assert flagged.count() > 0  # this summary has untranslated elements: each is flagged
-    expect(flagged.first.locator(".badge")).to_contain_text("Non traduit")
+    expect(flagged.first.locator(".badge.non-traduit")).to_contain_text("Non traduit")
     original = page.locator("details").first
     expect(original.locator("pre")).to_be_hidden()
     original.locator("summary").click()
