@@ -51,7 +51,7 @@ def up(
 
 @app.command()
 def worker(
-    name: Annotated[str, typer.Argument(help="consent, router, foreign-ncp, translation, country-a, audit, audit-store or gateway.")],
+    name: Annotated[str, typer.Argument(help="consent, router, foreign-ncp, translation, country-a, audit, audit-store, notifications or gateway.")],
     metrics_port: Annotated[Optional[int], typer.Option(help="Serve Prometheus metrics on this port.")] = None,
 ) -> None:
     """Run one service alone (scale out by running several)."""

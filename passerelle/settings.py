@@ -159,6 +159,27 @@ class AuditSettings(BaseModel):
     fetch_min_bytes: int = 1024 * 1024
 
 
+class NotificationSettings(BaseModel):
+    """The patient's notifications of each access (services/notifications, docs/notifications.md)."""
+
+    #: SMTP relay. Production: the operator's relay, with TLS (``smtp_tls``: implicit TLS, usually
+    #: port 465; ``smtp_starttls``: STARTTLS, usually 587) and credentials.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: bool = False
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = 10.0
+    sender: str = "Passerelle - Espace santé <ne-pas-repondre@passerelle.invalid>"
+    #: Tries per message; between two, ``backoff_seconds`` doubled each time. After the last: dead letter.
+    max_attempts: PositiveInt = 5
+    backoff_seconds: float = 1.0
+    #: SQLAlchemy URL of the notification store. Empty: ``<state_dir>/notifications.sqlite3``.
+    database_url: str | None = None
+    table_prefix: str = "notif_"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PASSERELLE_", env_nested_delimiter="__")
 
@@ -168,6 +189,7 @@ class Settings(BaseSettings):
     consent: ConsentSettings = Field(default_factory=ConsentSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     portal: PortalSettings = Field(default_factory=PortalSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     #: Where generated local state lives (development signing key).
     state_dir: Path = PROJECT_ROOT / ".passerelle"
     schemas_dir: Path = PROJECT_ROOT / "schemas"

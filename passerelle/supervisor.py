@@ -31,6 +31,7 @@ WORKERS = {
     "country-a": "services.country_a",
     "audit": "services.audit",
     "audit-store": "services.audit.store",
+    "notifications": "services.notifications",
     "gateway": "services.gateway",
 }
 

@@ -1,0 +1,113 @@
+"""Wiring: ``audit.access-notifications`` → one e-mail and one in-app notification per disclosure.
+
+Its own consumer group (``<prefix>.notifications``). Per batch: decode → store every notice not
+stored yet (one transaction; the event id is the key) → send the e-mails still pending, concurrently,
+each retried with backoff → after the last try, the event goes to the dead-letter topic with its
+original bytes and the reason → commit the Kafka offsets. A crash before the commit redelivers the
+batch, which the store absorbs: an event already sent (or dead-lettered) is not sent again.
+Bytes that are not an access notification go to the dead-letter topic (ADR 4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import structlog
+from prometheus_client import Counter
+
+from passerelle import kafka
+from passerelle.processor import CONSUMED, DEAD_LETTERS, RejectedEvent, dead_letter_headers
+from passerelle.serde import AvroSerde, DecodeError
+from passerelle.settings import Settings
+from passerelle.topics import Topics
+from services.country_a.dmp import load_dmp
+from services.notifications.handlers import Notice, notice
+from services.notifications.mailer import deliver, message
+from services.notifications.store import NotificationStore
+
+SERVICE = "notifications"
+log = structlog.get_logger()
+SENT = Counter("passerelle_notifications_sent", "Access notifications delivered by e-mail")
+UNDELIVERED = Counter("passerelle_notifications_dead_lettered", "Access notifications not delivered after the last try")
+
+
+class EmailUndeliverable(Exception):
+    """Every try to send the notice failed: the event goes to the dead-letter topic."""
+
+
+def addresses(dmp_data: Path) -> dict[str, str]:
+    """INS → the patient's e-mail address, from the DMP simulator (``patient.json``, ``email``)."""
+    return {ins: r.patient.email for ins, r in load_dmp(dmp_data).items() if r.patient.email}
+
+
+class Notifier:
+    def __init__(self, settings: Settings, serde: AvroSerde, store: NotificationStore | None = None,
+                 emails: dict[str, str] | None = None, group: str | None = None):
+        self.settings, self.serde = settings, serde
+        names = Topics(settings.topic_prefix)
+        self.source, self.dead_letters = names.audit_access_notifications, names.dead_letters
+        self.topics, self.pattern = [self.source], None
+        self.store = store or NotificationStore.from_settings(settings)
+        self.emails = addresses(settings.dmp_data) if emails is None else emails
+        self.group = group or f"{settings.topic_prefix}.{SERVICE}"
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = kafka.consumer(self.settings.kafka, self.group, self.source)
+        producer = kafka.producer(self.settings.kafka)
+        await producer.start()
+        await consumer.start()
+        log.info("notifications started", group=self.group, patients_with_address=len(self.emails))
+        try:
+            while not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=500, max_records=self.settings.kafka.max_batch)
+                records = [r for part in batch.values() for r in part]
+                if records:
+                    await self._handle(producer, records)
+                    await consumer.commit()
+                    CONSUMED.labels(SERVICE, self.source).inc(len(records))
+        finally:
+            await consumer.stop()
+            await producer.stop()
+            log.info("notifications stopped", group=self.group)
+
+    async def _handle(self, producer, records) -> None:
+        notices, acks = {}, []
+        for rec in records:
+            try:
+                n = notice(*self.serde.decode(rec.value))
+                notices.setdefault(n.event_id, (n, rec))
+            except (DecodeError, RejectedEvent) as exc:
+                acks.append(await self._dead_letter(producer, rec, exc))
+        pending = await asyncio.to_thread(
+            self.store.record, [(n, n.patient_id in self.emails) for n, _ in notices.values()])
+        failures = [f for f in await asyncio.gather(*(self._send(notices[i][0]) for i in pending)) if f]
+        for event_id, _, exc in failures:
+            acks.append(await self._dead_letter(producer, notices[event_id][1], exc))
+        await asyncio.gather(*acks)
+        # Marked dead only once its dead letter is acknowledged: a crash in between sends it again.
+        for event_id, attempts, exc in failures:
+            await asyncio.to_thread(self.store.dead, event_id, attempts, str(exc))
+            UNDELIVERED.inc()
+
+    async def _send(self, n: Notice) -> tuple[str, int, EmailUndeliverable] | None:
+        """None once delivered (and recorded as sent), else what failed."""
+        config = self.settings.notifications
+        outcome = await deliver(message(n, config.sender, self.emails[n.patient_id]), config)
+        if outcome.delivered:
+            await asyncio.to_thread(self.store.delivered, n.event_id, outcome.attempts)
+            SENT.inc()
+            return None
+        return n.event_id, outcome.attempts, EmailUndeliverable(
+            f"e-mail not delivered after {outcome.attempts} tries: {outcome.reason}")
+
+    async def _dead_letter(self, producer, rec, exc: Exception):
+        DEAD_LETTERS.labels(SERVICE, type(exc).__name__).inc()
+        log.warning("dead-lettered", topic=rec.topic, partition=rec.partition, offset=rec.offset,
+                    error_class=type(exc).__name__)
+        return await producer.send(self.dead_letters, rec.value, key=rec.key,
+                                   headers=dead_letter_headers(rec, SERVICE, exc))
+
+
+def build(settings: Settings, serde: AvroSerde) -> Notifier:
+    return Notifier(settings, serde)

@@ -1,0 +1,117 @@
+"""What the patient is told of one access to their data (pure, no I/O).
+
+One ``PatientAccessNotified`` → one ``Notice``: who (country, profession, organisation, name when
+asserted), when (Paris time), which document, why (the emergency called out). Never any clinical
+content: the event carries none, and the notice is built from these fields alone. The e-mail names
+no patient and no document identifier (the DMP's document ids embed the NIR); the in-app notice,
+behind the patient's sign-in, keeps the document id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from passerelle.events import PATIENT_ACCESS_NOTIFIED
+from passerelle.processor import RejectedEvent
+
+PARIS = ZoneInfo("Europe/Paris")
+
+#: Country names in French (EU/EEA states of MyHealth@EU, and France).
+COUNTRIES = {
+    "AT": "Autriche", "BE": "Belgique", "BG": "Bulgarie", "CY": "Chypre", "CZ": "Tchéquie", "DE": "Allemagne",
+    "DK": "Danemark", "EE": "Estonie", "ES": "Espagne", "FI": "Finlande", "FR": "France", "GR": "Grèce",
+    "HR": "Croatie", "HU": "Hongrie", "IE": "Irlande", "IS": "Islande", "IT": "Italie", "LI": "Liechtenstein",
+    "LT": "Lituanie", "LU": "Luxembourg", "LV": "Lettonie", "MT": "Malte", "NL": "Pays-Bas", "NO": "Norvège",
+    "PL": "Pologne", "PT": "Portugal", "RO": "Roumanie", "SE": "Suède", "SI": "Slovénie", "SK": "Slovaquie",
+}
+
+#: Professions: a professional abroad's eHDSI role, or a French profession code (TRE_G15).
+PROFESSIONS = {
+    "physician": "médecin", "dentist": "chirurgien-dentiste", "midwife": "sage-femme", "pharmacist": "pharmacien",
+    "nurse": "infirmier ou infirmière",
+    "10": "médecin", "21": "pharmacien", "40": "chirurgien-dentiste", "50": "sage-femme",
+    "60": "infirmier ou infirmière", "70": "masseur-kinésithérapeute",
+}
+
+#: The audited step that was the access → what was read.
+DOCUMENTS = {
+    "NCP_PS_OUTCOME": "votre synthèse médicale (dossier médical partagé)",
+    "PS_OUTCOME": "votre résumé patient",
+    "EP_OUTCOME": "vos prescriptions électroniques",
+}
+
+PURPOSES = {"TREATMENT": "soins", "EMERGENCY": "urgence"}
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One access as the patient sees it (e-mail and in-app notification say the same)."""
+    event_id: str
+    patient_country: str
+    patient_id: str
+    accessed_at_ms: int
+    country: str          # French name of the professional's country
+    profession: str
+    organisation: str
+    professional_name: str | None
+    document: str
+    document_id: str | None
+    purpose: str
+    emergency: bool
+
+    def when(self) -> str:
+        local = datetime.fromtimestamp(self.accessed_at_ms / 1000, timezone.utc).astimezone(PARIS)
+        return local.strftime("le %d/%m/%Y à %H:%M (heure de Paris)")
+
+    def subject(self) -> str:
+        prefix = "URGENCE - " if self.emergency else ""
+        return f"{prefix}Un professionnel de santé ({self.country}) a consulté votre dossier"
+
+    def who(self) -> str:
+        name = f"{self.professional_name}, " if self.professional_name else ""
+        return f"{name}{self.profession}, {self.organisation} ({self.country})"
+
+    def text(self) -> str:
+        lines = [
+            "Bonjour,", "",
+            f"Un professionnel de santé a consulté {self.document} {self.when()}.", "",
+            f"Qui : {self.who()}",
+            f"Document : {self.document}",
+            f"Motif : {self.purpose}",
+        ]
+        if self.emergency:
+            lines += ["", "Il s'agit d'un accès en urgence : le professionnel a déclaré une situation d'urgence "
+                          "pour consulter votre dossier."]
+        lines += ["", "Vous pouvez voir tous les accès à votre dossier, et vous opposer à l'accès depuis l'étranger, "
+                      "sur votre espace patient.",
+                  "Si vous ne reconnaissez pas cet accès, signalez-le au délégué à la protection des données.", "",
+                  "Ce message est envoyé automatiquement : merci de ne pas y répondre."]
+        return "\n".join(lines)
+
+
+def _millis(value) -> int:
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    return int(value)
+
+
+def notice(event_type: str, event: dict) -> Notice:
+    """The notice of one access; ``RejectedEvent`` (→ dead letter) for an event that is not one."""
+    if event_type != PATIENT_ACCESS_NOTIFIED:
+        raise RejectedEvent(f"{event_type} is not {PATIENT_ACCESS_NOTIFIED}")
+    patient, hp = event["patient"], event["hp"]
+    if not patient["patient_id"] or not event["envelope"]["event_id"]:
+        raise RejectedEvent("the access names no patient or has no event id")
+    country_code = (event.get("hp_country") or "FR").upper()
+    if country_code not in COUNTRIES:
+        raise RejectedEvent("the professional's country is not a known country code")
+    purpose = event.get("purpose")
+    return Notice(
+        event_id=event["envelope"]["event_id"], patient_country=patient["country"].upper(),
+        patient_id=patient["patient_id"], accessed_at_ms=_millis(event["accessed_at"]),
+        country=COUNTRIES[country_code], profession=PROFESSIONS.get(hp["profession"], "professionnel de santé"),
+        organisation=hp["organisation"] or "organisation non précisée", professional_name=event.get("hp_name"),
+        document=DOCUMENTS.get(event["action"], "des données de votre dossier"), document_id=event.get("document_id"),
+        purpose=PURPOSES.get(purpose, "non précisé"), emergency=purpose == "EMERGENCY")
