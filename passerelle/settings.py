@@ -133,6 +133,20 @@ class PortalSettings(BaseModel):
     session_ttl_seconds: int = 3600
 
 
+def _france_connect() -> "OidcSettings":
+    return OidcSettings(scopes="openid given_name family_name birthdate gender birthplace birthcountry")
+
+
+class PatientSpaceSettings(BaseModel):
+    """The patient space (``/patient/``): sign-in with FranceConnect (docs/patient-space.md). No
+    ``oidc.issuer``: no provider, the space only says that sign-in is not available."""
+
+    oidc: OidcSettings = Field(default_factory=_france_connect)
+    #: A patient session lasts this long (then the patient signs in again).
+    session_ttl_seconds: int = 900
+    page_size: int = 20
+
+
 class ConsentSettings(BaseModel):
     #: Abuse detection: more requests than this per professional / per patient within the sliding
     #: window raises an alert (the request is still decided on the rules).
@@ -190,6 +204,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     portal: PortalSettings = Field(default_factory=PortalSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    patient: PatientSpaceSettings = Field(default_factory=PatientSpaceSettings)
     #: Where generated local state lives (development signing key).
     state_dir: Path = PROJECT_ROOT / ".passerelle"
     schemas_dir: Path = PROJECT_ROOT / "schemas"

@@ -92,9 +92,13 @@ class ConsentRegistry:
 
     def refusal(self, patient: dict, hp: dict, service: str, now_ms: int) -> str | None:
         """PATIENT_OPPOSED or CONSENT_REVOKED when the latest word in force refuses, else None."""
+        return REFUSALS.get(self.latest_word(patient, hp, service, now_ms))
+
+    def latest_word(self, patient: dict, hp: dict, service: str, now_ms: int) -> str | None:
+        """The kind of the latest directive in force that applies (GRANT, REVOCATION, OPPOSITION,
+        UNREADABLE), or None when the patient said nothing that applies."""
         directives = self._by_patient.get((patient["country"], patient["patient_id"]), {}).values()
         in_force = [d for d in directives if d.applies_to(hp, service) and d.in_force(now_ms)]
         if not in_force:
             return None
-        latest = max(in_force, key=lambda d: (d.recorded_at, _SAFER_FIRST[d.kind]))
-        return REFUSALS.get(latest.kind)
+        return max(in_force, key=lambda d: (d.recorded_at, _SAFER_FIRST[d.kind])).kind

@@ -1,13 +1,17 @@
-"""Wiring: ``crossborder.requested`` → decisions, alerts and answers to foreign NCPs."""
+"""Wiring: ``crossborder.requested`` → decisions, alerts and answers to foreign NCPs, under the
+patients' directives of the consent registry."""
 
 from __future__ import annotations
 
 from passerelle import PROJECT_ROOT
 from passerelle.crossborder import Policy
-from passerelle.processor import Processor
+from passerelle.processor import Processor  # noqa: F401 (the type build returns)
+from passerelle.topic_view import ViewProcessor
 from passerelle.serde import AvroSerde
 from passerelle.settings import Settings
 from passerelle.topics import Topics
+from services.consent.registry import ConsentRegistry
+from services.consent.view import RegistryView
 from services.country_a.dmp import load_dmp
 from services.country_a.handlers import CountryA, answer_foreign_ncp
 from services.country_a.transcode import Tables
@@ -16,8 +20,11 @@ TRANSCODING = PROJECT_ROOT / "data" / "country-a" / "transcoding.yaml"
 
 
 def build(settings: Settings, serde: AvroSerde) -> Processor:
-    topics = Topics(settings.topic_prefix)
+    topics, registry = Topics(settings.topic_prefix), ConsentRegistry()
     country = CountryA(load_dmp(settings.dmp_data), Policy.load(settings.country_a_policy),
-                       Tables.load(TRANSCODING, settings.catalogue_dir / "icd-10.json"), topics)
-    return Processor("country-a", settings, serde, lambda e: answer_foreign_ncp(e, country),
-                     topics=[topics.crossborder_requested])
+                       Tables.load(TRANSCODING, settings.catalogue_dir / "icd-10.json"), topics, registry)
+    # The patients' oppositions from the patient space apply to the next decision: the registry view
+    # is caught up before each batch (as the consent service does).
+    view = RegistryView(settings, serde, topics.consent_registry, registry)
+    return ViewProcessor("country-a", settings, serde, lambda e: answer_foreign_ncp(e, country), view=view,
+                         topics=[topics.crossborder_requested])

@@ -37,6 +37,9 @@ from services.gateway.prescription_api import prescription_router
 from services.gateway.prescription_tracker import PrescriptionTracker
 from services.gateway.portal_api import install_portal
 from services.gateway.portal_oidc import OidcSignIn, oidc_enabled
+from services.country_a.dmp import load_dmp
+from services.gateway.patient_signin import PATH as PATIENT_PATH
+from services.gateway.patient_space import PatientSpace
 from services.gateway.models import Accepted, CountryView, PatientSummaryRequest, RequestStatus
 from services.gateway.settings import MAX_TRACKED_REQUESTS, MAX_WAIT_SECONDS, REQUEST_TTL_SECONDS
 from services.gateway.tracker import RequestTracker
@@ -173,6 +176,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dashboard_router(settings, serde, professional, lambda: app.state.producer, watch))
     install_portal(app, settings, countries,
                    OidcSignIn(settings, directory, professions, refuse) if oidc_enabled(settings) else None)
+    app.mount(PATIENT_PATH, PatientSpace(settings, serde, lambda: app.state.producer, load_dmp(settings.dmp_data),
+                                         refuse).asgi(), name="patient")  # the patient space (docs/patient-space.md)
 
     @app.get("/v1/countries", response_model=list[CountryView], tags=["reference"])
     async def list_countries():
