@@ -1,6 +1,6 @@
 """The patient space, in French, at ``/patient/`` (docs/patient-space.md): a patient signed in with
 FranceConnect (patient_signin.py) sees every access to their record, newest first, page by page
-(the notifications service's store: the same information as the e-mail), downloads it as CSV,
+(the notifications service's store: the same information as the e-mail), downloads it as CSV or PDF,
 and opposes or lifts the opposition to cross-border access: a ConsentDirective on the consent
 registry, which country A applies from its next decision and the audit service records.
 
@@ -10,9 +10,8 @@ A patient only ever sees their own record: no route takes a patient identifier; 
 
 from __future__ import annotations
 
-import csv
+import asyncio
 import html
-import io
 from collections.abc import Callable
 from datetime import datetime, timezone
 from urllib.parse import parse_qs
@@ -33,6 +32,7 @@ from passerelle.topics import Topics
 from services.consent.registry import GRANT, OPPOSITION, directive_key
 from services.country_a.dmp import DmpRecord
 from services.country_a.rules import CROSS_BORDER_SERVICE
+from services.gateway.patient_export import accessed, as_csv, as_pdf
 from services.gateway.portal_api import SECURITY_HEADERS
 from services.gateway.patient_signin import PATH, PatientRefused, PatientSignIn, RefusalHook
 from services.notifications.store import NotificationStore
@@ -40,6 +40,7 @@ from services.notifications.store import NotificationStore
 log = structlog.get_logger()
 HEADERS = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
 MAX_PAGE = 10_000
+MAX_EXPORT = 100_000
 CHOICES = {"opposer": OPPOSITION, "lever": GRANT}
 
 MESSAGES = {
@@ -74,10 +75,6 @@ def refusal_page(exc: PatientRefused) -> HTMLResponse:
     return page("Accès refusé", f"""<h1>Accès refusé</h1><div role="alert"><p>{html.escape(MESSAGES[exc.code])}</p>
 <p>Code : <code>{html.escape(exc.code)}</code></p></div><p><a href="{PATH}/">Revenir à l'espace patient</a></p>""",
                 exc.status)
-
-
-def accessed(n: dict) -> str:
-    return datetime.fromtimestamp(n["accessed_at_ms"] / 1000, timezone.utc).isoformat(timespec="seconds")
 
 
 def history_rows(notices: list[dict]) -> str:
@@ -128,7 +125,8 @@ consulté depuis l'étranger.</p><p><a href="{PATH}/connexion">S'identifier avec
 {f'<p role="status">{saved}</p>' if saved else ''}
 <h2>Accès à mon dossier</h2><p>{total} accès enregistré(s) — page {number} sur {last}.</p>
 {history_rows(notices)}<nav aria-label="Pages">{nav}</nav>
-<p><a href="{PATH}/acces.csv">Télécharger la liste des accès (CSV)</a></p>
+<p><a href="{PATH}/acces.csv">Télécharger la liste des accès (CSV)</a>
+— <a href="{PATH}/acces.pdf">Télécharger la liste des accès (PDF)</a></p>
 <h2>Accès depuis l'étranger</h2>
 <form method="post" action="{PATH}/opposition"><fieldset><legend>Mon choix</legend>
 <button type="submit" name="choix" value="opposer">M'opposer à l'accès depuis l'étranger</button>
@@ -141,18 +139,15 @@ consulté depuis l'étranger.</p><p><a href="{PATH}/connexion">S'identifier avec
         return int(raw)
 
     async def history_csv(self, request: Request) -> Response:
-        ins = await self._required(request)
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["date_utc", "pays", "profession", "professionnel", "organisation", "document",
-                         "reference_document", "motif", "urgence"])
-        _, notices = self.store.for_patient("FR", ins, 0, 100_000)
-        for n in notices:
-            writer.writerow([accessed(n), n["country"], n["profession"], n["professional_name"] or "",
-                             n["organisation"], n["document"], n["document_id"] or "", n["purpose"],
-                             "oui" if n["emergency"] else "non"])
-        return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+        _, notices = self.store.for_patient("FR", await self._required(request), 0, MAX_EXPORT)
+        return Response(as_csv(notices), media_type="text/csv; charset=utf-8",
                         headers={**HEADERS, "Content-Disposition": 'attachment; filename="acces-mon-dossier.csv"'})
+
+    async def history_pdf(self, request: Request) -> Response:
+        _, notices = self.store.for_patient("FR", await self._required(request), 0, MAX_EXPORT)
+        content = await asyncio.to_thread(as_pdf, notices, datetime.now(timezone.utc))
+        return Response(content, media_type="application/pdf",
+                        headers={**HEADERS, "Content-Disposition": 'attachment; filename="acces-mon-dossier.pdf"'})
 
     async def opposition(self, request: Request) -> Response:
         ins = await self._required(request)
@@ -187,6 +182,7 @@ consulté depuis l'étranger.</p><p><a href="{PATH}/connexion">S'identifier avec
         return Starlette(
             routes=[Route("/", self.home), Route("/connexion", s.login), Route("/retour", s.callback),
                     Route("/deconnexion", s.logout, methods=["POST"]), Route("/acces.csv", self.history_csv),
+                    Route("/acces.pdf", self.history_pdf),
                     Route("/opposition", self.opposition, methods=["POST"])],
             middleware=[Middleware(SessionMiddleware, secret_key=s.login_secret, session_cookie="passerelle_patient_login",
                                    max_age=600, path=PATH, same_site="lax")],

@@ -101,6 +101,9 @@ async def test_the_patient_sees_only_their_accesses_and_controls_cross_border_ac
                 assert bad.status_code == 422 and "doit être un nombre entier" in bad.text
                 rows = list(csv.reader(io.StringIO((await client.get("/patient/acces.csv")).text)))
                 assert len(rows) == 26 and rows[1][0] == "2026-11-25T09:00:00+00:00" and rows[1][8] == "oui"
+                pdf = await client.get("/patient/acces.pdf")
+                assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+                assert pdf.content.startswith(b"%PDF-") and len(pdf.content) > 2000
 
                 assert (await decision(settings, serde, CAMILLE, 1))["authorised"]
                 opposed = await client.post("/patient/opposition", data={"choix": "opposer"})
@@ -132,4 +135,4 @@ async def test_the_patient_sees_only_their_accesses_and_controls_cross_border_ac
         "PATIENT_SESSION_INVALID"])
     assert all(e["hp"] is None for e in events)
     directives = await consume(settings, Topics(settings.topic_prefix).consent_registry, 2)
-    assert [serde.decode(r.value)[1]["kind"] for r in directives] == ["OPPOSITION", "GRANT"]
+    assert sorted(serde.decode(r.value)[1]["kind"] for r in directives) == ["GRANT", "OPPOSITION"]
