@@ -91,6 +91,16 @@ def history_rows(notices: list[dict]) -> str:
             f"</tr></thead><tbody>{rows}</tbody></table>")
 
 
+def same_origin(request: Request) -> bool:
+    """A change comes from the space's own page (besides the session cookie being SameSite=Lax):
+    the browser's ``Sec-Fetch-Site``, else its ``Origin`` (``null`` under no-referrer), say so."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    return origin in (None, "null", f"{request.url.scheme}://{request.url.netloc}")
+
+
 class PatientSpace:
     def __init__(self, settings: Settings, serde: AvroSerde, producer: Callable, dmp: dict[str, DmpRecord],
                  on_refusal: RefusalHook, store: NotificationStore | None = None):
@@ -151,8 +161,7 @@ consulté depuis l'étranger.</p><p><a href="{PATH}/connexion">S'identifier avec
 
     async def opposition(self, request: Request) -> Response:
         ins = await self._required(request)
-        origin = request.headers.get("origin")
-        if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
+        if not same_origin(request):
             raise await self.signin.refused(request, PatientRefused("PATIENT_ORIGIN_INVALID", 403))
         body = await request.body()
         choice = parse_qs(body.decode("utf-8", "replace")).get("choix", [None])[0] if len(body) <= 1024 else None
