@@ -192,6 +192,9 @@ class NotificationSettings(BaseModel):
     #: SQLAlchemy URL of the notification store. Empty: ``<state_dir>/notifications.sqlite3``.
     database_url: str | None = None
     table_prefix: str = "notif_"
+    #: Notifications older than this (time of the access) are purged; the same six months as the
+    #: audit trail they tell the patient about (docs/data-protection.md). 0 keeps them.
+    retention_days: int = 183
 
 
 class Settings(BaseSettings):

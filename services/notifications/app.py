@@ -11,6 +11,7 @@ Bytes that are not an access notification go to the dead-letter topic (ADR 4).
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import structlog
@@ -27,6 +28,7 @@ from services.notifications.mailer import deliver, message
 from services.notifications.store import NotificationStore
 
 SERVICE = "notifications"
+PURGE_INTERVAL_S = 3600
 log = structlog.get_logger()
 SENT = Counter("passerelle_notifications_sent", "Access notifications delivered by e-mail")
 UNDELIVERED = Counter("passerelle_notifications_dead_lettered", "Access notifications not delivered after the last try")
@@ -58,8 +60,14 @@ class Notifier:
         await producer.start()
         await consumer.start()
         log.info("notifications started", group=self.group, patients_with_address=len(self.emails))
+        next_purge = 0.0
         try:
             while not stop.is_set():
+                if time.monotonic() >= next_purge:
+                    purged = await asyncio.to_thread(self.store.purge, self.settings.notifications.retention_days)
+                    if purged:
+                        log.info("notifications purged (retention)", purged=purged)
+                    next_purge = time.monotonic() + PURGE_INTERVAL_S
                 batch = await consumer.getmany(timeout_ms=500, max_records=self.settings.kafka.max_batch)
                 records = [r for part in batch.values() for r in part]
                 if records:

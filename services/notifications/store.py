@@ -110,6 +110,14 @@ class NotificationStore:
             return conn.execute(delete(self.table).where(c.patient_country == country,
                                                          c.patient_id == patient_id)).rowcount
 
+    def purge(self, retention_days: int, now_ms: int | None = None) -> int:
+        """Delete the notifications of accesses older than ``retention_days``; returns how many."""
+        if retention_days <= 0:
+            return 0
+        cutoff = (now_ms if now_ms is not None else int(time.time() * 1000)) - retention_days * 86_400_000
+        with self.engine.begin() as conn:
+            return conn.execute(delete(self.table).where(self.table.c.accessed_at < cutoff)).rowcount
+
     def count(self) -> int:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(self.table)).scalar_one()

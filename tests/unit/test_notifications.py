@@ -81,3 +81,13 @@ def test_the_store_keeps_one_row_per_event_and_pages_newest_first(tmp_path):
     assert store.status(other.event_id)["email_status"] == NO_ADDRESS
     assert store.erase_patient("FR", INS) == 3 and store.count() == 1
     assert store.status(notices[1].event_id) is None
+
+
+def test_the_retention_purge_deletes_only_old_notifications(tmp_path):
+    store = NotificationStore(f"sqlite:///{tmp_path / 'n.sqlite3'}")
+    old, recent = (notice(PATIENT_ACCESS_NOTIFIED, event(accessed_at=datetime(2026, m, 1, tzinfo=timezone.utc)))
+                   for m in (1, 11))
+    store.record([(old, True), (recent, True)])
+    now = int(datetime(2026, 12, 1, tzinfo=timezone.utc).timestamp() * 1000)
+    assert store.purge(0, now) == 0 and store.purge(183, now) == 1
+    assert store.status(old.event_id) is None and store.status(recent.event_id) is not None
