@@ -5,7 +5,8 @@ stored yet (one transaction; the event id is the key) → send the e-mails still
 each retried with backoff → after the last try, the event goes to the dead-letter topic with its
 original bytes and the reason → commit the Kafka offsets. A crash before the commit redelivers the
 batch, which the store absorbs: an event already sent (or dead-lettered) is not sent again.
-Bytes that are not an access notification go to the dead-letter topic (ADR 4).
+Bytes that are not an access notification go to the dead-letter topic (ADR 4). Retention purges
+(``retention_days``) run at start and then hourly.
 """
 
 from __future__ import annotations
