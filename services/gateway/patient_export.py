@@ -7,15 +7,21 @@ import csv
 import io
 import unicodedata
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
 
+PARIS = ZoneInfo("Europe/Paris")
 COLUMNS = ["date_utc", "pays", "profession", "professionnel", "organisation", "document", "reference_document",
            "motif", "urgence"]
 
 
 def accessed(n: dict) -> str:
     return datetime.fromtimestamp(n["accessed_at_ms"] / 1000, timezone.utc).isoformat(timespec="seconds")
+
+
+def paris_time(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).astimezone(PARIS).strftime("%d/%m/%Y %H:%M")
 
 
 def row(n: dict) -> list[str]:

@@ -32,7 +32,7 @@ from passerelle.topics import Topics
 from services.consent.registry import GRANT, OPPOSITION, directive_key
 from services.country_a.dmp import DmpRecord
 from services.country_a.rules import CROSS_BORDER_SERVICE
-from services.gateway.patient_export import accessed, as_csv, as_pdf
+from services.gateway.patient_export import as_csv, as_pdf, paris_time
 from services.gateway.portal_api import SECURITY_HEADERS
 from services.gateway.patient_signin import PATH, PatientRefused, PatientSignIn, RefusalHook
 from services.notifications.store import NotificationStore
@@ -81,11 +81,11 @@ def history_rows(notices: list[dict]) -> str:
     if not notices:
         return "<p>Aucun accès à votre dossier n'est enregistré.</p>"
     rows = "".join(
-        f"<tr><td>{html.escape(accessed(n))}</td><td>{html.escape(n['country'])}</td>"
+        f"<tr><td>{html.escape(paris_time(n['accessed_at_ms']))}</td><td>{html.escape(n['country'])}</td>"
         f"<td>{html.escape(n['profession'])}{', ' + html.escape(n['professional_name']) if n['professional_name'] else ''}</td>"
         f"<td>{html.escape(n['organisation'])}</td><td>{html.escape(n['document'])}</td>"
         f"<td>{'<strong>Urgence</strong>' if n['emergency'] else html.escape(n['purpose'])}</td></tr>" for n in notices)
-    return ("<table><caption>Accès à votre dossier, du plus récent au plus ancien (heure UTC)</caption><thead><tr>"
+    return ("<table><caption>Accès à votre dossier, du plus récent au plus ancien (heure de Paris)</caption><thead><tr>"
             "<th scope=\"col\">Date</th><th scope=\"col\">Pays</th><th scope=\"col\">Professionnel</th>"
             "<th scope=\"col\">Organisation</th><th scope=\"col\">Document</th><th scope=\"col\">Motif</th>"
             f"</tr></thead><tbody>{rows}</tbody></table>")
@@ -99,6 +99,15 @@ def same_origin(request: Request) -> bool:
         return site in ("same-origin", "none")
     origin = request.headers.get("origin")
     return origin in (None, "null", f"{request.url.scheme}://{request.url.netloc}")
+
+
+def choice_rows(choices: list[dict]) -> str:
+    if not choices:
+        return "<p>Vous n'avez exprimé aucun choix : les règles du DMP s'appliquent.</p>"
+    items = "".join(f"<li>{html.escape(paris_time(c['recorded_at_ms']))} : {html.escape(c['label'])} "
+                    f"({html.escape(c['concerns'])}), enregistré par {html.escape(c['recorded_by'])}</li>"
+                    for c in choices)
+    return f"<ul>{items}</ul>"
 
 
 class PatientSpace:
@@ -138,6 +147,7 @@ consulté depuis l'étranger.</p><p><a href="{PATH}/connexion">S'identifier avec
 <p><a href="{PATH}/acces.csv">Télécharger la liste des accès (CSV)</a>
 — <a href="{PATH}/acces.pdf">Télécharger la liste des accès (PDF)</a></p>
 <h2>Accès depuis l'étranger</h2>
+<h3>Mes choix, du plus récent au plus ancien</h3>{choice_rows(self.store.choices_of("FR", ins))}
 <form method="post" action="{PATH}/opposition"><fieldset><legend>Mon choix</legend>
 <button type="submit" name="choix" value="opposer">M'opposer à l'accès depuis l'étranger</button>
 <button type="submit" name="choix" value="lever">Lever mon opposition</button></fieldset></form>

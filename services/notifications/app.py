@@ -1,4 +1,5 @@
-"""Wiring: ``audit.access-notifications`` → one e-mail and one in-app notification per disclosure.
+"""Wiring: ``audit.access-notifications`` → one e-mail and one in-app notification per disclosure;
+``consent.registry`` → the French patients' choices, listed in their space.
 
 Its own consumer group (``<prefix>.notifications``). Per batch: decode → store every notice not
 stored yet (one transaction; the event id is the key) → send the e-mails still pending, concurrently,
@@ -24,7 +25,8 @@ from passerelle.serde import AvroSerde, DecodeError
 from passerelle.settings import Settings
 from passerelle.topics import Topics
 from services.country_a.dmp import load_dmp
-from services.notifications.handlers import Notice, notice
+from services.country_a.rules import CROSS_BORDER_SERVICE
+from services.notifications.handlers import Notice, choice, notice
 from services.notifications.mailer import deliver, message
 from services.notifications.store import NotificationStore
 
@@ -50,13 +52,14 @@ class Notifier:
         self.settings, self.serde = settings, serde
         names = Topics(settings.topic_prefix)
         self.source, self.dead_letters = names.audit_access_notifications, names.dead_letters
-        self.topics, self.pattern = [self.source], None
+        self.registry = names.consent_registry
+        self.topics, self.pattern = [self.source, self.registry], None
         self.store = store or NotificationStore.from_settings(settings)
         self.emails = addresses(settings.dmp_data) if emails is None else emails
         self.group = group or f"{settings.topic_prefix}.{SERVICE}"
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = kafka.consumer(self.settings.kafka, self.group, self.source)
+        consumer = kafka.consumer(self.settings.kafka, self.group, *self.topics)
         producer = kafka.producer(self.settings.kafka)
         await producer.start()
         await consumer.start()
@@ -74,20 +77,27 @@ class Notifier:
                 if records:
                     await self._handle(producer, records)
                     await consumer.commit()
-                    CONSUMED.labels(SERVICE, self.source).inc(len(records))
+                    for rec in records:
+                        CONSUMED.labels(SERVICE, rec.topic).inc()
         finally:
             await consumer.stop()
             await producer.stop()
             log.info("notifications stopped", group=self.group)
 
     async def _handle(self, producer, records) -> None:
-        notices, acks = {}, []
+        notices, choices, acks = {}, [], []
         for rec in records:
+            if rec.topic == self.registry and rec.value is None:
+                continue  # a tombstone (an erasure): nothing to show
             try:
+                if rec.topic == self.registry:
+                    choices.append(choice(*self.serde.decode(rec.value), CROSS_BORDER_SERVICE))
+                    continue
                 n = notice(*self.serde.decode(rec.value))
                 notices.setdefault(n.event_id, (n, rec))
             except (DecodeError, RejectedEvent) as exc:
                 acks.append(await self._dead_letter(producer, rec, exc))
+        await asyncio.to_thread(self.store.record_choices, [c for c in choices if c is not None])
         pending = await asyncio.to_thread(
             self.store.record, [(n, n.patient_id in self.emails) for n, _ in notices.values()])
         failures = [f for f in await asyncio.gather(*(self._send(notices[i][0]) for i in pending)) if f]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from passerelle.events import PATIENT_ACCESS_NOTIFIED
+from passerelle.events import CONSENT_DIRECTIVE, PATIENT_ACCESS_NOTIFIED
 from passerelle.processor import RejectedEvent
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -115,3 +115,43 @@ def notice(event_type: str, event: dict) -> Notice:
         organisation=hp["organisation"] or "organisation non précisée", professional_name=event.get("hp_name"),
         document=DOCUMENTS.get(event["action"], "des données de votre dossier"), document_id=event.get("document_id"),
         purpose=PURPOSES.get(purpose, "non précisé"), emergency=purpose == "EMERGENCY")
+
+
+#: A consent directive as the patient reads it in their space.
+CHOICE_LABELS = {
+    ("OPPOSITION", True): "Opposition à l'accès depuis l'étranger",
+    ("GRANT", True): "Opposition levée : accès depuis l'étranger autorisé",
+    ("OPPOSITION", False): "Opposition",
+    ("GRANT", False): "Autorisation",
+    ("REVOCATION", False): "Autorisation retirée",
+    ("REVOCATION", True): "Autorisation retirée",
+}
+CHANNELS = {"espace-patient": "vous, depuis l'espace patient"}
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of the patient's directives, for the patient space's list of choices."""
+    event_id: str
+    patient_country: str
+    patient_id: str
+    recorded_at_ms: int
+    label: str
+    concerns: str  # everyone, or the professional / organisation concerned
+    recorded_by: str
+
+
+def choice(event_type: str, event: dict, cross_border_service: str) -> Choice | None:
+    """The choice a registry directive records, for a French patient; None for another patient's
+    (their country keeps their choices); ``RejectedEvent`` for what is not a directive."""
+    if event_type != CONSENT_DIRECTIVE:
+        raise RejectedEvent(f"{event_type} is not {CONSENT_DIRECTIVE}")
+    if event["patient"]["country"].upper() != "FR":
+        return None
+    grantee = event.get("grantee")
+    whole = grantee is None and event.get("service") in (None, cross_border_service)
+    concerns = "tous les professionnels" if grantee is None else (
+        f"le professionnel {grantee['id']}" if grantee["kind"] == "PROFESSIONAL" else f"l'organisation {grantee['id']}")
+    return Choice(event["envelope"]["event_id"], "FR", event["patient"]["patient_id"],
+                  _millis(event["envelope"]["occurred_at"]), CHOICE_LABELS[(event["kind"], whole)], concerns,
+                  CHANNELS.get(event["recorded_by"], "un opérateur"))

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from passerelle.settings import Settings
-from services.notifications.handlers import Notice
+from services.notifications.handlers import Choice, Notice
 
 PENDING, SENT, DEAD, NO_ADDRESS = "pending", "sent", "dead", "no_address"
 
@@ -52,6 +52,16 @@ class NotificationStore:
             Column("sent_at", BigInteger),
             Index(f"{table_prefix}notifications_patient", "patient_country", "patient_id", "accessed_at"),
         )
+        #: The patient's choices (consent directives about them), as the patient space lists them.
+        self.choices = Table(
+            f"{table_prefix}choices", md,
+            Column("event_id", String(64), primary_key=True),
+            Column("patient_country", String(2), nullable=False),
+            Column("patient_id", String(128), nullable=False),
+            Column("recorded_at", BigInteger, nullable=False),  # epoch ms
+            Column("choice", Text, nullable=False),  # the Choice as JSON
+            Index(f"{table_prefix}choices_patient", "patient_country", "patient_id", "recorded_at"),
+        )
         try:
             md.create_all(self.engine)
         except (OperationalError, ProgrammingError, IntegrityError):
@@ -77,6 +87,23 @@ class NotificationStore:
             pending = conn.execute(select(c.event_id).where(c.event_id.in_([r["event_id"] for r in rows]),
                                                             c.email_status == PENDING)).scalars()
             return set(pending)
+
+    def record_choices(self, choices: list[Choice]) -> None:
+        """Store each choice not stored yet (key: the directive's event id)."""
+        rows = [{"event_id": c.event_id, "patient_country": c.patient_country, "patient_id": c.patient_id,
+                 "recorded_at": c.recorded_at_ms, "choice": json.dumps(dataclasses.asdict(c), ensure_ascii=False)}
+                for c in choices]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(self._insert(self.choices).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+
+    def choices_of(self, country: str, patient_id: str, limit: int = 50) -> list[dict]:
+        """The patient's choices, newest first."""
+        c = self.choices.c
+        with self.engine.connect() as conn:
+            bodies = conn.execute(select(c.choice).where(c.patient_country == country, c.patient_id == patient_id)
+                                  .order_by(c.recorded_at.desc(), c.event_id).limit(limit)).scalars().all()
+        return [json.loads(b) for b in bodies]
 
     def delivered(self, event_id: str, attempts: int) -> None:
         self._set(event_id, email_status=SENT, attempts=attempts, sent_at=int(time.time() * 1000), last_error=None)
@@ -104,9 +131,11 @@ class NotificationStore:
         return total, [json.loads(b) for b in bodies]
 
     def erase_patient(self, country: str, patient_id: str) -> int:
-        """Delete every notification of one patient (an erasure request); returns how many."""
-        c = self.table.c
+        """Delete every notification and recorded choice of one patient (an erasure request); returns
+        how many notifications."""
+        c, k = self.table.c, self.choices.c
         with self.engine.begin() as conn:
+            conn.execute(delete(self.choices).where(k.patient_country == country, k.patient_id == patient_id))
             return conn.execute(delete(self.table).where(c.patient_country == country,
                                                          c.patient_id == patient_id)).rowcount
 
@@ -123,5 +152,5 @@ class NotificationStore:
             return conn.execute(select(func.count()).select_from(self.table)).scalar_one()
 
     def drop(self) -> None:
-        self.table.metadata.drop_all(self.engine)
+        self.table.metadata.drop_all(self.engine)  # both tables
         self.engine.dispose()

@@ -22,6 +22,7 @@ from passerelle.testing import consume
 from passerelle.topics import Topics
 from services.country_a.app import build as country_a
 from services.gateway.app import create_app
+from services.notifications.app import Notifier
 from services.notifications.handlers import notice
 from services.notifications.store import NotificationStore
 from tests.country_a_flow import request as crossborder_request
@@ -57,6 +58,14 @@ async def follow_sign_in(client: httpx.AsyncClient, provider: ProviderDouble, us
     return await client.get(back), back
 
 
+async def wait_for(condition, timeout: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"not within {timeout}s")
+        await asyncio.sleep(0.05)
+
+
 async def decision(settings, serde, ins: str, count: int) -> dict:
     """Ask country A for ``ins``'s summary; its ``count``-th decision."""
     producer = kafka.producer(settings.kafka)
@@ -84,6 +93,7 @@ async def test_the_patient_sees_only_their_accesses_and_controls_cross_border_ac
                    True) for d in range(1, 26)] + [(notice(PATIENT_ACCESS_NOTIFIED, disclosure(PAUL, 28)), True)])
     stop = asyncio.Event()
     worker = asyncio.create_task(country_a(settings, serde).run(stop))
+    notifier = asyncio.create_task(Notifier(settings, serde, store, emails={}).run(stop))
     app = create_app(settings)
     try:
         async with app.router.lifespan_context(app):
@@ -92,11 +102,11 @@ async def test_the_patient_sees_only_their_accesses_and_controls_cross_border_ac
                 assert signed_in.status_code == 303 and signed_in.headers["location"] == "/patient/"
                 home = await client.get("/patient/")
                 assert home.status_code == 200 and "25 accès enregistré(s) — page 1 sur 2" in home.text
-                assert home.text.count("<tr><td>") == 20 and "2026-11-25T09:00:00+00:00" in home.text
-                assert home.text.index("2026-11-25") < home.text.index("2026-11-24") and "<strong>Urgence</strong>" in home.text
-                assert "2026-11-28" not in home.text  # Paul's
+                assert home.text.count("<tr><td>") == 20 and "25/11/2026 10:00" in home.text  # Paris time
+                assert home.text.index("25/11/2026") < home.text.index("24/11/2026") and "<strong>Urgence</strong>" in home.text
+                assert "28/11/2026" not in home.text and "aucun choix" in home.text  # Paul's
                 second = await client.get("/patient/?page=2")
-                assert second.text.count("<tr><td>") == 5 and "2026-11-01" in second.text
+                assert second.text.count("<tr><td>") == 5 and "01/11/2026" in second.text
                 bad = await client.get("/patient/?page=abc")
                 assert bad.status_code == 422 and "doit être un nombre entier" in bad.text
                 rows = list(csv.reader(io.StringIO((await client.get("/patient/acces.csv")).text)))
@@ -112,6 +122,10 @@ async def test_the_patient_sees_only_their_accesses_and_controls_cross_border_ac
                 await client.post("/patient/opposition", data={"choix": "lever"})
                 assert (await decision(settings, serde, CAMILLE, 3))["authorised"]
                 assert (await client.post("/patient/opposition", data={"choix": "peut-être"})).status_code == 422
+                await wait_for(lambda: len(store.choices_of("FR", CAMILLE)) == 2)  # read by the notifications service
+                home = (await client.get("/patient/")).text
+                assert home.index("Opposition levée") < home.index("Opposition à l&#x27;accès depuis l&#x27;étranger")
+                assert "vous, depuis l&#x27;espace patient" in home
 
                 other = await client.get(f"/patient/acces.csv?ins={PAUL}")
                 assert other.status_code == 403 and "votre propre dossier" in other.text
@@ -127,6 +141,7 @@ async def test_the_patient_sees_only_their_accesses_and_controls_cross_border_ac
     finally:
         stop.set()
         await worker
+        await notifier
         provider.stop()
 
     events = [serde.decode(r.value)[1] for r in await consume(settings, Topics(settings.topic_prefix).security_events, 5)]

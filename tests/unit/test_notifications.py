@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 import pytest
 
 from passerelle.envelope import new_envelope
-from passerelle.events import PATIENT_ACCESS_NOTIFIED
+from passerelle.events import CONSENT_DIRECTIVE, PATIENT_ACCESS_NOTIFIED
 from passerelle.processor import RejectedEvent
-from services.notifications.handlers import notice
+from services.notifications.handlers import choice, notice
 from services.notifications.mailer import message
 from services.notifications.store import NO_ADDRESS, SENT, NotificationStore
 
@@ -91,3 +91,25 @@ def test_the_retention_purge_deletes_only_old_notifications(tmp_path):
     now = int(datetime(2026, 12, 1, tzinfo=timezone.utc).timestamp() * 1000)
     assert store.purge(0, now) == 0 and store.purge(183, now) == 1
     assert store.status(old.event_id) is None and store.status(recent.event_id) is not None
+
+
+def directive_event(country: str = "FR", kind: str = "OPPOSITION", grantee=None, recorded_by="espace-patient") -> dict:
+    return {"envelope": new_envelope("gateway"), "kind": kind, "patient": {"country": country, "patient_id": INS},
+            "grantee": grantee, "service": "patient-summary", "valid_from": datetime(2026, 12, 1, tzinfo=timezone.utc),
+            "valid_until": None, "recorded_by": recorded_by}
+
+
+def test_a_french_patients_directive_is_a_choice_in_their_words():
+    c = choice(CONSENT_DIRECTIVE, directive_event(), "patient-summary")
+    assert c.label == "Opposition à l'accès depuis l'étranger" and c.recorded_by == "vous, depuis l'espace patient"
+    lifted = choice(CONSENT_DIRECTIVE, directive_event(kind="GRANT"), "patient-summary")
+    assert lifted.label.startswith("Opposition levée") and lifted.concerns == "tous les professionnels"
+    one = choice(CONSENT_DIRECTIVE, directive_event(kind="GRANT", grantee={"kind": "PROFESSIONAL", "id": "10001"},
+                                                    recorded_by="guichet"), "patient-summary")
+    assert one.label == "Autorisation" and one.concerns == "le professionnel 10001" and one.recorded_by == "un opérateur"
+
+
+def test_another_countrys_patient_has_no_choice_here_and_other_events_are_rejected():
+    assert choice(CONSENT_DIRECTIVE, directive_event(country="PT"), "patient-summary") is None
+    with pytest.raises(RejectedEvent):
+        choice(PATIENT_ACCESS_NOTIFIED, event(), "patient-summary")
