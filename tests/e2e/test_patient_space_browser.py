@@ -99,3 +99,5 @@ def test_informed_by_mail_then_keyboard_only_sign_in_history_and_opposition(pati
     assert outside == []
     refused = abroad_summary(system)
     assert refused.returncode == 1 and refused.stderr.startswith("ERROR_NO_CONSENT")
+    log = system.log.read_text()  # every process's log: no patient name or identifier
+    assert "DURAND" not in log.upper() and CAMILLE not in log and CAMILLE[:13] not in log and "camille" not in log.lower()
