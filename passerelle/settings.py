@@ -185,6 +185,9 @@ class NotificationSettings(BaseModel):
     smtp_tls: bool = False
     smtp_starttls: bool = False
     smtp_timeout_seconds: float = 10.0
+    #: SMTP connections open at once: unbounded, a batch of 500 made 500 and timed out
+    #: (benchmarks/notifications.py).
+    max_connections: PositiveInt = 4
     sender: str = "Passerelle - Espace santé <ne-pas-repondre@passerelle.invalid>"
     #: Tries per message; between two, ``backoff_seconds`` doubled each time. After the last: dead letter.
     max_attempts: PositiveInt = 5

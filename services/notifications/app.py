@@ -57,6 +57,8 @@ class Notifier:
         self.store = store or NotificationStore.from_settings(settings)
         self.emails = addresses(settings.dmp_data) if emails is None else emails
         self.group = group or f"{settings.topic_prefix}.{SERVICE}"
+        #: SMTP connections open at once (a batch of hundreds must not open hundreds).
+        self.gate = asyncio.Semaphore(settings.notifications.max_connections)
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = kafka.consumer(self.settings.kafka, self.group, *self.topics)
@@ -112,7 +114,7 @@ class Notifier:
     async def _send(self, n: Notice) -> tuple[str, int, EmailUndeliverable] | None:
         """None once delivered (and recorded as sent), else what failed."""
         config = self.settings.notifications
-        outcome = await deliver(message(n, config.sender, self.emails[n.patient_id]), config)
+        outcome = await deliver(message(n, config.sender, self.emails[n.patient_id]), config, self.gate)
         if outcome.delivered:
             await asyncio.to_thread(self.store.delivered, n.event_id, outcome.attempts)
             SENT.inc()

@@ -41,15 +41,17 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}{f' {code}' if code else ''}"
 
 
-async def deliver(msg: EmailMessage, config: NotificationSettings) -> Outcome:
-    """Try up to ``max_attempts`` times, waiting ``backoff_seconds`` × 2^n between tries."""
-    reason = None
+async def deliver(msg: EmailMessage, config: NotificationSettings, gate: asyncio.Semaphore | None = None) -> Outcome:
+    """Try up to ``max_attempts`` times, waiting ``backoff_seconds`` × 2^n between tries; ``gate``
+    bounds the connections open at once (held during a try, not during the wait)."""
+    reason, gate = None, gate or asyncio.Semaphore(1)
     for attempt in range(1, config.max_attempts + 1):
         try:
-            await aiosmtplib.send(
-                msg, hostname=config.smtp_host, port=config.smtp_port, username=config.smtp_username,
-                password=config.smtp_password.get_secret_value() if config.smtp_password else None,
-                use_tls=config.smtp_tls, start_tls=config.smtp_starttls, timeout=config.smtp_timeout_seconds)
+            async with gate:
+                await aiosmtplib.send(
+                    msg, hostname=config.smtp_host, port=config.smtp_port, username=config.smtp_username,
+                    password=config.smtp_password.get_secret_value() if config.smtp_password else None,
+                    use_tls=config.smtp_tls, start_tls=config.smtp_starttls, timeout=config.smtp_timeout_seconds)
             return Outcome(True, attempt)
         except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
             reason = _reason(exc)
