@@ -40,6 +40,7 @@ from services.gateway.prescription_api import prescription_router
 from services.gateway.prescription_tracker import PrescriptionTracker
 from services.gateway.portal_api import install_portal
 from services.gateway.portal_oidc import OidcSignIn, oidc_enabled
+from services.gateway.patient_space import mount_patient_space
 from services.gateway.models import Accepted, CountryView, PatientSummaryRequest, RequestStatus
 from services.gateway.settings import MAX_TRACKED_REQUESTS, MAX_WAIT_SECONDS, REQUEST_TTL_SECONDS, GatewaySettings
 from services.gateway.tracker import RequestTracker
@@ -177,6 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dashboard_router(settings, serde, professional, lambda: app.state.producer, watch))
     install_portal(app, settings, countries,
                    OidcSignIn(settings, directory, professions, refuse) if oidc_enabled(settings) else None)
+    mount_patient_space(app, settings, serde, refuse)  # /patient/ (docs/patient-space.md)
 
     @app.get("/v1/countries", response_model=list[CountryView], tags=["reference"])
     async def list_countries():
