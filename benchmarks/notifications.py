@@ -26,7 +26,7 @@ from passerelle.events import PATIENT_ACCESS_NOTIFIED
 from passerelle.logging import configure_logging
 from passerelle.runtime import make_serde
 from passerelle.settings import KafkaSettings, NotificationSettings, Settings
-from passerelle.supervisor import ensure_topics
+from system.supervisor import ensure_topics
 from passerelle.topics import Topics
 from services.notifications.app import Notifier
 from passerelle.notification_store import NotificationStore

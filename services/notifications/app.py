@@ -20,17 +20,18 @@ import structlog
 from prometheus_client import Counter
 
 from passerelle import kafka
+from passerelle.consent_registry import CROSS_BORDER_SERVICE
+from passerelle.dmp import load_dmp
 from passerelle.processor import CONSUMED, DEAD_LETTERS, RejectedEvent, dead_letter_headers
 from passerelle.serde import AvroSerde, DecodeError
+from passerelle.service import Service
 from passerelle.settings import Settings
+from passerelle.notification_store import NotificationStore
 from passerelle.topics import Topics
-from passerelle.dmp import load_dmp
-from passerelle.consent_registry import CROSS_BORDER_SERVICE
 from services.notifications.handlers import Notice, choice, notice
 from services.notifications.mailer import deliver, message
-from passerelle.notification_store import NotificationStore
 
-SERVICE = "notifications"
+SERVICE = Service.NOTIFICATIONS
 PURGE_INTERVAL_S = 3600
 log = structlog.get_logger()
 SENT = Counter("passerelle_notifications_sent", "Access notifications delivered by e-mail")
@@ -61,10 +62,10 @@ class Notifier:
         self.gate = asyncio.Semaphore(settings.notifications.max_connections)
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = kafka.consumer(self.settings.kafka, self.group, *self.topics)
+        consumer = kafka.consumer(self.settings.kafka, self.group)
         producer = kafka.producer(self.settings.kafka)
         await producer.start()
-        await consumer.start()
+        await kafka.start_reading(consumer, self.settings.kafka, self.topics)
         log.info("notifications started", group=self.group, patients_with_address=len(self.emails))
         next_purge = 0.0
         try:

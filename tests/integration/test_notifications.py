@@ -15,7 +15,7 @@ from passerelle import PROJECT_ROOT, kafka
 from passerelle.envelope import new_envelope
 from passerelle.events import PATIENT_ACCESS_NOTIFIED
 from passerelle.settings import NotificationSettings
-from passerelle.supervisor import ensure_topics
+from system.supervisor import ensure_topics
 from passerelle.testing import consume
 from passerelle.topics import Topics
 from services.notifications.app import Notifier
