@@ -3,7 +3,6 @@ patients' directives of the consent registry."""
 
 from __future__ import annotations
 
-from passerelle import PROJECT_ROOT
 from passerelle.crossborder import Policy
 from passerelle.processor import Processor
 from passerelle.topic_view import ViewProcessor
@@ -17,13 +16,15 @@ from passerelle.dmp import load_dmp
 from services.country_a.handlers import CountryA, answer_foreign_ncp
 from services.country_a.transcode import Tables
 
-TRANSCODING = PROJECT_ROOT / "data" / "country-a" / "transcoding.yaml"
+#: France's transcoding tables (products, routes), beside its policy in ``data/country-a/``: where the
+#: image lays out ``data/`` (the installed package holds no data).
+TRANSCODING = "transcoding.yaml"
 
 
 def build(settings: Settings, serde: AvroSerde) -> Processor:
     topics, registry = Topics(settings.topic_prefix), ConsentRegistry(lost=settings.safety_state_lost)
     country = CountryA(load_dmp(settings.dmp_data), Policy.load(settings.country_a_policy),
-                       Tables.load(TRANSCODING, settings.catalogue_dir / "icd-10.json"), topics, registry)
+                       Tables.load(settings.country_a_policy.parent / TRANSCODING, settings.catalogue_dir / "icd-10.json"), topics, registry)
     # The patients' oppositions from the patient space apply to the next decision: the registry view
     # is caught up before each batch (as the consent service does).
     view = RegistryView(settings, serde, topics.consent_registry, registry)

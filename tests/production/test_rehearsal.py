@@ -180,7 +180,7 @@ def test_no_log_names_a_patient_and_every_worker_stops_cleanly_on_sigterm(deploy
     """Last of the module: stops the deployment as a container engine does."""
     codes = deployment.stop()
     assert set(codes) == {"gateway", "consent", "router", "foreign-ncp", "translation", "prescription", "audit",
-                          "audit-store"}
+                          "audit-store", "country-a", "notifications"}
     # uvicorn re-raises the SIGTERM it handled once its graceful shutdown is done (exit status 143).
     expected = dict.fromkeys(codes, 0) | {"gateway": codes["gateway"] if codes["gateway"] in (0, -15) else 0}
     assert codes == expected, deployment.logs(*[n for n, c in codes.items() if c])
