@@ -27,8 +27,8 @@ from passerelle.runtime import make_serde
 from passerelle.settings import KafkaSettings, Settings
 from passerelle.topics import Topics
 from services.consent.cli import directive
-from services.consent.registry import ConsentRegistry, directive_key
-from services.consent.view import RegistryView
+from passerelle.consent_registry import ConsentRegistry, directive_key
+from passerelle.consent_view import RegistryView
 
 
 async def run(bootstrap: str, directives: int, rounds: int) -> None:

@@ -26,7 +26,7 @@ from passerelle.settings import KafkaSettings, Settings
 from passerelle.topic_admin import apply_topics
 from passerelle.topics import Topics
 from services.consent.cli import directive
-from services.consent.registry import directive_key
+from passerelle.consent_registry import directive_key
 
 
 def settings_on(bootstrap: str, state_dir: Path) -> Settings:

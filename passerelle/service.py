@@ -16,3 +16,4 @@ class Service(StrEnum):
     COUNTRY_A = "country-a"
     AUDIT = "audit"
     AUDIT_STORE = "audit-store"
+    NOTIFICATIONS = "notifications"

@@ -131,6 +131,34 @@ class AuditSettings(BaseModel):
     fetch_min_bytes: int = 1024 * 1024
 
 
+class NotificationSettings(BaseModel):
+    """The patient's notifications of each access (services/notifications, docs/patient-space.md): the
+    notification store, shared with the gateway's patient space, and the SMTP relay."""
+
+    #: SMTP relay. Production: the operator's relay, with TLS (``smtp_tls``: implicit TLS, usually
+    #: port 465; ``smtp_starttls``: STARTTLS, usually 587) and credentials.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: bool = False
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = 10.0
+    #: SMTP connections open at once: unbounded, a batch of 500 made 500 and timed out
+    #: (benchmarks/notifications.py).
+    max_connections: PositiveInt = 4
+    sender: str = "Passerelle - Espace santé <ne-pas-repondre@passerelle.invalid>"
+    #: Tries per message; between two, ``backoff_seconds`` doubled each time. After the last: dead letter.
+    max_attempts: PositiveInt = 5
+    backoff_seconds: float = 1.0
+    #: SQLAlchemy URL of the notification store. Empty: ``<state_dir>/notifications.sqlite3``.
+    database_url: str | None = None
+    table_prefix: str = "notif_"
+    #: Notifications older than this (time of the access) are purged; the same six months as the
+    #: audit trail they tell the patient about (docs/data-protection.md). 0 keeps them.
+    retention_days: int = 183
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PASSERELLE_", env_nested_delimiter="__")
 
@@ -138,6 +166,9 @@ class Settings(BaseSettings):
     schema_registry: SchemaRegistrySettings = Field(default_factory=SchemaRegistrySettings)
     tokens: TokenSettings = Field(default_factory=TokenSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    #: The notification store (shared by the notifications service and the patient space) and the
+    #: notifications service's SMTP relay.
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     #: Where generated local state lives (development signing key).
     state_dir: Path = PROJECT_ROOT / ".passerelle"
     schemas_dir: Path = PROJECT_ROOT / "schemas"

@@ -3,7 +3,7 @@ processor whose decisions read such a view.
 
 Before a batch is handled, ``catch_up`` reads up to the end offsets the broker reports at that
 moment: whatever was acknowledged before the batch started is applied (docs/adr/0040). Used for the
-consent registry (``services/consent/view.py``) and the prescription state
+consent registry (``passerelle/consent_view.py``) and the prescription state
 (``services/prescription/view.py``); each says what one record does in ``_apply``.
 
 A record ``_apply`` cannot read (it raises ``DecodeError`` or ``RejectedEvent``, after failing closed

@@ -16,6 +16,7 @@ from services.audit.cli import app as audit_app
 from services.country_a.abroad import app as abroad_app
 from services.consent.cli import app as consent_registry
 from services.translation.cli import app as catalogue_app
+from services.notifications.erasure import app as patient_app
 
 app = typer.Typer(help="Passerelle, France's National Contact Point for eHealth.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
@@ -23,6 +24,7 @@ app.add_typer(consent_registry, name="consent")
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(abroad_app, name="abroad")
 app.add_typer(keys_app, name="keys")
+app.add_typer(patient_app, name="patient")
 app.command("produce")(produce_events)
 
 

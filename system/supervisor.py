@@ -33,6 +33,7 @@ WORKERS = {
     Service.COUNTRY_A: "services.country_a",
     Service.AUDIT: "services.audit",
     Service.AUDIT_STORE: "services.audit.store",
+    Service.NOTIFICATIONS: "services.notifications",
     Service.GATEWAY: "services.gateway",
 }
 

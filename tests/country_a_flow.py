@@ -10,7 +10,7 @@ from passerelle.crossborder import Policy, TrustList, dev_key, sign_assertion, v
 from passerelle.processor import Emit, Incoming
 from passerelle.settings import Settings
 from passerelle.topics import Topics
-from services.country_a.dmp import load_dmp
+from passerelle.dmp import load_dmp
 from services.country_a.handlers import CountryA, answer_foreign_ncp
 from services.country_a.transcode import Tables
 from services.gateway.ncp.rules import crossborder_requested

@@ -16,9 +16,9 @@ from passerelle.topic_view import ViewProcessor
 from passerelle.topics import Topics
 from services.consent.handlers import decide_patient_summary
 from services.consent.identification import decide_identification
-from services.consent.registry import ConsentRegistry
+from passerelle.consent_registry import ConsentRegistry
 from services.consent.settings import consent_rules
-from services.consent.view import RegistryView
+from passerelle.consent_view import RegistryView
 
 
 def build(settings: Settings, serde: AvroSerde) -> Processor:

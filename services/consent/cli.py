@@ -19,7 +19,7 @@ from passerelle.envelope import new_envelope
 from passerelle.events import CONSENT_DIRECTIVE
 from passerelle.settings import Settings
 from passerelle.topics import Topics
-from services.consent.registry import directive_key
+from passerelle.consent_registry import directive_key
 
 app = typer.Typer(help="The patient consent registry: grants, revocations, oppositions.", no_args_is_help=True)
 

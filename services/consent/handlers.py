@@ -22,7 +22,7 @@ from passerelle.professionals import DirectoryEntry, Profession, identity_refusa
 from passerelle.topics import Topics
 from passerelle.service import Service
 from services.consent.abuse import SlidingWindow
-from services.consent.registry import ConsentRegistry
+from passerelle.consent_registry import ConsentRegistry
 
 PRODUCER = Service.CONSENT
 EPRESCRIPTION = "eprescription"

@@ -11,7 +11,7 @@ from passerelle.settings import Settings
 from passerelle.tokens import ConfirmationSigner
 from services.consent.abuse import SlidingWindow
 from services.consent.handlers import ConsentRules
-from services.consent.registry import ConsentRegistry
+from passerelle.consent_registry import ConsentRegistry
 
 
 class ConsentSettings(BaseModel):

@@ -4,6 +4,7 @@ a refusal without any clinical data."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable
@@ -19,7 +20,8 @@ from passerelle.events import (CROSSBORDER_DECISION, CROSSBORDER_IDENTIFICATION_
 from passerelle.processor import Emit, Handlers, Incoming
 from passerelle.service import Service
 from passerelle.topics import Topics
-from services.country_a.dmp import DmpRecord
+from passerelle.consent_registry import ConsentRegistry
+from passerelle.dmp import DmpRecord
 from services.country_a.identify import identify, identity
 from services.country_a.rules import readable_vsm, refusal
 from services.country_a.transcode import NotAVsm, Tables, transcode
@@ -37,6 +39,8 @@ class CountryA:
     policy: Policy
     tables: Tables
     topics: Topics
+    #: The patients' directives (consent registry topic), caught up before each batch.
+    registry: ConsentRegistry | None = None
 
 
 def _answer(cause: dict) -> dict:
@@ -69,7 +73,7 @@ def _identification(request: dict, country: CountryA) -> Emit:
 def _patient_summary(request: dict, country: CountryA) -> Iterable[Emit]:
     topics = country.topics
     record = country.dmp.get(request["patient"]["patient_id"])
-    reason = refusal(request, record, country.policy)
+    reason = refusal(request, record, country.policy, country.registry, int(time.time() * 1000))
     document_id = record.vsm_id if record is not None and reason is None and readable_vsm(record) else None
     decision = {**_answer(request), "authorised": reason is None, "reason_code": reason, "document_id": document_id}
     yield Emit(topics.crossborder_decisions, CROSSBORDER_DECISION, decision, request_key(request))

@@ -8,32 +8,14 @@ when every trait given agrees with the DMP's INS traits; any disagreement is ``n
 
 from __future__ import annotations
 
-import unicodedata
-
-from services.country_a.dmp import DmpRecord
+from passerelle.dmp import DmpRecord, folded, traits_agree  # noqa: F401 (identification vocabulary, shared with the patient space)
 
 #: what country B must always send besides the INS (INS doctrine: the INS travels with its traits)
 REQUIRED_TRAITS = ("birth_name", "birth_date")
 
 
-def folded(text: str) -> str:
-    """Upper case, accents, hyphens, apostrophes and extra spaces removed: "Lefèvre-D'Arc" = "LEFEVRE D ARC"."""
-    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    return " ".join(plain.upper().replace("-", " ").replace("'", " ").split())
-
-
 def missing_traits(traits: dict) -> list[str]:
     return [t for t in REQUIRED_TRAITS if not traits.get(t)]
-
-
-def traits_agree(traits: dict, record: DmpRecord) -> bool:
-    p = record.patient
-    if folded(traits["birth_name"]) != folded(p.birth_name) or traits["birth_date"] != p.birth_date:
-        return False
-    given = [folded(n) for n in traits.get("first_names") or []]
-    if given and given != [folded(n) for n in p.first_names][:len(given)]:
-        return False
-    return all(traits.get(k) in (None, "", getattr(p, k)) for k in ("sex", "birth_place"))
 
 
 def identify(dmp: dict[str, DmpRecord], ins: str, traits: dict) -> tuple[str, list[str], DmpRecord | None]:

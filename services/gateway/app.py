@@ -42,6 +42,7 @@ from services.gateway.publish import Publisher
 from services.gateway.settings import MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS, GatewaySettings
 from services.gateway.summaries.api import summary_router
 from services.gateway.summaries.tracker import RequestTracker
+from services.gateway.patient.api import mount_patient_space
 
 
 @dataclass
@@ -115,4 +116,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    OidcSignIn(settings, directory, professions, auth.refuse) if oidc_enabled(settings) else None)
     app.include_router(reference_router(countries))
     app.include_router(operations_router(settings.kafka.bootstrap_servers, views.ready))
+    mount_patient_space(app, settings, serde, auth.refuse)  # /patient/ (docs/patient-space.md)
     return app

@@ -1,5 +1,6 @@
 """What the gateway reads from configuration besides the core settings: the portal's sign-in
-(``PASSERELLE_PORTAL__*``), and the limits below."""
+(``PASSERELLE_PORTAL__*``), the patient space's
+(``PASSERELLE_PATIENT__*``), and the limits below."""
 
 from __future__ import annotations
 
@@ -75,5 +76,21 @@ class PortalSettings(BaseModel):
     session_ttl_seconds: int = 3600
 
 
+def _france_connect() -> OidcSettings:
+    return OidcSettings(scopes="openid given_name family_name birthdate gender birthplace birthcountry")
+
+
+class PatientSpaceSettings(BaseModel):
+    """The patient space (``/patient/``): sign-in with FranceConnect (docs/patient-space.md). No
+    ``oidc.issuer``: no provider, the space only says that sign-in is not available."""
+
+    oidc: OidcSettings = Field(default_factory=_france_connect)
+    #: A patient session lasts this long (then the patient signs in again).
+    session_ttl_seconds: int = 900
+    page_size: int = 20
+
+
 class GatewaySettings(Settings):
     portal: PortalSettings = Field(default_factory=PortalSettings)
+    #: ``PASSERELLE_PATIENT__*``
+    patient: PatientSpaceSettings = Field(default_factory=PatientSpaceSettings)

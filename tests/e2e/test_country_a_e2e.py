@@ -20,6 +20,7 @@ from passerelle.crossborder import dev_key, sign_assertion
 from passerelle.settings import KafkaSettings, Settings
 from passerelle.testing import RunningSystem, read_topic
 from passerelle.topics import Topics
+from tests.smtp_server import smtp_server
 
 pytestmark = pytest.mark.e2e
 CAMILLE, PAUL, JONAS = "286037505604238", "185072A12345665", "179029910945691"
@@ -28,8 +29,16 @@ DOCTOR = {"id": "DE-HP-7", "name": "Dr. Anna Schmidt", "role": "physician", "org
 
 
 @pytest.fixture(scope="module")
-def system(tmp_path_factory, bootstrap):
-    running = RunningSystem(tmp_path_factory.mktemp("country-a"), bootstrap, PASSERELLE_LOG_FORMAT="json")
+def mailbox():
+    with smtp_server() as (box, port):
+        yield box, port
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory, bootstrap, mailbox):
+    running = RunningSystem(tmp_path_factory.mktemp("country-a"), bootstrap, PASSERELLE_LOG_FORMAT="json",
+                            PASSERELLE_NOTIFICATIONS__SMTP_HOST="127.0.0.1",
+                            PASSERELLE_NOTIFICATIONS__SMTP_PORT=str(mailbox[1]))
     try:
         yield running.wait_ready()
     finally:
@@ -53,7 +62,7 @@ def events(system, bootstrap, key: str, predicate, count: int = 1, timeout: floa
             return found
 
 
-def test_identify_then_read_the_summary_audited_and_notified_and_the_refusals(system, bootstrap):
+def test_identify_then_read_the_summary_audited_and_notified_and_the_refusals(system, bootstrap, mailbox):
     needed = abroad(system, "identify", "--country", "DE", "--ins", CAMILLE, "--birth-date", "1986-03-14")
     assert needed.returncode == 0 and json.loads(needed.stdout)["status"] == "more_traits_needed"
     assert json.loads(needed.stdout)["fields"] == ["birth_name"] and json.loads(needed.stdout)["patient"] is None
@@ -95,6 +104,10 @@ def test_identify_then_read_the_summary_audited_and_notified_and_the_refusals(sy
     assert len(notified) == 2
     assert {(n["hp_country"], n["document_id"], n["action"]) for n in notified} == {("DE", "VSM-2860375056042-1", "NCP_PS_OUTCOME")}
     assert {n["hp_name"] for n in notified} == {"Dr. Anna Schmidt"}
+    # ... each delivered by e-mail to the address of her patient.json, by the notifications service
+    mailbox[0].wait(lambda box: len(box.messages) >= 2)
+    assert [m["To"] for m in mailbox[0].messages] == ["camille.durand@example.org"] * 2
+    assert all("Allemagne" in m.get_content() for m in mailbox[0].messages)
     records = events(system, bootstrap, "audit_records", lambda e: e["action"] in (
         "HP_AUTHENTICATION_FAILED", "NCP_PS_DECIDED", "NCP_PS_OUTCOME", "NCP_IDENTIFICATION_OUTCOME"), count=14)
     reasons = {(r["action"], r["outcome"], r["reason_code"]) for r in records}

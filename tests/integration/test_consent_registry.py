@@ -16,7 +16,7 @@ from services.audit.app import build as audit
 from services.consent.app import build as consent
 from services.consent.settings import ConsentServiceSettings
 from services.consent.cli import directive, record
-from services.consent.registry import directive_key
+from passerelle.consent_registry import directive_key
 from services.foreign_ncp.app import build as foreign_ncp
 from services.router.app import build as router
 from services.translation.app import build as translation

@@ -19,7 +19,7 @@ from services.audit.app import build as audit
 from services.audit.store.app import build as audit_store
 from services.consent.app import build as consent
 from services.consent.cli import directive
-from services.consent.registry import directive_key
+from passerelle.consent_registry import directive_key
 from services.foreign_ncp.app import build as foreign_ncp
 from services.gateway.follower import Follower
 from services.gateway.prescriptions.rules import prescriptions_requested

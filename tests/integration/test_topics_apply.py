@@ -33,6 +33,8 @@ async def test_apply_creates_every_declared_topic_then_running_it_again_changes_
     assert len(first.changes) == len(declared) - per_country + 6 * per_country  # 6 connected countries
     assert f"created {Topics(settings.topic_prefix).audit_records} (6 partitions, replication 1)" in first.changes
     assert (await topic_configs(settings, Topics(settings.topic_prefix).dead_letters))["retention.ms"] == "2592000000"
+    clinical = await topic_configs(settings, Topics(settings.topic_prefix).crossborder_outcomes)
+    assert clinical["retention.ms"] == "900000" and clinical["segment.ms"] == "300000"  # documents: minutes
 
     second = await apply_topics(settings)
     assert second.changes == []
@@ -40,7 +42,7 @@ async def test_apply_creates_every_declared_topic_then_running_it_again_changes_
 
 async def test_a_config_changed_by_hand_is_reported_and_put_back(settings):
     await apply_topics(settings)
-    outcomes = Topics(settings.topic_prefix).ps_outcomes
+    outcomes = Topics(settings.topic_prefix).ps_requested  # a topic of the default retention (7 days)
     admin = kafka.admin(settings.kafka)
     await admin.start()
     await set_topic_configs(admin, {outcomes: {"retention.ms": "1000"}})

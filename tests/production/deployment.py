@@ -41,6 +41,7 @@ class Deployment:
     prefix: str = field(default_factory=lambda: f"prod{uuid.uuid4().hex[:8]}")
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     http_port: int = field(default_factory=free_port)
+    smtp_port: int = 25  # the operator's SMTP relay (tests/smtp_server.py on loopback)
 
     @property
     def app_dir(self) -> Path:
@@ -80,7 +81,11 @@ class Deployment:
             "PASSERELLE_KAFKA__BOOTSTRAP_SERVERS": self.bootstrap,
             "PASSERELLE_TOPIC_PREFIX": self.prefix, "PASSERELLE_TOPIC_PARTITIONS": "1",
             "PASSERELLE_AUDIT__DATABASE_URL": POSTGRES, "PASSERELLE_AUDIT__TABLE_PREFIX": f"{self.prefix}_",
+            "PASSERELLE_NOTIFICATIONS__DATABASE_URL": POSTGRES,
+            "PASSERELLE_NOTIFICATIONS__TABLE_PREFIX": f"{self.prefix}_notif_",
         })
+        if "PASSERELLE_NOTIFICATIONS__SMTP_HOST" in env:
+            env.update(PASSERELLE_NOTIFICATIONS__SMTP_HOST="127.0.0.1", PASSERELLE_NOTIFICATIONS__SMTP_PORT=str(self.smtp_port))
         env.pop("PASSERELLE_SCHEMA_REGISTRY__URL", None)
         if "PASSERELLE_METRICS_PORT" in env:
             env.update(PASSERELLE_METRICS_PORT=str(free_port()), PASSERELLE_METRICS_HOST="127.0.0.1")

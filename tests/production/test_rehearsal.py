@@ -20,6 +20,7 @@ import pytest
 from passerelle import PROJECT_ROOT
 from tests.production.deployment import Deployment
 from tests.production.image import installed_passerelle
+from tests.smtp_server import smtp_server
 
 pytestmark = pytest.mark.e2e
 PHYSICIAN, PHARMACIST, AUDITOR = "10001234565", "10002000007", "10009999995"  # data/rpps-dev.yaml
@@ -35,14 +36,15 @@ def installed():
 
 @pytest.fixture(scope="module")
 def deployment(installed, bootstrap, tmp_path_factory):
-    deployed = Deployment(installed, tmp_path_factory.mktemp("production"), bootstrap)
-    deployed.lay_out()
-    deployed.mount_secrets()
-    try:
-        deployed.start()
-        yield deployed
-    finally:
-        deployed.stop()
+    with smtp_server() as (_, smtp_port):  # the operator's SMTP relay, for the notifications worker
+        deployed = Deployment(installed, tmp_path_factory.mktemp("production"), bootstrap, smtp_port=smtp_port)
+        deployed.lay_out()
+        deployed.mount_secrets()
+        try:
+            deployed.start()
+            yield deployed
+        finally:
+            deployed.stop()
 
 
 def auth(token: str) -> dict:
@@ -178,7 +180,7 @@ def test_no_log_names_a_patient_and_every_worker_stops_cleanly_on_sigterm(deploy
     """Last of the module: stops the deployment as a container engine does."""
     codes = deployment.stop()
     assert set(codes) == {"gateway", "consent", "router", "foreign-ncp", "translation", "prescription", "audit",
-                          "audit-store"}
+                          "audit-store", "country-a", "notifications"}
     # uvicorn re-raises the SIGTERM it handled once its graceful shutdown is done (exit status 143).
     expected = dict.fromkeys(codes, 0) | {"gateway": codes["gateway"] if codes["gateway"] in (0, -15) else 0}
     assert codes == expected, deployment.logs(*[n for n, c in codes.items() if c])

@@ -32,7 +32,7 @@ from passerelle.topics import Topics
 from services.audit.handlers import audit_record
 from services.consent.cli import directive
 from services.consent.handlers import decide_patient_summary
-from services.consent.registry import ConsentRegistry, directive_key
+from passerelle.consent_registry import ConsentRegistry, directive_key
 from services.consent.settings import consent_rules
 from services.foreign_ncp.directory import load_directory
 from services.foreign_ncp.handlers import answer_patient_summary_query

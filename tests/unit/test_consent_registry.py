@@ -8,7 +8,7 @@ import pytest
 
 from services.consent.abuse import SlidingWindow
 from services.consent.cli import directive
-from services.consent.registry import ConsentRegistry, directive_key
+from passerelle.consent_registry import ConsentRegistry, directive_key
 
 HP = {"rpps": "10001234565", "organisation": "750000001"}
 OTHER_HP = {"rpps": "10009999995", "organisation": "750000002"}

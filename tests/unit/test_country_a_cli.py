@@ -14,6 +14,9 @@ from system.supervisor import WORKERS, settings_env
 def test_up_passes_the_dmp_directory_to_every_worker(monkeypatch, tmp_path):
     seen = {}
     monkeypatch.setattr("system.supervisor.up", lambda settings, embedded: seen.update(env=settings_env(settings)) or 0)
+    # `up` configures the logs onto the runner's stderr, which is closed once it returns: not here,
+    # or every later test that logs would write to a closed file.
+    monkeypatch.setattr("system.cli.configure_logging", lambda *args, **kwargs: None)
     result = CliRunner().invoke(app, ["up", "--dmp-data", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert seen["env"]["PASSERELLE_DMP_DATA"] == str(tmp_path.resolve())

@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from passerelle.logging import configure_logging
 from passerelle.ins import ins_key, ins_problem, normalise, sex_of
-from services.country_a.dmp import load_dmp
+from passerelle.dmp import load_dmp
 from services.country_a.identify import folded, identify
 
 NIR = st.builds(lambda sex, yy, mm, dept, commune, order: f"{sex}{yy:02d}{mm:02d}{dept}{commune:03d}{order:03d}",

@@ -13,7 +13,7 @@ from lxml import etree
 from passerelle import PROJECT_ROOT
 from passerelle.documents import unpack
 from passerelle.processor import Incoming
-from services.country_a.dmp import DmpRecord
+from passerelle.dmp import DmpRecord
 from services.country_a.handlers import answer_foreign_ncp
 from services.country_a.transcode import ATC, EDQM, ICD10, SECTIONS, transcode
 from services.translation.catalogue import Catalogue

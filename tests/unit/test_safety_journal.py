@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from passerelle.journal import Journal, JournalUnreadable
-from services.consent.registry import ConsentRegistry
+from passerelle.consent_registry import ConsentRegistry
 from services.prescription.handlers import handle
 from tests.unit.test_consent_registry import HP, PATIENT, PS, T0, said
 from tests.unit.test_prescription_rules import TOPICS, dispense, line, observed

@@ -16,7 +16,7 @@ from passerelle.processor import RejectedEvent
 from passerelle.serde import AvroSerde
 from passerelle.settings import Settings
 from passerelle.topic_view import TopicView
-from services.consent.registry import ConsentRegistry
+from passerelle.consent_registry import ConsentRegistry
 
 log = structlog.get_logger()
 

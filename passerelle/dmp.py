@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import unicodedata
+
 import structlog
 from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -89,3 +91,19 @@ def _field_errors(exc: Exception) -> list[str] | str:
     if isinstance(exc, ValidationError):
         return [f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors()]
     return str(exc)[:200]
+
+
+def folded(text: str) -> str:
+    """Upper case, accents, hyphens, apostrophes and extra spaces removed: "Lefèvre-D'Arc" = "LEFEVRE D ARC"."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return " ".join(plain.upper().replace("-", " ").replace("'", " ").split())
+
+
+def traits_agree(traits: dict, record: DmpRecord) -> bool:
+    p = record.patient
+    if folded(traits["birth_name"]) != folded(p.birth_name) or traits["birth_date"] != p.birth_date:
+        return False
+    given = [folded(n) for n in traits.get("first_names") or []]
+    if given and given != [folded(n) for n in p.first_names][:len(given)]:
+        return False
+    return all(traits.get(k) in (None, "", getattr(p, k)) for k in ("sex", "birth_place"))

@@ -24,6 +24,10 @@ REFUSALS = {REVOCATION: "CONSENT_REVOKED", OPPOSITION: "PATIENT_OPPOSED", UNREAD
 #: On a tie in recording time the refusal wins (the safe side).
 _SAFER_FIRST = {UNREADABLE: 3, OPPOSITION: 2, REVOCATION: 1, GRANT: 0}
 
+#: The service a patient's cross-border directive names (docs/patient-space.md): the DMP's Patient
+#: Summary read by a professional abroad (France as country A).
+CROSS_BORDER_SERVICE = "patient-summary"
+
 
 def patient_of_key(key: bytes | None) -> tuple[str, str] | None:
     """(country, patient id) named by a registry key (``directive_key``), or None for any other key."""
@@ -100,9 +104,13 @@ class ConsentRegistry:
         """PATIENT_OPPOSED or CONSENT_REVOKED when the latest word in force refuses, else None."""
         if self.lost:
             return "CONSENT_REGISTRY_UNAVAILABLE"
+        return REFUSALS.get(self.latest_word(patient, hp, service, now_ms))
+
+    def latest_word(self, patient: dict, hp: dict, service: str, now_ms: int) -> str | None:
+        """The kind of the latest directive in force that applies (GRANT, REVOCATION, OPPOSITION,
+        UNREADABLE), or None when the patient said nothing that applies."""
         directives = self._by_patient.get((patient["country"], patient["patient_id"]), {}).values()
         in_force = [d for d in directives if d.applies_to(hp, service) and d.in_force(now_ms)]
         if not in_force:
             return None
-        latest = max(in_force, key=lambda d: (d.recorded_at, _SAFER_FIRST[d.kind]))
-        return REFUSALS.get(latest.kind)
+        return max(in_force, key=lambda d: (d.recorded_at, _SAFER_FIRST[d.kind])).kind

@@ -1,0 +1,217 @@
+"""The notification store (SQLAlchemy Core: PostgreSQL or SQLite): one row per disclosure, keyed by
+the ``PatientAccessNotified`` event id. It is the in-app notification the patient page shows, and
+the e-mail's delivery state (``pending`` → ``sent``, ``dead`` after the last try, or ``no_address``),
+so a redelivered or replayed event never makes a second message."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (BigInteger, Column, Engine, Index, Integer, MetaData, String, Table, Text, create_engine,
+                        delete, event, func, select, update)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+from passerelle.settings import Settings
+
+PENDING, SENT, DEAD, NO_ADDRESS = "pending", "sent", "dead", "no_address"
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One access as the patient sees it (e-mail and in-app notification say the same)."""
+    event_id: str
+    patient_country: str
+    patient_id: str
+    accessed_at_ms: int
+    country: str          # French name of the professional's country
+    profession: str
+    organisation: str
+    professional_name: str | None
+    document: str
+    document_id: str | None
+    purpose: str
+    emergency: bool
+
+    def when(self) -> str:
+        local = datetime.fromtimestamp(self.accessed_at_ms / 1000, timezone.utc).astimezone(PARIS)
+        return local.strftime("le %d/%m/%Y à %H:%M (heure de Paris)")
+
+    def subject(self) -> str:
+        prefix = "URGENCE - " if self.emergency else ""
+        return f"{prefix}Un professionnel de santé ({self.country}) a consulté votre dossier"
+
+    def who(self) -> str:
+        name = f"{self.professional_name}, " if self.professional_name else ""
+        return f"{name}{self.profession}, {self.organisation} ({self.country})"
+
+    def text(self) -> str:
+        lines = [
+            "Bonjour,", "",
+            f"Un professionnel de santé a consulté {self.document} {self.when()}.", "",
+            f"Qui : {self.who()}",
+            f"Document : {self.document}",
+            f"Motif : {self.purpose}",
+        ]
+        if self.emergency:
+            lines += ["", "Il s'agit d'un accès en urgence : le professionnel a déclaré une situation d'urgence "
+                          "pour consulter votre dossier."]
+        lines += ["", "Vous pouvez voir tous les accès à votre dossier, et vous opposer à l'accès depuis l'étranger, "
+                      "sur votre espace patient.",
+                  "Si vous ne reconnaissez pas cet accès, signalez-le au délégué à la protection des données.", "",
+                  "Ce message est envoyé automatiquement : merci de ne pas y répondre."]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of the patient's directives, for the patient space's list of choices."""
+    event_id: str
+    patient_country: str
+    patient_id: str
+    recorded_at_ms: int
+    label: str
+    concerns: str  # everyone, or the professional / organisation concerned
+    recorded_by: str
+
+
+def database_url(settings: Settings) -> str:
+    return settings.notifications.database_url or f"sqlite:///{Path(settings.state_dir) / 'notifications.sqlite3'}"
+
+
+class NotificationStore:
+    def __init__(self, url: str, table_prefix: str = "notif_"):
+        self.url = url
+        self.engine: Engine = create_engine(url, future=True)
+        self._insert = (sqlite if self.engine.dialect.name == "sqlite" else postgresql).insert
+        if self.engine.dialect.name == "sqlite":
+            Path(self.engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+
+            @event.listens_for(self.engine, "connect")
+            def _connect(dbapi_connection, _record):  # the gateway reads while the service writes
+                dbapi_connection.execute("PRAGMA busy_timeout = 30000")
+                dbapi_connection.execute("PRAGMA journal_mode = WAL")
+        md = MetaData()
+        self.table = Table(
+            f"{table_prefix}notifications", md,
+            Column("event_id", String(64), primary_key=True),
+            Column("patient_country", String(2), nullable=False),
+            Column("patient_id", String(128), nullable=False),
+            Column("accessed_at", BigInteger, nullable=False),  # epoch ms
+            Column("notice", Text, nullable=False),  # the Notice as JSON (no clinical content)
+            Column("email_status", String(16), nullable=False),
+            Column("attempts", Integer, nullable=False, default=0),
+            Column("last_error", String(200)),
+            Column("created_at", BigInteger, nullable=False),
+            Column("sent_at", BigInteger),
+            Index(f"{table_prefix}notifications_patient", "patient_country", "patient_id", "accessed_at"),
+        )
+        #: The patient's choices (consent directives about them), as the patient space lists them.
+        self.choices = Table(
+            f"{table_prefix}choices", md,
+            Column("event_id", String(64), primary_key=True),
+            Column("patient_country", String(2), nullable=False),
+            Column("patient_id", String(128), nullable=False),
+            Column("recorded_at", BigInteger, nullable=False),  # epoch ms
+            Column("choice", Text, nullable=False),  # the Choice as JSON
+            Index(f"{table_prefix}choices_patient", "patient_country", "patient_id", "recorded_at"),
+        )
+        try:
+            md.create_all(self.engine)
+        except (OperationalError, ProgrammingError, IntegrityError):
+            md.create_all(self.engine)  # another process created them meanwhile
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "NotificationStore":
+        return cls(database_url(settings), settings.notifications.table_prefix)
+
+    def record(self, notices: list[tuple[Notice, bool]]) -> set[str]:
+        """Store each (notice, has an e-mail address) not stored yet; return the ids whose e-mail is
+        still to send (new ones, and ones a crash left pending)."""
+        now = int(time.time() * 1000)
+        rows = [{"event_id": n.event_id, "patient_country": n.patient_country, "patient_id": n.patient_id,
+                 "accessed_at": n.accessed_at_ms, "notice": json.dumps(dataclasses.asdict(n), ensure_ascii=False),
+                 "email_status": PENDING if has_address else NO_ADDRESS, "attempts": 0, "created_at": now}
+                for n, has_address in notices]
+        if not rows:
+            return set()
+        c = self.table.c
+        with self.engine.begin() as conn:
+            conn.execute(self._insert(self.table).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+            pending = conn.execute(select(c.event_id).where(c.event_id.in_([r["event_id"] for r in rows]),
+                                                            c.email_status == PENDING)).scalars()
+            return set(pending)
+
+    def record_choices(self, choices: list[Choice]) -> None:
+        """Store each choice not stored yet (key: the directive's event id)."""
+        rows = [{"event_id": c.event_id, "patient_country": c.patient_country, "patient_id": c.patient_id,
+                 "recorded_at": c.recorded_at_ms, "choice": json.dumps(dataclasses.asdict(c), ensure_ascii=False)}
+                for c in choices]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(self._insert(self.choices).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+
+    def choices_of(self, country: str, patient_id: str, limit: int = 50) -> list[dict]:
+        """The patient's choices, newest first."""
+        c = self.choices.c
+        with self.engine.connect() as conn:
+            bodies = conn.execute(select(c.choice).where(c.patient_country == country, c.patient_id == patient_id)
+                                  .order_by(c.recorded_at.desc(), c.event_id).limit(limit)).scalars().all()
+        return [json.loads(b) for b in bodies]
+
+    def delivered(self, event_id: str, attempts: int) -> None:
+        self._set(event_id, email_status=SENT, attempts=attempts, sent_at=int(time.time() * 1000), last_error=None)
+
+    def dead(self, event_id: str, attempts: int, reason: str) -> None:
+        self._set(event_id, email_status=DEAD, attempts=attempts, last_error=reason[:200])
+
+    def _set(self, event_id: str, **values) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(self.table).where(self.table.c.event_id == event_id).values(**values))
+
+    def status(self, event_id: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(self.table).where(self.table.c.event_id == event_id)).first()
+        return dict(row._mapping) if row else None
+
+    def for_patient(self, country: str, patient_id: str, offset: int = 0, limit: int = 20) -> tuple[int, list[dict]]:
+        """The patient's in-app notifications, newest first: (how many in all, this page's notices)."""
+        c = self.table.c
+        mine = (c.patient_country == country, c.patient_id == patient_id)
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(self.table).where(*mine)).scalar_one()
+            bodies = conn.execute(select(c.notice).where(*mine).order_by(c.accessed_at.desc(), c.event_id)
+                                  .offset(offset).limit(limit)).scalars().all()
+        return total, [json.loads(b) for b in bodies]
+
+    def erase_patient(self, country: str, patient_id: str) -> int:
+        """Delete every notification and recorded choice of one patient (an erasure request); returns
+        how many notifications."""
+        c, k = self.table.c, self.choices.c
+        with self.engine.begin() as conn:
+            conn.execute(delete(self.choices).where(k.patient_country == country, k.patient_id == patient_id))
+            return conn.execute(delete(self.table).where(c.patient_country == country,
+                                                         c.patient_id == patient_id)).rowcount
+
+    def purge(self, retention_days: int, now_ms: int | None = None) -> int:
+        """Delete the notifications of accesses older than ``retention_days``; returns how many."""
+        if retention_days <= 0:
+            return 0
+        cutoff = (now_ms if now_ms is not None else int(time.time() * 1000)) - retention_days * 86_400_000
+        with self.engine.begin() as conn:
+            return conn.execute(delete(self.table).where(self.table.c.accessed_at < cutoff)).rowcount
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(self.table)).scalar_one()
+
+    def drop(self) -> None:
+        self.table.metadata.drop_all(self.engine)  # both tables
+        self.engine.dispose()
