@@ -33,7 +33,7 @@ from passerelle.serde import AvroSerde
 from passerelle.topics import Topics
 from services.gateway.patient.export import as_csv, as_pdf, paris_time
 from services.gateway.patient.signin import PATH, PatientRefused, PatientSignIn, RefusalHook
-from services.gateway.portal_api import SECURITY_HEADERS
+from services.gateway.pages import SECURITY_HEADERS
 from services.gateway.settings import GatewaySettings
 
 log = structlog.get_logger()

@@ -30,7 +30,7 @@ from services.gateway.settings import GatewaySettings
 from passerelle.tokens import portal_session_key
 from passerelle.dmp import DmpRecord
 from passerelle.dmp import traits_agree
-from services.gateway.portal_oidc import _code_of
+from services.gateway.pages import oidc_failure_code
 
 log = structlog.get_logger()
 SESSION_COOKIE = "passerelle_patient"
@@ -158,7 +158,7 @@ class PatientSignIn:
                 raise PatientRefused("OIDC_ID_TOKEN_INVALID")
             return {**claims, **(await self.client.userinfo(token=token))}
         except (OAuthError, JoseError, httpx.HTTPError, ValueError, RuntimeError) as exc:
-            raise PatientRefused(_code_of(exc)) from exc
+            raise PatientRefused(oidc_failure_code(exc)) from exc
 
     def logout(self, request: Request) -> Response:
         response = RedirectResponse(f"{PATH}/", status_code=303)

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from passerelle.countries import CountryRegistry, PatientIdentifier
 from passerelle.settings import Settings
 from passerelle.tokens import mint
+from services.gateway.pages import SECURITY_HEADERS
 from services.gateway.errors import ApiError
 from services.gateway.bodies import REQUEST_BODY
 from services.gateway.settings import GatewaySettings
@@ -36,15 +37,6 @@ DEV_TOKEN_TTL_SECONDS = 3600
 AUDIT_READ_SCOPE = "audit:read"
 #: The pages load nothing from elsewhere, and the browser is told so: anything not from the
 #: gateway itself is refused (blob: for the original documents the page builds).
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-                               "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-                               "frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
-
-
 class PortalFiles(StaticFiles):
     """The portal's static files, with the security headers above."""
 

@@ -29,13 +29,13 @@ except ImportError:  # pragma: no cover - depends on what is installed
     HTTP_ERRORS = (httpx.HTTPError,)
 import jwt
 import structlog
-from authlib.integrations.base_client import MismatchingStateError, OAuthError
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.starlette_client import OAuth
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from joserfc.errors import BadSignatureError, ClaimError, ExpiredTokenError, JoseError
+from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -50,7 +50,7 @@ from passerelle.professionals import MAX_ASSERTION_AGE_SECONDS, DirectoryEntry, 
 from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims, PortalSessionSigner, portal_session_key
 from services.gateway.portal.claims import SignInRefused, merged_claims, professional_of
-from services.gateway.portal.api import SECURITY_HEADERS
+from services.gateway.pages import SECURITY_HEADERS, oidc_failure_code
 from services.gateway.settings import GatewaySettings, OidcSettings
 
 log = structlog.get_logger()
@@ -96,21 +96,6 @@ def _cookie_secret(settings: Settings) -> str:
     raw = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
     return HKDF(hashes.SHA256(), 32, salt=None, info=b"passerelle portal oidc login cookie").derive(raw).hex()
-
-
-def _code_of(exc: Exception) -> str:
-    """The stable code of a failure while Authlib finishes the flow."""
-    if isinstance(exc, MismatchingStateError):
-        return "OIDC_STATE_INVALID"
-    if isinstance(exc, OAuthError):  # the token endpoint's error answer (invalid_grant, invalid_client…)
-        return "OIDC_CODE_REFUSED"
-    if isinstance(exc, ExpiredTokenError):
-        return "OIDC_ID_TOKEN_EXPIRED"
-    if isinstance(exc, ClaimError) and exc.claim == "nonce":
-        return "OIDC_NONCE_MISMATCH"
-    if isinstance(exc, (BadSignatureError, JoseError, ValueError)):
-        return "OIDC_ID_TOKEN_INVALID"
-    return "IDENTITY_PROVIDER_UNAVAILABLE"
 
 
 def failure_page(code: str) -> HTMLResponse:
@@ -222,7 +207,7 @@ class OidcSignIn:
             log.error("identity provider unavailable", step="callback", reason=str(exc))
             raise SignInRefused("IDENTITY_PROVIDER_UNAVAILABLE") from exc
         except (OAuthError, JoseError, *HTTP_ERRORS, ValueError, RuntimeError) as exc:
-            code = _code_of(exc)
+            code = oidc_failure_code(exc)
             log.info("provider answer refused", code=code, error_class=type(exc).__name__)
             raise SignInRefused(code) from exc
         id_claims = token.get("userinfo")  # Authlib's name for the verified ID token claims
