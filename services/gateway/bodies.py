@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import unicodedata
-
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
