@@ -30,7 +30,8 @@ from services.gateway.follower import Follower, stop_gateway_if_failed
 from services.gateway.identifications.api import identification_router
 from services.gateway.identifications.schema import identification_request_schema
 from services.gateway.identifications.tracker import IdentificationTracker
-from services.gateway.ncp.api import ncp_router
+from services.gateway.ncp.api import ERROR_CONTENT as NCP_ERROR_CONTENT, ncp_router
+from services.gateway.ncp.rules import request_error_body
 from services.gateway.ncp.tracker import NcpOutcomes
 from services.gateway.openapi_errors import install_openapi
 from services.gateway.operations import operations_router, reference_router
@@ -99,8 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="France's National Contact Point for eHealth: foreign patients' summaries in French.")
     app.state.tracker = views.summaries  # requests known from the topics; ready once it has read them
     app.state.documents = views.documents  # original-documents listings (documents/api.py)
-    install_error_handling(app)
-    install_openapi(app, {"IdentificationRequest": identification_request_schema(countries)})
+    install_error_handling(app, {"/ncp/v1/": request_error_body})
+    install_openapi(app, {"IdentificationRequest": identification_request_schema(countries)},
+                    {"/ncp/v1/": NCP_ERROR_CONTENT})
     publisher = Publisher(serde, lambda: getattr(app.state, "producer", None))
     verifier = TokenVerifier(settings.tokens, settings.state_dir, portal_sessions=oidc_enabled(settings))
     auth = Authentication(verifier, directory, professions, publisher, topics.security_events)

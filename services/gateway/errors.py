@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
+from typing import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -60,6 +61,20 @@ def error_response(status: int, code: str, details: list | None = None,
                         media_type=PROBLEM_JSON)
 
 
+#: A boundary's own error body (``status, code, details`` -> JSON), by path prefix: the /ncp/v1
+#: boundary answers foreign NCPs in its eHDSI-style body, request errors included.
+Boundaries = dict[str, Callable[[int, str, list | None], dict]]
+
+
+def answer(path: str, boundaries: Boundaries, status: int, code: str, details: list | None = None,
+           headers: dict[str, str] | None = None) -> JSONResponse:
+    """The error response for ``path``: its boundary's body (``application/json``), else problem details."""
+    for prefix, render in boundaries.items():
+        if path.startswith(prefix):
+            return JSONResponse(render(status, code, details), status_code=status, headers=headers or None)
+    return error_response(status, code, details, headers)
+
+
 class BodyLimit:
     """413 ``REQUEST_TOO_LARGE`` for a body over ``MAX_BODY_BYTES``, declared or streamed; 408
     ``REQUEST_TIMEOUT`` for one not arrived whole within ``BODY_READ_TIMEOUT_SECONDS`` (a slow
@@ -71,26 +86,27 @@ class BodyLimit:
     (docs/performance.md). Starlette's own ``RequestBodyLimitMiddleware`` answers some cases in
     plain text and lets an unreadable Content-Length through, so the rule stays ours."""
 
-    def __init__(self, app, read_timeout: float = BODY_READ_TIMEOUT_SECONDS):
-        self.app, self.read_timeout = app, read_timeout
+    def __init__(self, app, read_timeout: float = BODY_READ_TIMEOUT_SECONDS, boundaries: Boundaries | None = None):
+        self.app, self.read_timeout, self.boundaries = app, read_timeout, boundaries or {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = Headers(scope=scope).get("content-length")
+        too_large = answer(scope["path"], self.boundaries, 413, "REQUEST_TOO_LARGE")
         if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-            return await error_response(413, "REQUEST_TOO_LARGE")(scope, receive, send)
+            return await too_large(scope, receive, send)
         if scope["method"] in ("POST", "PUT", "PATCH") and declared != "0":
             try:
                 body = await asyncio.wait_for(_read_body(receive), self.read_timeout)
             except asyncio.TimeoutError:  # and close: the rest of the body must not be read as a request
-                late = error_response(408, "REQUEST_TIMEOUT")
+                late = answer(scope["path"], self.boundaries, 408, "REQUEST_TIMEOUT")
                 late.headers["Connection"] = "close"
                 return await late(scope, receive, send)
             if body is None:
                 return  # the client left
             if len(body) > MAX_BODY_BYTES:
-                return await error_response(413, "REQUEST_TOO_LARGE")(scope, receive, send)
+                return await too_large(scope, receive, send)
             receive = _replay(body, receive)
         await self.app(scope, receive, send)
 
@@ -127,12 +143,14 @@ def allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
-def install_error_handling(app: FastAPI) -> None:
-    app.add_middleware(BodyLimit)
+def install_error_handling(app: FastAPI, boundaries: Boundaries | None = None) -> None:
+    """Problem details everywhere, except under a prefix of ``boundaries``: that boundary's own body."""
+    boundaries = boundaries or {}
+    app.add_middleware(BodyLimit, boundaries=boundaries)
 
     @app.exception_handler(ApiError)
-    async def api_error(_request: Request, exc: ApiError):
-        return error_response(exc.status, exc.code, exc.details)
+    async def api_error(request: Request, exc: ApiError):
+        return answer(request.url.path, boundaries, exc.status, exc.code, exc.details)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
@@ -142,15 +160,16 @@ def install_error_handling(app: FastAPI) -> None:
             status = 405
         if status == 405:
             headers["Allow"] = allowed or headers.get("Allow", "")
-        return error_response(status, HTTP_ERROR_CODES.get(status, "REQUEST_INVALID"), headers=headers)
+        return answer(request.url.path, boundaries, status, HTTP_ERROR_CODES.get(status, "REQUEST_INVALID"),
+                      headers=headers)
 
     declared: set[str] = set()
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, exc: RequestValidationError):
+    async def invalid_request(request: Request, exc: RequestValidationError):
         if not declared:
             declared.update(declared_names(app.openapi()))
-        return error_response(422, "REQUEST_INVALID", validation_details(exc.errors(), declared))
+        return answer(request.url.path, boundaries, 422, "REQUEST_INVALID", validation_details(exc.errors(), declared))
 
 
 def declared_names(openapi: dict) -> set[str]:

@@ -25,6 +25,14 @@ DESCRIPTIONS = {400: "Unreadable request", 401: "Not authenticated", 403: "Not a
                 409: "Conflict with the resource's state", 413: "Request too large", 422: "Invalid request",
                 503: "Temporarily unavailable"}
 
+#: One entry of a 422's ``errors`` (services/gateway/errors.py ``validation_details``).
+FIELD_PROBLEM_SCHEMA = {
+    "title": "FieldProblem", "type": "object", "required": ["field", "problem"], "additionalProperties": False,
+    "description": "A field in error: its path (a client's own key is *), or, for unexpected_fields, the object "
+                   "they were found in (null: the body itself) and how many.",
+    "properties": {"field": {"type": ["string", "null"]}, "problem": {"type": "string"},
+                   "count": {"type": "integer", "minimum": 1}},
+}
 PROBLEM_SCHEMA = {
     "title": "Problem", "type": "object", "required": ["type", "title", "status", "code"],
     "description": "RFC 9457 problem details; title is the French message of code.",
@@ -34,14 +42,11 @@ PROBLEM_SCHEMA = {
         "status": {"type": "integer"},
         "code": {"type": "string", "enum": sorted(MESSAGES), "description": "Stable error code."},
         "errors": {"type": "array", "description": "The request's fields in error (names, never values).",
-                   "items": {"type": "object", "required": ["field", "problem"],
-                             "properties": {"field": {"type": ["string", "null"],
-                                                      "description": "null: the body itself (unexpected_fields)"},
-                                            "problem": {"type": "string"}}}},
+                   "items": {"$ref": "#/components/schemas/FieldProblem"}},
         "error": {"type": "object", "deprecated": True, "description": "code, message and details as before RFC 9457.",
                   "required": ["code", "message"],
                   "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                                 "details": {"type": "array", "items": {"type": "object"}}}},
+                                 "details": {"type": "array", "items": {"$ref": "#/components/schemas/FieldProblem"}}}},
     },
 }
 
@@ -60,26 +65,32 @@ def error_statuses(method: str, path: str, operation: dict) -> set[int]:
     return statuses
 
 
-def declare_errors(spec: dict, schemas: dict[str, dict] | None = None) -> dict:
-    """``spec`` with every operation's error answers declared as problem details, and ``schemas``
-    replacing the components of the same name (a schema written from data the models cannot see)."""
+def declare_errors(spec: dict, schemas: dict[str, dict] | None = None,
+                   boundaries: dict[str, dict] | None = None) -> dict:
+    """``spec`` with every operation's error answers declared as problem details (or, under a path
+    prefix of ``boundaries``, as that boundary's own error content), and ``schemas`` replacing the
+    components of the same name (a schema written from data the models cannot see)."""
     spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    spec["components"]["schemas"]["FieldProblem"] = FIELD_PROBLEM_SCHEMA
     spec["components"]["schemas"].update(schemas or {})
     for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's own 422 body, never sent
         spec["components"]["schemas"].pop(name, None)
     problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for path, operations in spec["paths"].items():
+        content = next((c for prefix, c in (boundaries or {}).items() if path.startswith(prefix)), problem)
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             for status in sorted(error_statuses(method, path, operation)):
-                responses[str(status)] = {"description": DESCRIPTIONS[status], "content": problem}
+                responses[str(status)] = {"description": DESCRIPTIONS[status], "content": content}
     return spec
 
 
-def install_openapi(app: FastAPI, schemas: dict[str, dict] | None = None) -> None:
+def install_openapi(app: FastAPI, schemas: dict[str, dict] | None = None,
+                    boundaries: dict[str, dict] | None = None) -> None:
     def openapi() -> dict:
         if app.openapi_schema is None:
             app.openapi_schema = declare_errors(get_openapi(
-                title=app.title, version=app.version, description=app.description, routes=app.routes), schemas)
+                title=app.title, version=app.version, description=app.description, routes=app.routes),
+                schemas, boundaries)
         return app.openapi_schema
     app.openapi = openapi

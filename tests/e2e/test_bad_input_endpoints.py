@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from passerelle.crossborder import ERRORS as CROSSBORDER_ERRORS
 from passerelle.errors import MESSAGES
 
 from tests.bad_input import ODD_TEXT, TRIED
@@ -71,10 +72,15 @@ EXAMPLES = {"/v1/patient-summaries": {"country": "PT", "patient_id": "193857264"
 
 
 def assert_precise(resp: httpx.Response, what: str) -> None:
+    """Problem details; under /ncp/v1 the boundary's own body (docs/country-a.md): code, French, English."""
     assert resp.status_code < 500, f"{what}: {resp.status_code} {resp.text[:300]}"
     if resp.status_code >= 400 and resp.headers.get("content-type", "").startswith("application/problem+json"):
         error = resp.json()["error"]
         assert error["code"] in MESSAGES and error["message"] == MESSAGES[error["code"]], what
+    elif resp.status_code >= 400 and resp.url.path.startswith("/ncp/v1/"):
+        error = resp.json()["error"]
+        french = MESSAGES.get(error["code"]) or CROSSBORDER_ERRORS[error["code"]][0]
+        assert error["message"] == french and error["message_en"], what
     elif resp.status_code >= 400:
         pytest.fail(f"{what}: {resp.status_code} without the error format: {resp.text[:200]}")
 

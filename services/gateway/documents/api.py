@@ -121,19 +121,28 @@ def original_response(document: dict, index: int) -> Response:
         "Cache-Control": "no-store"})
 
 
+#: The query's checked parameters, declared as ``checked_query`` checks them (its 422s stay precise:
+#: DOCUMENT_TYPE_UNKNOWN, PERIOD_INVALID), so that what OpenAPI allows is what is accepted.
+DOCUMENT_TYPE = Query(description="11502-2 laboratory, 18748-4 imaging, 34105-7 discharge, x-clinical-image "
+                      "medical images.", json_schema_extra={"enum": list(DOCUMENT_TYPES)})
+PERIOD_START = Query(None, description="YYYY-MM-DD, inclusive.", json_schema_extra={"format": "date"})
+PERIOD_END = Query(None, description="YYYY-MM-DD, inclusive; not before period_start.",
+                   json_schema_extra={"format": "date"})
+
+
 def documents_router(settings: Settings, caller: Callable[..., HealthProfessionalClaims], publisher: Publisher,
                      tracker: DocumentTracker) -> APIRouter:
     """The routes; ``tracker`` is fed by the gateway's follower."""
     topics = Topics(settings.topic_prefix)
     router = APIRouter(tags=["original documents"])
 
-    @router.get(BASE, summary="A foreign patient's original clinical documents of one type, headers in French")
+    @router.get(BASE, summary="A foreign patient's original clinical documents of one type, headers in French",
+                responses={202: {"description": "Not back within wait: poll the request id at "
+                                                 f"{BASE}/requests/{{request_id}}"}})
     async def list_documents(request: Request, country: str = Query(pattern=r"^[A-Za-z]{2}$"),
                              patient_id: str = Query(min_length=1, max_length=64, pattern=r"^[\w.\-/]+$"),
-                             document_type: str = Query(description="11502-2 laboratory, 18748-4 imaging, "
-                                                        "34105-7 discharge, x-clinical-image medical images."),
-                             period_start: str | None = Query(None, description="YYYY-MM-DD, inclusive."),
-                             period_end: str | None = Query(None, description="YYYY-MM-DD, inclusive."),
+                             document_type: str = DOCUMENT_TYPE, period_start: str | None = PERIOD_START,
+                             period_end: str | None = PERIOD_END,
                              consent_confirmed: bool = Query(description="The patient consents."),
                              information_notice_given: bool = Query(description="The notice was given."),
                              purpose: Literal["TREATMENT", "EMERGENCY"] = "TREATMENT",

@@ -51,10 +51,18 @@ class NcpRequest(BaseModel):
         "organisation, country}, purpose TREATMENT|EMERGENCY, treatment_relationship, patient (the INS)."))
 
 
+class FieldProblem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    field: str | None = Field(description="The field's path (a client's own key is *); null: the body itself.")
+    problem: str
+    count: int | None = Field(None, ge=1, description="unexpected_fields: how many.")
+
+
 class NcpError(BaseModel):
     code: str
     message: str = Field(description="French.")
     message_en: str
+    details: list[FieldProblem] | None = Field(None, description="REQUEST_INVALID: the fields in error.")
 
 
 class NcpErrorBody(BaseModel):
@@ -77,21 +85,26 @@ class NcpSummary(BaseModel):
 
 
 ERRORS = {s: {"model": NcpErrorBody} for s in (401, 403, 404, 422, 503)}
+#: This boundary's error content in the OpenAPI document, for the statuses every operation declares (400, 413, 422)
+ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/NcpErrorBody"}}}
 
 
 def _checked(body: NcpRequest, trust: TrustList, policy: Policy, replays: ReplayMemory):
-    """(refusal code, None) or (None, the verified assertion): the INS, then the foreign NCP's signed
-    assertion (trust list, validity, patient, country, purpose), then its first use."""
+    """(refusal code, None) or (None, the verified assertion): the foreign NCP's signed assertion
+    (trust list, validity, country, patient, purpose), the INS, then the assertion's first use. An
+    untrusted caller learns nothing of the request's content (401 first); a trusted assertion naming
+    another INS is a mismatch unless the INS sent is no INS at all (422)."""
     ins = normalise(body.patient.ins)
-    if ins_problem(ins):
-        return "ERROR_PI_INVALID_IDENTIFIER", None
     if not body.assertion:
         return "ERROR_SEC_ASSERTION_MISSING", None
     now = time.time()
     try:
         assertion = verify_assertion(body.assertion, trust, policy, body.requesting_country, ins, now)
     except AssertionRefused as exc:
-        return exc.code, None
+        mismatch = exc.code == "ERROR_PI_PATIENT_MISMATCH"
+        return ("ERROR_PI_INVALID_IDENTIFIER" if mismatch and ins_problem(ins) else exc.code), None
+    if ins_problem(ins):
+        return "ERROR_PI_INVALID_IDENTIFIER", None
     if not replays.first_use(assertion.jti, assertion.exp, now - policy.clock_skew_seconds):
         return "ERROR_SEC_ASSERTION_REPLAYED", None
     return None, assertion

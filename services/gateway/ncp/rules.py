@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from passerelle.crossborder import ERRORS, Assertion
 from passerelle.documents import UnreadableDocument, unpack
 from passerelle.envelope import new_envelope
+from passerelle.errors import MESSAGES
 
 PRODUCER = "gateway"
 #: HTTP status of each refusal or failure France answers a foreign NCP with
@@ -18,9 +19,25 @@ STATUS = {"ERROR_PI_NO_MATCH": 404, "ERROR_PS_NOT_FOUND": 404, "ERROR_PS_DOCUMEN
           "ERROR_SERVICE_UNAVAILABLE": 503, "ERROR_PI_INVALID_IDENTIFIER": 422}
 
 
+#: The gateway's own request errors, in English beside their French (passerelle/errors.py), for a foreign NCP
+REQUEST_ERRORS_EN = {"REQUEST_INVALID": "The request is incomplete or malformed.",
+                     "REQUEST_UNREADABLE": "The request body is not readable JSON (UTF-8).",
+                     "REQUEST_TOO_LARGE": "The request exceeds the allowed size.",
+                     "REQUEST_TIMEOUT": "The request body did not arrive in time: send the request again.",
+                     "ROUTE_NOT_FOUND": "This address does not exist in the Passerelle API.",
+                     "METHOD_NOT_ALLOWED": "This operation is not allowed on this address."}
+
+
 def error_body(code: str) -> dict:
     french, english = ERRORS[code]
     return {"error": {"code": code, "message": french, "message_en": english}}
+
+
+def request_error_body(_status: int, code: str, details: list | None = None) -> dict:
+    """A request the gateway could not read or validate, in this boundary's error body: the fields in
+    error (names and problems, never values) in ``details``."""
+    error = {"code": code, "message": MESSAGES[code], "message_en": REQUEST_ERRORS_EN.get(code, REQUEST_ERRORS_EN["REQUEST_INVALID"])}
+    return {"error": error | {"details": details} if details else error}
 
 
 def status_of(code: str) -> int:
