@@ -17,10 +17,12 @@ from playwright.sync_api import Page, expect
 from prometheus_client.parser import text_string_to_metric_families
 
 from passerelle import PROJECT_ROOT
+from passerelle.crossborder import dev_key, sign_assertion
 from passerelle.metrics_ports import TARGETS_FILE
 from passerelle.settings import Settings
 from system.supervisor import WORKERS
 from passerelle.tokens import mint
+from tests.country_a_flow import CAMILLE, DOCTOR
 
 pytestmark = pytest.mark.e2e
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "dashboard"
@@ -82,6 +84,11 @@ def test_every_worker_serves_its_own_metrics_on_its_own_port_listed_at_start_up(
                         params={"country": "FI", "patient_id": "140772-946S", "consent_confirmed": "true",
                                 "information_notice_given": "true"})
     assert listing.status_code in (200, 202), listing.text
+    # France as country A: a doctor in Germany reads a French patient's summary (the country-a worker's traffic)
+    assertion = sign_assertion(dev_key("de-dev-2026"), "de-dev-2026", "DE", DOCTOR, "TREATMENT", CAMILLE)
+    abroad = httpx.post(f"{system.url}/ncp/v1/patient-summaries", timeout=30,
+                        json={"requesting_country": "DE", "patient": {"ins": CAMILLE}, "assertion": assertion})
+    assert abroad.status_code == 200, abroad.status_code
 
     workers = [name for name in WORKERS if name != "gateway"]
     deadline = time.monotonic() + 30

@@ -454,7 +454,7 @@ function renderValue(value) {
     block.append(el("span", { class: "original-texte" }, ` (original : ${value.original})`));
   }
   if (value.flag && LABEL_KINDS.has(value.flag)) {
-    block.append(el("span", { class: "badge signale" }, FLAGS[value.flag]));
+    block.append(el("span", { class: "badge libelle-passerelle" }, FLAGS[value.flag]));
   } else if (value.flag) {
     block.append(el("span", { class: "badge non-traduit" }, "Non traduit", ` — ${FLAGS[value.flag] || value.flag}`));
   }
