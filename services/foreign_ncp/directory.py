@@ -53,6 +53,17 @@ class CountryFolder:
     identification_requires: list[str] = field(default_factory=list)
 
 
+def patient_refusal(country: CountryFolder | None, patient_id: str) -> tuple[str | None, PatientFolder | None]:
+    """(None, the patient's folder) when country A can answer about that patient, else the error code
+    it sends: unreachable country, unknown patient, no consent on its side (4701)."""
+    if country is None or not country.available:
+        return "COUNTRY_UNREACHABLE", None
+    patient = country.patients.get(patient_id)
+    if patient is None:
+        return "PATIENT_NOT_FOUND", None
+    return (None, patient) if patient.consent else ("NO_CONSENT", None)
+
+
 def read_document(folder: Path) -> tuple[StoredDocument | None, list[str], str | None]:
     """The folder's Patient Summary, the patient identifiers and the birth date its header names."""
     cda, fhir = folder / "ps.xml", folder / "ps.json"

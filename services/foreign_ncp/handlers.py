@@ -20,7 +20,7 @@ from passerelle.processor import Emit, Handlers, Incoming, handles
 from passerelle.service import Service
 from passerelle.tokens import ConfirmationVerifier, TokenError
 from passerelle.topics import Topics
-from services.foreign_ncp.directory import CountryFolder
+from services.foreign_ncp.directory import CountryFolder, patient_refusal
 from services.foreign_ncp.identification import identify
 from services.foreign_ncp.orcd import answer_orcd_query
 from services.foreign_ncp.prescriptions import Ledger, answer_dispensation, answer_prescription_query
@@ -35,14 +35,9 @@ OUTBOUND = "ncp_outbound"
 
 def answer(query: dict, directory: dict[str, CountryFolder]) -> tuple[dict | None, dict | None]:
     """``(error, document)`` as country A's NCP answers ``query``."""
-    country = directory.get(query["patient"]["country"])
-    if country is None or not country.available:
-        return error("COUNTRY_UNREACHABLE"), None
-    patient = country.patients.get(query["patient"]["patient_id"])
-    if patient is None:
-        return error("PATIENT_NOT_FOUND"), None
-    if not patient.consent:
-        return error("NO_CONSENT"), None
+    refusal, patient = patient_refusal(directory.get(query["patient"]["country"]), query["patient"]["patient_id"])
+    if refusal is not None:
+        return error(refusal), None
     document = patient.document
     if document is None:
         return error("DOCUMENT_NOT_FOUND"), None

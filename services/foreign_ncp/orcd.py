@@ -18,7 +18,7 @@ from passerelle.orcd import LABORATORY_REPORT, NotAnOrcd, parse, period_valid, r
 from passerelle.processor import Emit
 from passerelle.service import Service
 from passerelle.topics import Topics
-from services.foreign_ncp.directory import CountryFolder
+from services.foreign_ncp.directory import CountryFolder, patient_refusal
 
 PRODUCER = Service.FOREIGN_NCP
 #: Country A answers at most this many documents per query (the newest first).
@@ -64,18 +64,12 @@ def answer_orcd_query(query: dict, country: CountryFolder | None, refusal: str |
     asked = query["query"]
     if refusal is None and not period_valid(asked["period_start"], asked["period_end"]):
         refusal = "PERIOD_INVALID"  # the gateway checks it; another writer may not have
-    err, documents = (error(refusal), []) if refusal else (None, [])
-    if err is None:
-        patient = country.patients.get(query["patient"]["patient_id"]) if country and country.available else None
-        if country is None or not country.available:
-            err = error("COUNTRY_UNREACHABLE")
-        elif patient is None:
-            err = error("PATIENT_NOT_FOUND")
-        elif not patient.consent:
-            err = error("NO_CONSENT")
-        else:
-            stored = patient.original_documents + patient.lab_reports
-            documents = [{"content": p.read_bytes()} for p in matching(stored, query["query"])]
+    patient = None
+    if refusal is None:
+        refusal, patient = patient_refusal(country, query["patient"]["patient_id"])
+    err = error(refusal) if refusal else None
+    stored = patient.original_documents + patient.lab_reports if patient else []
+    documents = [{"content": p.read_bytes()} for p in matching(stored, asked)]
     retrieved = {"envelope": caused_by(query, PRODUCER), "hp": query["hp"], "patient": query["patient"],
                  "purpose": query["purpose"], "query": query["query"], "error": err, "documents": documents}
     return Emit(topics.orcd_retrieved, ORCD_RETRIEVED, retrieved, request_key(query))

@@ -19,7 +19,7 @@ from passerelle.events import DISPENSATION_ANSWERED, EP_RETRIEVED, request_key
 from passerelle.processor import Emit
 from passerelle.topics import Topics
 from passerelle.service import Service
-from services.foreign_ncp.directory import CountryFolder
+from services.foreign_ncp.directory import CountryFolder, patient_refusal
 
 PRODUCER = Service.FOREIGN_NCP
 
@@ -69,17 +69,11 @@ class Ledger:
 def answer_prescription_query(query: dict, country: CountryFolder | None, refusal: str | None,
                               topics: Topics) -> Emit:
     """The patient's ePrescription documents, or the error country A sends."""
-    err, documents = (error(refusal), []) if refusal else (None, [])
-    if err is None:
-        patient = country.patients.get(query["patient"]["patient_id"]) if country and country.available else None
-        if country is None or not country.available:
-            err = error("COUNTRY_UNREACHABLE")
-        elif patient is None:
-            err = error("PATIENT_NOT_FOUND")
-        elif not patient.consent:
-            err = error("NO_CONSENT")
-        else:
-            documents = [{"language": None, "content": p.read_bytes()} for p in patient.prescriptions]
+    patient = None
+    if refusal is None:
+        refusal, patient = patient_refusal(country, query["patient"]["patient_id"])
+    err = error(refusal) if refusal else None
+    documents = [{"language": None, "content": p.read_bytes()} for p in patient.prescriptions] if patient else []
     retrieved = {"envelope": caused_by(query, PRODUCER), "hp": query["hp"], "patient": query["patient"],
                  "purpose": query["purpose"], "error": err, "documents": documents}
     return Emit(topics.ep_retrieved, EP_RETRIEVED, retrieved, request_key(query))
