@@ -53,6 +53,8 @@ class Directive:
     valid_from: int
     valid_until: int | None
     recorded_at: int
+    #: The one document it is about (masked by an OPPOSITION, shareable again by a GRANT); None: the record.
+    document_id: str | None = None
 
     @classmethod
     def of(cls, event: dict) -> "Directive":
@@ -60,7 +62,7 @@ class Directive:
         until = event.get("valid_until")
         return cls(event["kind"], grantee["kind"] if grantee else None, grantee["id"] if grantee else None,
                    event.get("service"), _ms(event["valid_from"]), None if until is None else _ms(until),
-                   _ms(event["envelope"]["occurred_at"]))
+                   _ms(event["envelope"]["occurred_at"]), event.get("document_id"))
 
     def applies_to(self, hp: dict, service: str) -> bool:
         if self.service is not None and self.service != service:
@@ -110,7 +112,21 @@ class ConsentRegistry:
         """The kind of the latest directive in force that applies (GRANT, REVOCATION, OPPOSITION,
         UNREADABLE), or None when the patient said nothing that applies."""
         directives = self._by_patient.get((patient["country"], patient["patient_id"]), {}).values()
-        in_force = [d for d in directives if d.applies_to(hp, service) and d.in_force(now_ms)]
+        in_force = [d for d in directives
+                    if d.document_id is None and d.applies_to(hp, service) and d.in_force(now_ms)]
         if not in_force:
             return None
         return max(in_force, key=lambda d: (d.recorded_at, _SAFER_FIRST[d.kind])).kind
+
+    def masked_documents(self, patient: dict, hp: dict, service: str, now_ms: int) -> set[str]:
+        """The ids of the documents the patient masked from this professional and service: per
+        document, the latest directive in force that applies refuses (an OPPOSITION; a GRANT makes it
+        shareable again). The whole record's word is ``latest_word``'s, decided before this."""
+        latest: dict[str, Directive] = {}
+        for d in self._by_patient.get((patient["country"], patient["patient_id"]), {}).values():
+            if d.document_id is None or not (d.applies_to(hp, service) and d.in_force(now_ms)):
+                continue
+            kept = latest.get(d.document_id)
+            if kept is None or (d.recorded_at, _SAFER_FIRST[d.kind]) > (kept.recorded_at, _SAFER_FIRST[kept.kind]):
+                latest[d.document_id] = d
+        return {document for document, d in latest.items() if d.kind != GRANT}

@@ -1,5 +1,5 @@
-"""The DMP simulator: ``DIR/<NIR>/patient.json`` and ``DIR/<NIR>/vsm.xml`` (``passerelle up
---dmp-data DIR``). Read once at start; a directory whose files are invalid is reported and skipped,
+"""The DMP simulator: ``DIR/<NIR>/patient.json`` and the patient's syntheses ``DIR/<NIR>/vsm.xml``
+(and ``vsm-*.xml`` when the DMP holds several) (``passerelle up --dmp-data DIR``). Read once at start; a directory whose files are invalid is reported and skipped,
 never served (the report names the directory and the problem, never a patient's traits)."""
 
 from __future__ import annotations
@@ -43,20 +43,51 @@ class DmpPatient(BaseModel):
 
 
 @dataclass(frozen=True)
+class DmpDocument:
+    """One synthèse (VSM) of the patient's DMP, as its CDA header describes it."""
+    id: str  # ClinicalDocument/id/@extension (else @root)
+    content: bytes
+    effective_time: str  # ClinicalDocument/effectiveTime/@value (HL7 TS), "" when absent
+    title: str
+    author: str  # the author's organisation, "" when absent
+
+
+@dataclass(frozen=True)
 class DmpRecord:
     patient: DmpPatient
-    vsm: bytes | None  # None: no synthèse in this DMP
-    vsm_id: str | None  # the VSM's document id (ClinicalDocument/id/@extension)
+    #: The patient's syntheses, newest first (``vsm.xml``, ``vsm-*.xml``); empty: none in this DMP.
+    documents: tuple[DmpDocument, ...] = ()
+
+    @property
+    def vsm(self) -> bytes | None:
+        """The newest synthèse, or None."""
+        return self.documents[0].content if self.documents else None
+
+    @property
+    def vsm_id(self) -> str | None:
+        return self.documents[0].id if self.documents else None
+
+    def document(self, document_id: str) -> DmpDocument | None:
+        return next((d for d in self.documents if d.id == document_id), None)
 
 
-def _vsm_id(content: bytes) -> str:
+def _text(root, path: str) -> str:
+    found = root.find(path, {"h": NS})
+    return " ".join("".join(found.itertext()).split()) if found is not None else ""
+
+
+def read_document(content: bytes) -> DmpDocument:
+    """A synthèse's header; ``ValueError`` when it is not a CDA document with an id."""
     root = etree.fromstring(content, SAFE_PARSER)
     if root.tag != f"{{{NS}}}ClinicalDocument":
         raise ValueError("vsm.xml is not a CDA ClinicalDocument")
     ident = root.find(f"{{{NS}}}id")
     if ident is None or not (ident.get("extension") or ident.get("root")):
         raise ValueError("vsm.xml has no document id")
-    return ident.get("extension") or ident.get("root")
+    effective = root.find(f"{{{NS}}}effectiveTime")
+    return DmpDocument(ident.get("extension") or ident.get("root"), content,
+                       effective.get("value", "") if effective is not None else "", _text(root, "h:title"),
+                       _text(root, "h:author/h:assignedAuthor/h:representedOrganization/h:name"))
 
 
 def load_record(directory: Path) -> DmpRecord:
@@ -64,11 +95,12 @@ def load_record(directory: Path) -> DmpRecord:
     patient = DmpPatient.model_validate_json((directory / "patient.json").read_bytes())
     if patient.ins[:13] != directory.name:
         raise ValueError("the directory is not named after the patient's NIR")
-    vsm_path = directory / "vsm.xml"
-    if not vsm_path.exists():
-        return DmpRecord(patient, None, None)
-    content = vsm_path.read_bytes()
-    return DmpRecord(patient, content, _vsm_id(content))
+    documents = [read_document(path.read_bytes()) for path in sorted(directory.glob("vsm*.xml"))]
+    if len({d.id for d in documents}) != len(documents):
+        raise ValueError("two syntheses share a document id")
+    # Newest first: the HL7 TS sorts as text on its date and time digits ("+0100" aside).
+    documents.sort(key=lambda d: (d.effective_time[:14], d.id), reverse=True)
+    return DmpRecord(patient, tuple(documents))
 
 
 def load_dmp(root: Path) -> dict[str, DmpRecord]:

@@ -62,12 +62,15 @@ def request_key(event: dict) -> bytes:
 
 def directive_key(directive: dict) -> bytes:
     """The consent registry topic's compaction key: a revocation replaces the grant it withdraws
-    (same key); an opposition replaces an earlier opposition about the same service."""
+    (same key); an opposition replaces an earlier opposition about the same service. A directive
+    about one document (``document_id``) has one key per document whatever its kind: making the
+    document shareable again replaces its masking."""
     patient, grantee = directive["patient"], directive.get("grantee")
-    about = "opposition" if directive["kind"] == "OPPOSITION" else "grant"
     who = f"{grantee['kind']}:{grantee['id']}" if grantee else "*"
-    return json.dumps([patient["country"], patient["patient_id"], about, who, directive.get("service") or "*"],
-                      separators=(",", ":")).encode()
+    document = directive.get("document_id")
+    about = "document" if document else "opposition" if directive["kind"] == "OPPOSITION" else "grant"
+    parts = [patient["country"], patient["patient_id"], about, who, directive.get("service") or "*"]
+    return json.dumps(parts + [document] if document else parts, separators=(",", ":")).encode()
 
 
 def ps_outcome(topics: Topics, cause: dict, producer: str, status: str, error: dict | None = None,

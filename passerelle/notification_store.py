@@ -1,7 +1,9 @@
 """The notification store (SQLAlchemy Core: PostgreSQL or SQLite): one row per disclosure, keyed by
 the ``PatientAccessNotified`` event id. It is the in-app notification the patient page shows, and
-the e-mail's delivery state (``pending`` → ``sent``, ``dead`` after the last try, or ``no_address``),
-so a redelivered or replayed event never makes a second message."""
+the e-mail's delivery state (``pending`` → ``sending`` before each try → ``sent``; ``dead`` after the
+last try; or ``no_address``), so a redelivered or replayed event never makes a second message once
+``sent``. A row left ``sending`` (a crash between the SMTP relay's acceptance and ``sent``) is sent
+again, with the same Message-ID (docs/patient-space.md, "Exactly once, as far as SMTP allows")."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from passerelle.settings import Settings
 
-PENDING, SENT, DEAD, NO_ADDRESS = "pending", "sent", "dead", "no_address"
+PENDING, SENDING, SENT, DEAD, NO_ADDRESS = "pending", "sending", "sent", "dead", "no_address"
 PARIS = ZoneInfo("Europe/Paris")
 
 
@@ -80,6 +82,8 @@ class Choice:
     label: str
     concerns: str  # everyone, or the professional / organisation concerned
     recorded_by: str
+    kind: str = ""  # GRANT, REVOCATION, OPPOSITION ("" in rows stored before it was kept)
+    document_id: str | None = None  # the one document it is about (masked / shareable again); None: the record
 
 
 def database_url(settings: Settings) -> str:
@@ -134,7 +138,7 @@ class NotificationStore:
 
     def record(self, notices: list[tuple[Notice, bool]]) -> set[str]:
         """Store each (notice, has an e-mail address) not stored yet; return the ids whose e-mail is
-        still to send (new ones, and ones a crash left pending)."""
+        still to send (new ones, and ones a crash left pending or sending)."""
         now = int(time.time() * 1000)
         rows = [{"event_id": n.event_id, "patient_country": n.patient_country, "patient_id": n.patient_id,
                  "accessed_at": n.accessed_at_ms, "notice": json.dumps(dataclasses.asdict(n), ensure_ascii=False),
@@ -146,7 +150,7 @@ class NotificationStore:
         with self.engine.begin() as conn:
             conn.execute(self._insert(self.table).on_conflict_do_nothing(index_elements=["event_id"]), rows)
             pending = conn.execute(select(c.event_id).where(c.event_id.in_([r["event_id"] for r in rows]),
-                                                            c.email_status == PENDING)).scalars()
+                                                            c.email_status.in_([PENDING, SENDING]))).scalars()
             return set(pending)
 
     def record_choices(self, choices: list[Choice]) -> None:
@@ -166,8 +170,17 @@ class NotificationStore:
                                   .order_by(c.recorded_at.desc(), c.event_id).limit(limit)).scalars().all()
         return [json.loads(b) for b in bodies]
 
-    def delivered(self, event_id: str, attempts: int) -> None:
-        self._set(event_id, email_status=SENT, attempts=attempts, sent_at=int(time.time() * 1000), last_error=None)
+    def attempting(self, event_id: str) -> int:
+        """Record a try before it is made (``sending``, one more attempt); returns the tries so far,
+        this one included: more than one means an earlier try may have been accepted."""
+        c = self.table.c
+        with self.engine.begin() as conn:
+            conn.execute(update(self.table).where(c.event_id == event_id)
+                         .values(email_status=SENDING, attempts=c.attempts + 1))
+            return conn.execute(select(c.attempts).where(c.event_id == event_id)).scalar_one()
+
+    def delivered(self, event_id: str) -> None:
+        self._set(event_id, email_status=SENT, sent_at=int(time.time() * 1000), last_error=None)
 
     def dead(self, event_id: str, attempts: int, reason: str) -> None:
         self._set(event_id, email_status=DEAD, attempts=attempts, last_error=reason[:200])

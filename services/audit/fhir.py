@@ -25,10 +25,15 @@ EVENT_TYPES = {
     "PS_RETRIEVED": ("110107", "Import", "C"),
     "PS_OUTCOME": ("110106", "Export", "R"),
     "AUDIT_TRAIL_READ": ("110101", "Audit Log Used", "R"),
+    "PATIENT_HISTORY_PAGE": ("110101", "Audit Log Used", "R"),
+    "PATIENT_HISTORY_CSV": ("110106", "Export", "R"),
+    "PATIENT_HISTORY_PDF": ("110106", "Export", "R"),
     "HP_AUTHENTICATION_FAILED": ("110114", "User Authentication", "E"),
     "CONSENT_GRANTED": ("110110", "Patient Record", "U"),
     "CONSENT_REVOKED": ("110110", "Patient Record", "U"),
     "PATIENT_OPPOSED": ("110110", "Patient Record", "U"),
+    "DOCUMENT_MASKED": ("110110", "Patient Record", "U"),
+    "DOCUMENT_UNMASKED": ("110110", "Patient Record", "U"),
     "SECURITY_ALERT": ("110113", "Security Alert", "E"),
     "EP_REQUESTED": ("110112", "Query", "E"),
     "EP_QUERY_ROUTED": ("110112", "Query", "E"),
@@ -90,6 +95,8 @@ def _agents(record: dict) -> list[dict]:
     purpose = PURPOSES.get(record.get("purpose") or "")
     purpose_of_use = [{"coding": [_coding("http://terminology.hl7.org/CodeSystem/v3-ActReason", purpose)]}] if purpose else []
     hp = record.get("hp")
+    if hp is None and record["action"].startswith("PATIENT_HISTORY_"):  # the patient, in the patient space
+        return [{"who": {"display": "The patient (patient space)"}, "requestor": True}]
     if hp is None:
         return [{"who": {"display": "Passerelle (system)"}, "requestor": False}]
     agent = {"type": {"coding": [_coding("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "AUT", "author (originator)")]},

@@ -68,6 +68,8 @@ def _authentication_failed(e: dict) -> Step:
 
 
 def _consent_directive(e: dict) -> Step:
+    if e.get("document_id"):  # one document masked from cross-border sharing, or shareable again
+        return ("DOCUMENT_UNMASKED" if e["kind"] == "GRANT" else "DOCUMENT_MASKED"), "SUCCESS", None
     action = {"GRANT": "CONSENT_GRANTED", "REVOCATION": "CONSENT_REVOKED", "OPPOSITION": "PATIENT_OPPOSED"}[e["kind"]]
     return action, "SUCCESS", None
 
@@ -77,7 +79,10 @@ def _security_alert(e: dict) -> Step:
 
 
 def _trail_read(e: dict) -> Step:
-    return "AUDIT_TRAIL_READ", "SUCCESS" if e["authorised"] else "DENIED", e["reason_code"]
+    """A security officer's reading of a patient's accesses, or (``patient_space``) the patient's own:
+    a page of their history, its CSV or PDF download."""
+    action = f"PATIENT_HISTORY_{e['patient_space']}" if e.get("patient_space") else "AUDIT_TRAIL_READ"
+    return action, "SUCCESS" if e["authorised"] else "DENIED", e["reason_code"]
 
 
 def _failure(e: dict) -> tuple[str, str | None]:

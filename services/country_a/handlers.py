@@ -23,7 +23,7 @@ from passerelle.topics import Topics
 from passerelle.consent_registry import ConsentRegistry
 from passerelle.dmp import DmpRecord
 from services.country_a.identify import identify, identity
-from services.country_a.rules import readable_vsm, refusal
+from services.country_a.rules import disclosable, refusal
 from services.country_a.transcode import NotAVsm, Tables, transcode
 
 PRODUCER = Service.COUNTRY_A
@@ -73,8 +73,10 @@ def _identification(request: dict, country: CountryA) -> Emit:
 def _patient_summary(request: dict, country: CountryA) -> Iterable[Emit]:
     topics = country.topics
     record = country.dmp.get(request["patient"]["patient_id"])
-    reason = refusal(request, record, country.policy, country.registry, int(time.time() * 1000))
-    document_id = record.vsm_id if record is not None and reason is None and readable_vsm(record) else None
+    now_ms = int(time.time() * 1000)
+    reason = refusal(request, record, country.policy, country.registry, now_ms)
+    document = disclosable(request, record, country.registry, now_ms) if reason is None else None
+    document_id = document.id if document is not None else None
     decision = {**_answer(request), "authorised": reason is None, "reason_code": reason, "document_id": document_id}
     yield Emit(topics.crossborder_decisions, CROSSBORDER_DECISION, decision, request_key(request))
     if reason is None and request["purpose"] == "EMERGENCY":
@@ -82,18 +84,18 @@ def _patient_summary(request: dict, country: CountryA) -> Iterable[Emit]:
     if reason is not None:
         yield _summary_outcome(decision, topics, "DENIED", error(reason))
         return
-    if document_id is None:  # no synthèse, or the patient masked it: as if there were none
+    if document is None:  # no synthèse, or the patient masked every one: as if there were none
         yield _summary_outcome(decision, topics, "FAILED", error("ERROR_PS_NOT_FOUND"))
         return
     try:
-        pivot, kept = transcode(record.vsm, f"{document_id}-PIVOT", _now(), country.tables)
+        pivot, kept = transcode(document.content, f"{document_id}-PIVOT", _now(), country.tables)
     except NotAVsm:
         UNREADABLE_VSM.inc()
         log.error("VSM unreadable: operator action needed", correlation_id=request["envelope"]["correlation_id"])
         yield _summary_outcome(decision, topics, "FAILED", error("ERROR_PS_DOCUMENT_UNAVAILABLE"))
         return
     pivot_encoding, pivot_bytes = pack(pivot)
-    original_encoding, original_bytes = pack(record.vsm)
+    original_encoding, original_bytes = pack(document.content)
     summary = {"pivot": pivot_bytes, "pivot_encoding": pivot_encoding, "original": original_bytes,
                "original_encoding": original_encoding, "untranscoded": kept}
     yield _summary_outcome(decision, topics, "COMPLETED", None, summary, document_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from passerelle.crossborder import Policy
 from passerelle.consent_registry import CROSS_BORDER_SERVICE, GRANT, ConsentRegistry
-from passerelle.dmp import DmpRecord
+from passerelle.dmp import DmpDocument, DmpRecord
 
 
 def opposed(request: dict, record: DmpRecord, registry: ConsentRegistry | None, now_ms: int) -> bool:
@@ -39,6 +39,17 @@ def refusal(request: dict, record: DmpRecord | None, policy: Policy, registry: C
     return None
 
 
-def readable_vsm(record: DmpRecord) -> bool:
-    """The DMP holds a synthèse the patient has not masked."""
-    return record.vsm is not None and record.vsm_id not in record.patient.masked_documents
+def masked(request: dict, record: DmpRecord, registry: ConsentRegistry | None, now_ms: int) -> set[str]:
+    """The documents never to disclose to this professional: masked in the DMP itself, or by the
+    patient in the patient space (a ``ConsentDirective`` naming the document, latest word wins)."""
+    professional = request["professional"]
+    hp = {"rpps": professional["id"], "organisation": professional["organisation"]}
+    chosen = registry.masked_documents({"country": "FR", "patient_id": record.patient.ins}, hp, CROSS_BORDER_SERVICE,
+                                       now_ms) if registry is not None else set()
+    return set(record.patient.masked_documents) | chosen
+
+
+def disclosable(request: dict, record: DmpRecord, registry: ConsentRegistry | None, now_ms: int) -> DmpDocument | None:
+    """The newest synthèse the patient has not masked (from this professional), or None."""
+    hidden = masked(request, record, registry, now_ms)
+    return next((d for d in record.documents if d.id not in hidden), None)

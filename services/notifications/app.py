@@ -3,9 +3,11 @@
 
 Its own consumer group (``<prefix>.notifications``). Per batch: decode → store every notice not
 stored yet (one transaction; the event id is the key) → send the e-mails still pending, concurrently,
-each retried with backoff → after the last try, the event goes to the dead-letter topic with its
-original bytes and the reason → commit the Kafka offsets. A crash before the commit redelivers the
-batch, which the store absorbs: an event already sent (or dead-lettered) is not sent again.
+each try recorded first (``sending``) and retried with backoff → ``sent`` once the relay accepted it;
+after the last try, the event goes to the dead-letter topic with its original bytes and the reason →
+commit the Kafka offsets. A crash before the commit redelivers the batch, which the store absorbs: an
+event already sent (or dead-lettered) is not sent again; one left ``sending`` is sent again with the
+same Message-ID (SMTP cannot say whether the relay accepted the first; docs/patient-space.md).
 Bytes that are not an access notification go to the dead-letter topic (ADR 4). Retention purges
 (``retention_days``) run at start and then hourly.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import structlog
@@ -36,6 +39,8 @@ PURGE_INTERVAL_S = 3600
 log = structlog.get_logger()
 SENT = Counter("passerelle_notifications_sent", "Access notifications delivered by e-mail")
 UNDELIVERED = Counter("passerelle_notifications_dead_lettered", "Access notifications not delivered after the last try")
+RESENT = Counter("passerelle_notifications_resent_after_crash",
+                 "Access notifications sent again after a crash left their try unrecorded (same Message-ID)")
 
 
 class EmailUndeliverable(Exception):
@@ -60,6 +65,9 @@ class Notifier:
         self.group = group or f"{settings.topic_prefix}.{SERVICE}"
         #: SMTP connections open at once (a batch of hundreds must not open hundreds).
         self.gate = asyncio.Semaphore(settings.notifications.max_connections)
+        #: Fault injection for tests only: awaited with the event id once the relay accepted the
+        #: message and before the store says ``sent`` (the crash window).
+        self.after_accept: Callable[[str], Awaitable[None]] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = kafka.consumer(self.settings.kafka, self.group)
@@ -115,9 +123,18 @@ class Notifier:
     async def _send(self, n: Notice) -> tuple[str, int, EmailUndeliverable] | None:
         """None once delivered (and recorded as sent), else what failed."""
         config = self.settings.notifications
-        outcome = await deliver(message(n, config.sender, self.emails[n.patient_id]), config, self.gate)
+
+        async def before_try() -> None:
+            if await asyncio.to_thread(self.store.attempting, n.event_id) > 1 and not tried:
+                RESENT.inc()  # a try before this process's first: an earlier run's, maybe accepted
+                log.warning("notification sent again after an unfinished try", notification=n.event_id)
+            tried.append(True)
+        tried: list[bool] = []
+        outcome = await deliver(message(n, config.sender, self.emails[n.patient_id]), config, self.gate, before_try)
         if outcome.delivered:
-            await asyncio.to_thread(self.store.delivered, n.event_id, outcome.attempts)
+            if self.after_accept is not None:
+                await self.after_accept(n.event_id)
+            await asyncio.to_thread(self.store.delivered, n.event_id)
             SENT.inc()
             return None
         return n.event_id, outcome.attempts, EmailUndeliverable(

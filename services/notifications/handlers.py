@@ -79,6 +79,10 @@ CHOICE_LABELS = {
     ("REVOCATION", True): "Autorisation retirée",
 }
 CHANNELS = {"espace-patient": "vous, depuis l'espace patient"}
+#: A directive about one document of the record.
+DOCUMENT_LABELS = {"OPPOSITION": "Document masqué pour l'accès depuis l'étranger",
+                   "GRANT": "Document de nouveau consultable depuis l'étranger",
+                   "REVOCATION": "Document masqué pour l'accès depuis l'étranger"}
 
 
 def choice(event_type: str, event: dict, cross_border_service: str) -> Choice | None:
@@ -92,6 +96,8 @@ def choice(event_type: str, event: dict, cross_border_service: str) -> Choice | 
     whole = grantee is None and event.get("service") in (None, cross_border_service)
     concerns = "tous les professionnels" if grantee is None else (
         f"le professionnel {grantee['id']}" if grantee["kind"] == "PROFESSIONAL" else f"l'organisation {grantee['id']}")
+    document = event.get("document_id")
+    label = DOCUMENT_LABELS[event["kind"]] if document else CHOICE_LABELS[(event["kind"], whole)]
     return Choice(event["envelope"]["event_id"], "FR", event["patient"]["patient_id"],
-                  _millis(event["envelope"]["occurred_at"]), CHOICE_LABELS[(event["kind"], whole)], concerns,
-                  CHANNELS.get(event["recorded_by"], "un opérateur"))
+                  _millis(event["envelope"]["occurred_at"]), label, concerns,
+                  CHANNELS.get(event["recorded_by"], "un opérateur"), event["kind"], document)

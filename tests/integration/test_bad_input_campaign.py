@@ -1,11 +1,13 @@
 """Bad-input campaign on the real broker (issue 9, part 4): every processor (consent, router,
-foreign NCP, translation, audit, audit store on PostgreSQL, prescription) and the gateway's topic
-followers run in-process; the worst inputs are sent to every topic they read, interleaved with
-valid Patient Summary and prescriptions requests.
+foreign NCP, translation, audit, audit store on PostgreSQL, prescription), the notifications service
+(with an SMTP server on loopback) and the gateway's topic followers run in-process; the worst inputs
+are sent to every topic they read, interleaved with valid Patient Summary and prescriptions
+requests and valid access notifications.
 
 Then: the dead-letter topic holds exactly the bad inputs, once per consumer group that read them,
 with their original bytes and key and the reason headers; every valid request has its outcome, its
-audit records in the store, and is known to the gateway's followers; every processor still runs.
+audit records in the store, and is known to the gateway's followers; every valid access notification
+its e-mail; every processor still runs.
 """
 
 from __future__ import annotations
@@ -13,11 +15,16 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from datetime import datetime, timezone
 
 import pytest
 
 from passerelle import kafka
-from passerelle.events import AUDIT_RECORD, EP_OUTCOME, EP_REQUESTED, EP_RETRIEVED, PS_REQUESTED, PS_RETRIEVED
+from passerelle.envelope import new_envelope
+from passerelle.events import (AUDIT_RECORD, EP_OUTCOME, EP_REQUESTED, EP_RETRIEVED, PATIENT_ACCESS_NOTIFIED,
+                               PS_REQUESTED, PS_RETRIEVED)
+from passerelle.notification_store import NotificationStore
+from passerelle.settings import NotificationSettings
 from passerelle.serde import SINGLE_OBJECT_MAGIC
 from passerelle.testing import consume
 from passerelle.topics import Topics
@@ -26,6 +33,7 @@ from services.audit.store.app import build as audit_store
 from passerelle.audit_store import AuditStore
 from services.consent.app import build as consent
 from services.foreign_ncp.app import build as foreign_ncp
+from services.notifications.app import Notifier
 from services.gateway.dashboard.tracker import StreamWatch
 from services.gateway.follower import Follower
 from services.gateway.prescriptions.rules import prescriptions_requested
@@ -37,10 +45,12 @@ from services.translation.app import build as translation
 
 from tests.bad_input import BILLION_LAUGHS, TRIED, XXE_FILE, frame, future_version
 from tests.integration.conftest import patient_summary_request
+from tests.smtp_server import smtp_server
 
 pytestmark = pytest.mark.integration
 POSTGRES = os.environ.get("PASSERELLE_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PHARMACIST = "10002000007"
+CAMILLE = "286037505604238"
 ROUNDS = 3
 
 
@@ -50,7 +60,18 @@ def readers(topics: Topics) -> dict[str, list[str]]:
             topics.consent_decisions: ["router", "audit"], topics.ncp_outbound("PT"): ["foreign-ncp", "audit"],
             topics.ncp_inbound: ["translation", "audit"], topics.ep_retrieved: ["translation", "prescription", "audit"],
             topics.ep_commands: ["prescription", "audit"], topics.ps_outcomes: ["audit"], topics.ep_outcomes: ["audit"],
-            topics.security_events: ["audit"], topics.audit_reads: ["audit"], topics.audit_records: ["audit-store"]}
+            topics.security_events: ["audit"], topics.audit_reads: ["audit"], topics.audit_records: ["audit-store"],
+            topics.audit_access_notifications: ["notifications"]}
+
+
+def access_notified(**changes) -> dict:
+    """A disclosure told to Camille (valid unless ``changes`` spoil it)."""
+    return {"envelope": new_envelope("audit"), "patient": {"country": "FR", "patient_id": CAMILLE},
+            "hp": {"rpps": "DE-HP-1", "profession": "physician", "organisation": "Klinikum Musterstadt",
+                   "auth_method": "NCP_ASSERTION", "assertion_issued_at": 0},
+            "purpose": "TREATMENT", "action": "NCP_PS_OUTCOME", "accessed_at": datetime(2026, 12, 5, tzinfo=timezone.utc),
+            "audit_source_event_id": str(uuid.uuid4()), "hp_country": "DE", "hp_name": None, "document_id": None,
+            **changes}
 
 
 def worst_inputs(serde, topic: str, topics: Topics, round_: int) -> list[bytes]:
@@ -81,6 +102,9 @@ def worst_inputs(serde, topic: str, topics: Topics, round_: int) -> list[bytes]:
                       "source_topic": topic, "source_event_id": str(uuid.uuid4()), "source_event_type": "x",
                       "source_occurred_at": 0}
         inputs.append(serde.encode(AUDIT_RECORD, unstorable))
+    if topic == topics.audit_access_notifications:  # valid Avro that tells no one of anything
+        inputs += [serde.encode(PATIENT_ACCESS_NOTIFIED, access_notified(hp_country="ZZ")),
+                   serde.encode(PATIENT_ACCESS_NOTIFIED, access_notified(patient={"country": "FR", "patient_id": ""}))]
     if topic == topics.ep_outcomes:  # a status the audit has no rule for (was a crash of the audit)
         outcome = {"envelope": patient_summary_request()["envelope"], "hp": request["hp"], "patient": request["patient"],
                    "purpose": "TREATMENT", "status": "", "error": None, "prescriptions": []}
@@ -102,9 +126,12 @@ def handled_oddities(serde, topics: Topics) -> list[tuple[str, bytes]]:
     return out
 
 
-async def test_bad_inputs_at_every_consumer_are_dead_lettered_and_valid_work_goes_on(topics_ready, serde):
+async def test_bad_inputs_at_every_consumer_are_dead_lettered_and_valid_work_goes_on(topics_ready, serde, tmp_path):
+    smtp = smtp_server()
+    mailbox, port = smtp.__enter__()
     settings = topics_ready.model_copy(update={"audit": topics_ready.audit.model_copy(
-        update={"database_url": POSTGRES, "table_prefix": f"t{uuid.uuid4().hex[:10]}_"})})
+        update={"database_url": POSTGRES, "table_prefix": f"t{uuid.uuid4().hex[:10]}_"}),
+        "notifications": NotificationSettings(smtp_host="127.0.0.1", smtp_port=port, backoff_seconds=0.01)})
     topics = Topics(settings.topic_prefix)
     store = AuditStore.from_settings(settings)
     stop = asyncio.Event()
@@ -114,10 +141,12 @@ async def test_bad_inputs_at_every_consumer_are_dead_lettered_and_valid_work_goe
         ("audit", audit), ("audit-store", audit_store), ("prescription", prescription))}
     tasks |= {"gateway.follower": asyncio.create_task(
                   Follower(settings, serde, [requests, prescriptions, watch], requests.ready).run(stop)),
-              "gateway.dashboard": asyncio.create_task(watch.run(stop))}
+              "gateway.dashboard": asyncio.create_task(watch.run(stop)),
+              "notifications": asyncio.create_task(Notifier(settings, serde, NotificationStore(
+                  f"sqlite:///{tmp_path / 'notifications.sqlite3'}"), {CAMILLE: "camille@example.org"}).run(stop))}
     producer = kafka.producer(settings.kafka)
     await producer.start()
-    expected_dead, ps_ids, ep_ids, oddities = {}, [], [], handled_oddities(serde, topics)
+    expected_dead, ps_ids, ep_ids, oddities, told = {}, [], [], handled_oddities(serde, topics), []
     try:
         for round_ in range(ROUNDS):
             for topic, groups in readers(topics).items():
@@ -136,6 +165,8 @@ async def test_bad_inputs_at_every_consumer_are_dead_lettered_and_valid_work_goe
             await producer.send(topics.ep_requested, serde.encode(EP_REQUESTED, ep), key=ep_ids[-1].encode())
             topic, value = oddities[round_ % len(oddities)]
             await producer.send(topic, value)
+            told.append(access_notified())
+            await producer.send(topics.audit_access_notifications, serde.encode(PATIENT_ACCESS_NOTIFIED, told[-1]))
         await producer.flush()
 
         dead = await _watching(tasks, consume(settings, topics.dead_letters, len(expected_dead), timeout=90))
@@ -144,6 +175,7 @@ async def test_bad_inputs_at_every_consumer_are_dead_lettered_and_valid_work_goe
         listings = await _watching(tasks, _until(settings, serde, topics.ep_outcomes,
                                                  lambda e: e["envelope"]["correlation_id"] in ep_ids, ROUNDS))
         stored = await _watching(tasks, _stored(store, set(ps_ids), per_request=5))
+        await _watching(tasks, asyncio.to_thread(mailbox.wait, lambda m: len(m.messages) >= ROUNDS))
         with pytest.raises(TimeoutError):  # and nothing more
             await consume(settings, topics.dead_letters, len(expected_dead) + 1, timeout=3)
         alive = {name: not task.done() for name, task in tasks.items()}
@@ -152,6 +184,7 @@ async def test_bad_inputs_at_every_consumer_are_dead_lettered_and_valid_work_goe
         stop.set()
         results = await asyncio.gather(*tasks.values(), return_exceptions=True)
         store.drop()
+        smtp.__exit__(None, None, None)
 
     crashed = {name: repr(r) for name, r in zip(tasks, results) if isinstance(r, BaseException)}
     assert not crashed and all(alive.values()), f"stopped: {crashed or alive}"
@@ -171,12 +204,14 @@ async def test_bad_inputs_at_every_consumer_are_dead_lettered_and_valid_work_goe
     assert {e["envelope"]["correlation_id"] for e in listings} == set(ep_ids)
     assert all(e["status"] == "COMPLETED" and e["prescriptions"] for e in listings)
     assert stored == {i: 5 for i in ps_ids}, "valid requests' audit records are missing from the store"
+    assert sorted(m["X-Passerelle-Notification"] for m in mailbox.messages) == sorted(
+        e["envelope"]["event_id"] for e in told), "a valid access notification was not told, or told twice"
     for request_id in ps_ids:
         assert requests.lookup(request_id, "10001234565").outcome["status"] == "COMPLETED"
     for request_id in ep_ids:
         assert prescriptions.prescriptions_list(request_id, PHARMACIST)["outcome"]["status"] == "COMPLETED"
     print(f"bad-input campaign: broker: {len(expected_dead)} dead letters expected and found, "
-          f"{ROUNDS * 2} valid requests completed, {len(tasks)} consumers alive")
+          f"{ROUNDS * 2} valid requests completed, {ROUNDS} notifications delivered, {len(tasks)} consumers alive")
 
 
 async def _watching(tasks: dict[str, asyncio.Task], waiting):

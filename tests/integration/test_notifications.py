@@ -5,7 +5,9 @@ bytes dead-lettered; SQLite and PostgreSQL stores."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import sys
 import uuid
 from datetime import datetime, timezone
 
@@ -19,7 +21,7 @@ from system.supervisor import ensure_topics
 from passerelle.testing import consume
 from passerelle.topics import Topics
 from services.notifications.app import Notifier
-from passerelle.notification_store import DEAD, NO_ADDRESS, SENT, NotificationStore
+from passerelle.notification_store import DEAD, NO_ADDRESS, SENDING, SENT, NotificationStore
 
 from tests.smtp_server import smtp_server
 
@@ -131,3 +133,42 @@ async def test_refusals_and_timeouts_are_retried_then_dead_lettered(settings, se
     status = store.status(event["envelope"]["event_id"])
     assert status["email_status"] == DEAD and status["attempts"] == 3
     assert store.for_patient("FR", CAMILLE)[0] == 1  # the in-app notification is there all the same
+
+
+async def test_a_crash_between_the_relays_acceptance_and_sent_resends_once_with_the_same_message_id(
+        settings, serde, tmp_path):
+    """The crash window SMTP leaves (docs/patient-space.md): the child process is killed after the
+    relay accepted the message and before the store said ``sent``; the redelivered event is sent
+    again, and both copies carry the one Message-ID derived from the event id."""
+    url = f"sqlite:///{tmp_path / 'n.sqlite3'}"
+    with smtp_server() as (mailbox, port):
+        settings = with_smtp(settings, port)
+        await ensure_topics(settings)
+        event = disclosure()
+        event_id = event["envelope"]["event_id"]
+        await publish(settings, serde, [event])
+        args = {"bootstrap": settings.kafka.bootstrap_servers, "topic_prefix": settings.topic_prefix,
+                "smtp_port": port, "database_url": url, "state_dir": str(tmp_path / "child"), "emails": EMAILS}
+        child = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.notification_crash", json.dumps(args),
+                                                      cwd=PROJECT_ROOT)
+        assert await asyncio.wait_for(child.wait(), 90) == 9  # killed in the window, as asked
+        assert len(mailbox.messages) == 1
+        store = NotificationStore(url)
+        assert store.status(event_id)["email_status"] == SENDING and store.status(event_id)["attempts"] == 1
+        # The restarted service: the offset was never committed, the event comes again.
+        await running(Notifier(settings, serde, store, EMAILS),
+                      asyncio.to_thread(mailbox.wait, lambda m: len(m.messages) >= 2))
+        await wait_until(lambda: store.status(event_id)["email_status"] == SENT)
+        # Once sent, a further redelivery (a new group reads all again) sends nothing more.
+        await running(Notifier(settings, serde, store, EMAILS, group=f"{settings.topic_prefix}.again"),
+                      asyncio.sleep(1.5))
+    assert len(mailbox.messages) == 2 and mailbox.tries == 2
+    assert {m["Message-ID"] for m in mailbox.messages} == {f"<{event_id}@notifications.passerelle.invalid>"}
+    assert store.status(event_id)["attempts"] == 2
+
+
+async def wait_until(condition, timeout: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "not within the time"
+        await asyncio.sleep(0.05)

@@ -1,8 +1,10 @@
 """The patient space as ``passerelle up`` builds the gateway (create_app), on the real broker, with a
 FranceConnect-like provider on loopback (the test double of tests/oidc_provider.py serving the
 identity pivot): sign-in matched to the INS, the access history paginated and as CSV, opposition
-and its lifting applied by country A's next decision; another patient's INS, a forged session, a
-replayed code, an unknown identity refused and published as security events."""
+and its lifting applied by country A's next decision, one document of two masked (never disclosed by
+the next decision) and made shareable again; another patient's INS, a forged session, a replayed
+code, an unknown identity refused and published as security events; every page view, download,
+directive and refusal in the audit store the DPO reads."""
 
 from __future__ import annotations
 
@@ -20,6 +22,10 @@ from passerelle.events import CROSSBORDER_REQUESTED, PATIENT_ACCESS_NOTIFIED
 from services.gateway.settings import GatewaySettings, OidcSettings, PatientSpaceSettings
 from passerelle.testing import consume
 from passerelle.topics import Topics
+from passerelle.audit_store import AuditStore
+from services.audit.app import build as audit
+from services.audit.fhir import audit_event
+from services.audit.store.app import build as audit_store
 from services.country_a.app import build as country_a
 from services.gateway.app import create_app
 from services.notifications.app import Notifier
@@ -31,6 +37,7 @@ from tests.oidc_provider import ProviderDouble
 pytestmark = pytest.mark.integration
 GATEWAY = "http://gw"
 CAMILLE, PAUL = "286037505604238", "185072A12345665"
+NEWEST, OLDER = "VSM-2860375056042-1", "VSM-2860375056042-2"  # Camille's two syntheses (data/dmp)
 
 
 def france_connect_user(family_name="DURAND", given_name="Camille Marie", birthdate="1986-03-14",
@@ -94,6 +101,7 @@ async def test_the_patient_sees_only_their_accesses_and_controls_cross_border_ac
     stop = asyncio.Event()
     worker = asyncio.create_task(country_a(settings, serde).run(stop))
     notifier = asyncio.create_task(Notifier(settings, serde, store, emails={}).run(stop))
+    auditors = [asyncio.create_task(build(settings, serde).run(stop)) for build in (audit, audit_store)]
     app = create_app(settings)
     try:
         async with app.router.lifespan_context(app):
@@ -122,10 +130,25 @@ async def test_the_patient_sees_only_their_accesses_and_controls_cross_border_ac
                 await client.post("/patient/opposition", data={"choix": "lever"})
                 assert (await decision(settings, serde, CAMILLE, 3))["authorised"]
                 assert (await client.post("/patient/opposition", data={"choix": "peut-être"})).status_code == 422
-                await wait_for(lambda: len(store.choices_of("FR", CAMILLE)) == 2)  # read by the notifications service
+
+                home = (await client.get("/patient/")).text
+                assert "Masquer : Synthèse médicale du 20/10/2025 (Cabinet du Dr Marchand)" in home
+                assert "Masquer : Synthèse médicale du 12/06/2024 (Centre hospitalier de Lutèce" in home
+                masked = await client.post("/patient/masquage", data={"document": NEWEST, "choix": "masquer"})
+                assert masked.status_code == 303 and masked.headers["location"] == "/patient/?enregistre=masquer"
+                assert (await decision(settings, serde, CAMILLE, 4))["document_id"] == OLDER  # the next decision
+                await client.post("/patient/masquage", data={"document": NEWEST, "choix": "afficher"})
+                assert (await decision(settings, serde, CAMILLE, 5))["document_id"] == NEWEST
+                for form in ({"document": "VSM-185072A123456-1", "choix": "masquer"},  # Paul's
+                             {"document": NEWEST, "choix": "cacher"}, {"choix": "masquer"}):
+                    refused = await client.post("/patient/masquage", data=form)
+                    assert refused.status_code == 422 and "PATIENT_DOCUMENT_INVALID" in refused.text
+                await wait_for(lambda: len(store.choices_of("FR", CAMILLE)) == 4)  # read by the notifications service
                 home = (await client.get("/patient/")).text
                 assert home.index("Opposition levée") < home.index("Opposition à l&#x27;accès depuis l&#x27;étranger")
-                assert "vous, depuis l&#x27;espace patient" in home
+                assert home.index("Document de nouveau consultable depuis l&#x27;étranger : Synthèse médicale du "
+                                  "20/10/2025") < home.index("Document masqué pour l&#x27;accès depuis l&#x27;étranger")
+                assert "vous, depuis l&#x27;espace patient" in home and "Ne plus masquer" not in home
 
                 other = await client.get(f"/patient/acces.csv?ins={PAUL}")
                 assert other.status_code == 403 and "votre propre dossier" in other.text
@@ -138,16 +161,42 @@ async def test_the_patient_sees_only_their_accesses_and_controls_cross_border_ac
                 nobody, _ = await follow_sign_in(client, provider, france_connect_user(family_name="MARTIN"))
                 assert nobody.status_code == 403 and "Aucun dossier" in nobody.text
                 assert (await client.get("/patient/acces.csv")).status_code == 401  # no session
+        audit_trail = AuditStore.from_settings(settings)
+
+        def counted() -> tuple[int, int, int]:
+            actions = [r["action"] for r in audit_trail.bodies()]
+            return (sum(a.startswith("PATIENT_HISTORY_") for a in actions), actions.count("HP_AUTHENTICATION_FAILED"),
+                    sum(a.startswith("DOCUMENT_") for a in actions))
+        await wait_for(lambda: all(n >= m for n, m in zip(counted(), (6, 5, 2))))
+        await asyncio.sleep(1)  # anything more would be in flight: it would show below
     finally:
         stop.set()
         await worker
         await notifier
+        await asyncio.gather(*auditors)
         provider.stop()
+
+    # The DPO's view: the audit store (``passerelle audit export``), the patient's own readings included.
+    trail = list(audit_trail.bodies())
+    camille = [r for r in trail if (r["patient"] or {}).get("patient_id") == CAMILLE]
+    readings = [(r["action"], r["hp"]) for r in camille if r["action"].startswith("PATIENT_HISTORY_")]
+    assert sorted(a for a, _ in readings) == ["PATIENT_HISTORY_CSV", "PATIENT_HISTORY_PAGE", "PATIENT_HISTORY_PAGE",
+                                              "PATIENT_HISTORY_PAGE", "PATIENT_HISTORY_PAGE", "PATIENT_HISTORY_PDF"]
+    assert all(hp is None for _, hp in readings)  # the patient, not a professional
+    masks = [(r["action"], r["document_id"]) for r in sorted(camille, key=lambda r: r["source_occurred_at"])
+             if r["action"].startswith("DOCUMENT_")]
+    assert masks == [("DOCUMENT_MASKED", NEWEST), ("DOCUMENT_UNMASKED", NEWEST)]
+    refusals = sorted(r["reason_code"] for r in trail if r["action"] == "HP_AUTHENTICATION_FAILED")
+    assert refusals == sorted(["PATIENT_RECORD_NOT_YOURS", "OIDC_STATE_INVALID", "PATIENT_SESSION_INVALID",
+                               "PATIENT_NOT_FOUND", "PATIENT_SESSION_INVALID"])
+    exported = audit_event(next(r for r in camille if r["action"] == "PATIENT_HISTORY_CSV"))
+    assert exported["agent"][0]["requestor"] and "patient" in exported["agent"][0]["who"]["display"]
 
     events = [serde.decode(r.value)[1] for r in await consume(settings, Topics(settings.topic_prefix).security_events, 5)]
     assert sorted(e["reason_code"] for e in events) == sorted([  # keyed apart: across partitions
         "PATIENT_RECORD_NOT_YOURS", "OIDC_STATE_INVALID", "PATIENT_SESSION_INVALID", "PATIENT_NOT_FOUND",
         "PATIENT_SESSION_INVALID"])
     assert all(e["hp"] is None for e in events)
-    directives = await consume(settings, Topics(settings.topic_prefix).consent_registry, 2)
-    assert sorted(serde.decode(r.value)[1]["kind"] for r in directives) == ["GRANT", "OPPOSITION"]
+    directives = await consume(settings, Topics(settings.topic_prefix).consent_registry, 4)
+    assert sorted((d["kind"], d["document_id"] or "") for d in (serde.decode(r.value)[1] for r in directives)) == [
+        ("GRANT", ""), ("GRANT", NEWEST), ("OPPOSITION", ""), ("OPPOSITION", NEWEST)]

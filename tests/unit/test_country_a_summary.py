@@ -6,6 +6,7 @@ an emergency access raises an alert; an unreadable VSM is "document unavailable"
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import pytest
 from lxml import etree
@@ -13,6 +14,7 @@ from lxml import etree
 from passerelle import PROJECT_ROOT
 from passerelle.documents import unpack
 from passerelle.processor import Incoming
+from passerelle.consent_registry import CROSS_BORDER_SERVICE, ConsentRegistry, directive_key
 from passerelle.dmp import DmpRecord
 from services.country_a.handlers import answer_foreign_ncp
 from services.country_a.transcode import ATC, EDQM, ICD10, SECTIONS, transcode
@@ -30,9 +32,10 @@ def answer(event: dict, country=COUNTRY) -> list:
     return list(answer_foreign_ncp(Incoming("t", "fr.passerelle.crossborder.CrossBorderRequested", event), country))
 
 
-@pytest.mark.parametrize("nir", sorted(p.name for p in (PROJECT_ROOT / "data" / "dmp").iterdir()))
-def test_every_demo_vsm_transcodes_into_a_pivot_valid_against_the_ehdsi_schema(nir):
-    pivot, _ = transcode((PROJECT_ROOT / "data" / "dmp" / nir / "vsm.xml").read_bytes(), "P-1", "20251201120000+0000",
+@pytest.mark.parametrize("path", sorted(str(p.relative_to(PROJECT_ROOT / "data" / "dmp"))
+                                         for p in (PROJECT_ROOT / "data" / "dmp").glob("*/vsm*.xml")))
+def test_every_demo_vsm_transcodes_into_a_pivot_valid_against_the_ehdsi_schema(path):
+    pivot, _ = transcode((PROJECT_ROOT / "data" / "dmp" / path).read_bytes(), "P-1", "20251201120000+0000",
                          COUNTRY.tables)
     SCHEMA.assertValid(etree.fromstring(pivot))
 
@@ -113,10 +116,57 @@ def test_a_masked_vsm_is_no_summary_and_an_unreadable_one_is_document_unavailabl
     [_, masked] = answer(request("PATIENT_SUMMARY", ins="292061305512357"))
     assert masked.record["status"] == "FAILED" and masked.record["error"]["code"] == "ERROR_PS_NOT_FOUND"
     assert masked.record["summary"] is None
-    broken = dataclasses.replace(COUNTRY.dmp[CAMILLE], vsm=b"<ClinicalDocument><oops")
+    camille = COUNTRY.dmp[CAMILLE]
+    broken = dataclasses.replace(camille, documents=(dataclasses.replace(camille.documents[0], content=b"<ClinicalDocument><oops"),
+                                                     *camille.documents[1:]))
     country = dataclasses.replace(COUNTRY, dmp={**COUNTRY.dmp, CAMILLE: broken})
     [decision, unavailable] = answer(request("PATIENT_SUMMARY"), country)
     assert decision.record["authorised"]
     assert unavailable.record["status"] == "FAILED" and unavailable.record["error"]["code"] == "ERROR_PS_DOCUMENT_UNAVAILABLE"
     assert unavailable.record["summary"] is None
     assert isinstance(broken, DmpRecord)
+
+
+def masking(kind: str, document_id: str, when_ms: int) -> dict:
+    """The patient space's directive about one of Camille's documents."""
+    event = {"envelope": {**request("PATIENT_SUMMARY")["envelope"], "occurred_at": when_ms}, "kind": kind,
+             "patient": {"country": "FR", "patient_id": CAMILLE}, "grantee": None, "service": CROSS_BORDER_SERVICE,
+             "valid_from": when_ms, "valid_until": None, "recorded_by": "espace-patient", "document_id": document_id}
+    return event
+
+
+def test_camille_has_two_syntheses_and_the_newest_she_has_not_masked_is_the_one_disclosed():
+    camille = COUNTRY.dmp[CAMILLE]
+    assert [d.id for d in camille.documents] == ["VSM-2860375056042-1", "VSM-2860375056042-2"]  # newest first
+    assert camille.documents[1].author.startswith("Centre hospitalier") and camille.documents[1].effective_time[:8] == "20240612"
+    registry = ConsentRegistry()
+    country = dataclasses.replace(COUNTRY, registry=registry)
+    newest, older = (d.id for d in camille.documents)
+    start = int(time.time() * 1000) - 10_000
+    for i, (kind, document, disclosed) in enumerate([("OPPOSITION", newest, older), ("OPPOSITION", older, None),
+                                                     ("GRANT", newest, newest), ("GRANT", older, newest)]):
+        event = masking(kind, document, start + 10 * i)
+        registry.apply(directive_key(event), event)
+        decision, outcome = answer(request("PATIENT_SUMMARY"), country)
+        assert decision.record["authorised"] and decision.record["document_id"] == disclosed, (kind, document)
+        if disclosed is None:  # every synthèse masked: as if there were none
+            assert outcome.record["status"] == "FAILED" and outcome.record["error"]["code"] == "ERROR_PS_NOT_FOUND"
+            assert outcome.record["summary"] is None
+        else:
+            content = unpack(outcome.record["summary"]["original_encoding"], outcome.record["summary"]["original"])
+            assert content == camille.document(disclosed).content and outcome.record["document_id"] == disclosed
+    # one key per document: the registry holds one word for each, the latest
+    assert len(registry._by_patient[("FR", CAMILLE)]) == 2
+
+
+def test_a_masked_document_does_not_oppose_the_record_and_an_opposition_does_not_unmask():
+    registry = ConsentRegistry()
+    now = int(time.time() * 1000)
+    for event in (masking("OPPOSITION", "VSM-2860375056042-1", now - 2000),
+                  masking("GRANT", None, now - 1000)):
+        registry.apply(directive_key(event), event)
+    patient = {"country": "FR", "patient_id": CAMILLE}
+    assert registry.latest_word(patient, {"rpps": "x", "organisation": "y"}, CROSS_BORDER_SERVICE, now) == "GRANT"
+    assert registry.masked_documents(patient, {"rpps": "x", "organisation": "y"}, CROSS_BORDER_SERVICE, now) == {
+        "VSM-2860375056042-1"}
+    assert registry.masked_documents(patient, {"rpps": "x", "organisation": "y"}, "eprescription", now) == set()

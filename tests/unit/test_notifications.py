@@ -70,7 +70,7 @@ def test_the_store_keeps_one_row_per_event_and_pages_newest_first(tmp_path):
     notices = [notice(PATIENT_ACCESS_NOTIFIED, event(accessed_at=datetime(2026, 1, d, tzinfo=timezone.utc)))
                for d in (1, 2, 3)]
     assert store.record([(n, True) for n in notices]) == {n.event_id for n in notices}
-    store.delivered(notices[0].event_id, 1)
+    store.delivered(notices[0].event_id)
     assert store.record([(n, True) for n in notices]) == {notices[1].event_id, notices[2].event_id}
     assert store.status(notices[0].event_id)["email_status"] == SENT
     assert store.count() == 3
