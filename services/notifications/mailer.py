@@ -17,7 +17,7 @@ from services.notifications.handlers import Notice
 
 log = structlog.get_logger()
 #: The Message-IDs' domain: ours, reserved (RFC 6761), so that no other sender's ids collide.
-MESSAGE_ID_DOMAIN = "notifications.passerelle.invalid"
+MESSAGE_ID_DOMAIN = "passerelle.invalid"  # short: the header stays on one line (RFC 5322 folds at 78)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The patient space in a real browser (Debian's Chromium, headless) against the whole system as
 ``passerelle up`` starts it, with a FranceConnect-like provider and an SMTP server on loopback: a
 doctor in Germany reads Camille's summary (``passerelle abroad``); she gets the e-mail, signs in
-with the keyboard alone, sees the access, opposes cross-border access, and the next request from
-abroad is refused. The page passes axe-core's automated accessibility check (vendored, served from
+with the keyboard alone, sees the access, masks the newer of her two syntheses (the next request
+from abroad gets the older one), opposes cross-border access, and the next request from abroad is
+refused. The page passes axe-core's automated accessibility check (vendored, served from
 this repository: nothing is fetched)."""
 
 from __future__ import annotations
@@ -50,13 +51,22 @@ def abroad_summary(system) -> subprocess.CompletedProcess:
                            "--gateway", system.url], env=system.env, capture_output=True, text=True, timeout=60)
 
 
+def tab_to(page, control) -> None:
+    """Tab until ``control`` has the focus, as a keyboard user would."""
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        if control.evaluate("(b) => b === document.activeElement"):
+            break
+    expect(control).to_be_focused()
+
+
 def axe_violations(page) -> list[dict]:
     page.add_script_tag(content=AXE.read_text())
     return page.evaluate("""async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'best-practice']}))
         .violations.map((v) => ({id: v.id, nodes: v.nodes.map((n) => n.target)}))""")
 
 
-def test_informed_by_mail_then_keyboard_only_sign_in_history_and_opposition(patient_system, browser):
+def test_informed_by_mail_then_keyboard_only_sign_in_history_masking_and_opposition(patient_system, browser):
     system, provider, mailbox = patient_system
     assert abroad_summary(system).returncode == 0
     mailbox.wait(lambda box: len(box.messages) >= 1)  # the notice is stored before the e-mail goes
@@ -84,12 +94,15 @@ def test_informed_by_mail_then_keyboard_only_sign_in_history_and_opposition(pati
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "01-historique.png"), full_page=True)
         assert axe_violations(page) == []
+        mask = page.get_by_role("button", name="Masquer : Synthèse médicale du 20/10/2025 (Cabinet du Dr Marchand)")
+        tab_to(page, mask)
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("status")).to_contain_text("Le document est masqué")
+        masked = abroad_summary(system)  # the next request from abroad: the older synthèse, never the masked one
+        assert masked.returncode == 0 and "VSM-2860375056042-2-PIVOT" in masked.stdout
+        assert "VSM-2860375056042-1" not in masked.stdout
         oppose = page.get_by_role("button", name="M'opposer à l'accès depuis l'étranger")
-        for _ in range(10):  # Tab until the button has the focus, as a keyboard user would
-            page.keyboard.press("Tab")
-            if oppose.evaluate("(b) => b === document.activeElement"):
-                break
-        expect(oppose).to_be_focused()
+        tab_to(page, oppose)
         page.keyboard.press("Enter")
         expect(page.get_by_role("status")).to_contain_text("Votre opposition est enregistrée")
         page.screenshot(path=str(ARTIFACTS / "02-opposition.png"), full_page=True)
