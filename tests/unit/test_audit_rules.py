@@ -108,10 +108,13 @@ def test_every_audited_event_type_has_an_fhir_export_type():
     from services.audit.handlers import ACTIONS
 
     request = patient_summary_request()
-    samples = [{**request, "authorised": True, "reason_code": None, "error": None, "status": "COMPLETED", "kind": kind}
-               for kind in ("GRANT", "REVOCATION", "OPPOSITION")]  # the registry's directive kinds
+    samples = [{**request, "authorised": True, "reason_code": None, "error": None, "status": "COMPLETED", "kind": kind,
+                "document_id": document, "patient_space": view}
+               for kind in ("GRANT", "REVOCATION", "OPPOSITION")  # the registry's directive kinds
+               for document, view in ((None, None), ("VSM-1", "PAGE"), (None, "CSV"), (None, "PDF"))]
     actions = {ACTIONS[t](sample)[0] for t in ACTIONS for sample in samples}
-    assert {"HP_AUTHENTICATION_FAILED", "CONSENT_REVOKED", "PATIENT_OPPOSED", "SECURITY_ALERT"} <= actions
+    assert {"HP_AUTHENTICATION_FAILED", "CONSENT_REVOKED", "PATIENT_OPPOSED", "SECURITY_ALERT", "DOCUMENT_MASKED",
+            "DOCUMENT_UNMASKED", "PATIENT_HISTORY_PAGE", "PATIENT_HISTORY_CSV", "PATIENT_HISTORY_PDF"} <= actions
     assert actions <= set(EVENT_TYPES), actions - set(EVENT_TYPES)
 
 
@@ -166,3 +169,12 @@ def test_an_oversized_list_of_documents_is_emptied_and_the_record_still_encodes(
     record = bounded(whole)
     assert record["document_refs"] == [] and record["oversized_digest"].startswith("sha256:")
     assert serde.decode(serde.encode(AUDIT_RECORD, record))[1]["document_refs"] == []
+
+
+def test_the_patients_own_reading_of_their_history_is_audited_with_no_professional():
+    request = patient_summary_request(country="FR", patient_id="286037505604238")
+    read = {"envelope": request["envelope"], "hp": None, "patient": request["patient"], "authorised": True,
+            "reason_code": None, "accesses_listed": 20, "request_origin": "10.0.0.1", "patient_space": "PDF"}
+    record = audit_record(Incoming("p.audit.reads.v1", "fr.passerelle.audit.AuditTrailRead", read))
+    assert (record["action"], record["outcome"], record["hp"]) == ("PATIENT_HISTORY_PDF", "SUCCESS", None)
+    assert record["patient"] == request["patient"] and record["patient_access"] is False

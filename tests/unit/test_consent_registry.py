@@ -100,3 +100,15 @@ def test_the_sliding_window_alerts_once_when_a_threshold_is_exceeded_and_rearms(
     assert [window.observe("hp", t) for t in (1510, 1520)] == [None, 3]
     window.forget_idle(10_000)
     assert window._events == {}
+
+
+def test_one_key_per_document_and_an_unreadable_document_directive_refuses_the_whole_patient():
+    mask = directive("OPPOSITION", "PT", "193857264", None, None, PS, None, "t")
+    one, other = ({**mask, "document_id": d} for d in ("DOC-1", "DOC-2"))
+    shown = {**one, "kind": "GRANT"}
+    assert directive_key(one) == directive_key(shown) != directive_key(other)  # showing replaces masking
+    assert directive_key(mask) not in (directive_key(one), directive_key(other))  # the record's word is apart
+    assert directive_key(mask) == directive_key({**mask, "document_id": None})  # version-1 keys unchanged
+    registry = ConsentRegistry()
+    registry.mark_unreadable(directive_key(one))  # it might have been a mask: refuse, do not guess
+    assert registry.refusal(PATIENT, HP, PS, T0) == "CONSENT_REGISTRY_UNREADABLE"

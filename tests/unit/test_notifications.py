@@ -93,10 +93,11 @@ def test_the_retention_purge_deletes_only_old_notifications(tmp_path):
     assert store.status(old.event_id) is None and store.status(recent.event_id) is not None
 
 
-def directive_event(country: str = "FR", kind: str = "OPPOSITION", grantee=None, recorded_by="espace-patient") -> dict:
+def directive_event(country: str = "FR", kind: str = "OPPOSITION", grantee=None, recorded_by="espace-patient",
+                    document_id=None) -> dict:
     return {"envelope": new_envelope("gateway"), "kind": kind, "patient": {"country": country, "patient_id": INS},
             "grantee": grantee, "service": "patient-summary", "valid_from": datetime(2026, 12, 1, tzinfo=timezone.utc),
-            "valid_until": None, "recorded_by": recorded_by}
+            "valid_until": None, "recorded_by": recorded_by, "document_id": document_id}
 
 
 def test_a_french_patients_directive_is_a_choice_in_their_words():
@@ -113,3 +114,18 @@ def test_another_countrys_patient_has_no_choice_here_and_other_events_are_reject
     assert choice(CONSENT_DIRECTIVE, directive_event(country="PT"), "patient-summary") is None
     with pytest.raises(RejectedEvent):
         choice(PATIENT_ACCESS_NOTIFIED, event(), "patient-summary")
+
+
+def test_masking_a_document_is_a_choice_that_names_it():
+    masked = choice(CONSENT_DIRECTIVE, directive_event(document_id="VSM-1"), "patient-summary")
+    assert masked.label == "Document masqué pour l'accès depuis l'étranger"
+    assert (masked.kind, masked.document_id) == ("OPPOSITION", "VSM-1")
+    shown = choice(CONSENT_DIRECTIVE, directive_event(kind="GRANT", document_id="VSM-1"), "patient-summary")
+    assert shown.label.startswith("Document de nouveau consultable") and shown.kind == "GRANT"
+
+
+def test_the_message_id_is_the_event_ids_alone_so_a_copy_is_recognisable():
+    n = notice(PATIENT_ACCESS_NOTIFIED, event())
+    first, again = (message(n, "from@example.org", "to@example.org") for _ in range(2))
+    assert first["Message-ID"] == again["Message-ID"] == f"<{n.event_id}@passerelle.invalid>"
+    assert len(f"Message-ID: {first['Message-ID']}") <= 78  # one line: no folding to tell apart
