@@ -86,6 +86,43 @@ class Choice:
     document_id: str | None = None  # the one document it is about (masked / shareable again); None: the record
 
 
+#: A consent directive as the patient reads it in their space.
+CHOICE_LABELS = {
+    ("OPPOSITION", True): "Opposition à l'accès depuis l'étranger",
+    ("GRANT", True): "Opposition levée : accès depuis l'étranger autorisé",
+    ("OPPOSITION", False): "Opposition",
+    ("GRANT", False): "Autorisation",
+    ("REVOCATION", False): "Autorisation retirée",
+    ("REVOCATION", True): "Autorisation retirée",
+}
+#: A directive about one document of the record.
+DOCUMENT_LABELS = {"OPPOSITION": "Document masqué pour l'accès depuis l'étranger",
+                   "GRANT": "Document de nouveau consultable depuis l'étranger",
+                   "REVOCATION": "Document masqué pour l'accès depuis l'étranger"}
+CHANNELS = {"espace-patient": "vous, depuis l'espace patient"}
+
+
+def _millis(value) -> int:
+    return int(value.timestamp() * 1000) if isinstance(value, datetime) else int(value)
+
+
+def choice_of(directive: dict, cross_border_service: str) -> Choice | None:
+    """The choice a registry directive records, for a French patient; None for another patient's
+    (their country keeps their choices). Written by the notifications service for every directive
+    it reads, and by the patient space for the patient's own, at once (same key: the event id)."""
+    if directive["patient"]["country"].upper() != "FR":
+        return None
+    grantee = directive.get("grantee")
+    whole = grantee is None and directive.get("service") in (None, cross_border_service)
+    concerns = "tous les professionnels" if grantee is None else (
+        f"le professionnel {grantee['id']}" if grantee["kind"] == "PROFESSIONAL" else f"l'organisation {grantee['id']}")
+    document = directive.get("document_id")
+    label = DOCUMENT_LABELS[directive["kind"]] if document else CHOICE_LABELS[(directive["kind"], whole)]
+    return Choice(directive["envelope"]["event_id"], "FR", directive["patient"]["patient_id"],
+                  _millis(directive["envelope"]["occurred_at"]), label, concerns,
+                  CHANNELS.get(directive["recorded_by"], "un opérateur"), directive["kind"], document)
+
+
 def database_url(settings: Settings) -> str:
     return settings.notifications.database_url or f"sqlite:///{Path(settings.state_dir) / 'notifications.sqlite3'}"
 

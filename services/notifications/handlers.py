@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from passerelle.events import CONSENT_DIRECTIVE, PATIENT_ACCESS_NOTIFIED
-from passerelle.notification_store import Choice, Notice
+from passerelle.notification_store import Choice, Notice, choice_of
 from passerelle.processor import RejectedEvent
 
 
@@ -69,35 +69,9 @@ def notice(event_type: str, event: dict) -> Notice:
         purpose=PURPOSES.get(purpose, "non précisé"), emergency=purpose == "EMERGENCY")
 
 
-#: A consent directive as the patient reads it in their space.
-CHOICE_LABELS = {
-    ("OPPOSITION", True): "Opposition à l'accès depuis l'étranger",
-    ("GRANT", True): "Opposition levée : accès depuis l'étranger autorisé",
-    ("OPPOSITION", False): "Opposition",
-    ("GRANT", False): "Autorisation",
-    ("REVOCATION", False): "Autorisation retirée",
-    ("REVOCATION", True): "Autorisation retirée",
-}
-CHANNELS = {"espace-patient": "vous, depuis l'espace patient"}
-#: A directive about one document of the record.
-DOCUMENT_LABELS = {"OPPOSITION": "Document masqué pour l'accès depuis l'étranger",
-                   "GRANT": "Document de nouveau consultable depuis l'étranger",
-                   "REVOCATION": "Document masqué pour l'accès depuis l'étranger"}
-
-
 def choice(event_type: str, event: dict, cross_border_service: str) -> Choice | None:
     """The choice a registry directive records, for a French patient; None for another patient's
     (their country keeps their choices); ``RejectedEvent`` for what is not a directive."""
     if event_type != CONSENT_DIRECTIVE:
         raise RejectedEvent(f"{event_type} is not {CONSENT_DIRECTIVE}")
-    if event["patient"]["country"].upper() != "FR":
-        return None
-    grantee = event.get("grantee")
-    whole = grantee is None and event.get("service") in (None, cross_border_service)
-    concerns = "tous les professionnels" if grantee is None else (
-        f"le professionnel {grantee['id']}" if grantee["kind"] == "PROFESSIONAL" else f"l'organisation {grantee['id']}")
-    document = event.get("document_id")
-    label = DOCUMENT_LABELS[event["kind"]] if document else CHOICE_LABELS[(event["kind"], whole)]
-    return Choice(event["envelope"]["event_id"], "FR", event["patient"]["patient_id"],
-                  _millis(event["envelope"]["occurred_at"]), label, concerns,
-                  CHANNELS.get(event["recorded_by"], "un opérateur"), event["kind"], document)
+    return choice_of(event, cross_border_service)

@@ -98,6 +98,8 @@ def test_informed_by_mail_then_keyboard_only_sign_in_history_masking_and_opposit
         tab_to(page, mask)
         page.keyboard.press("Enter")
         expect(page.get_by_role("status")).to_contain_text("Le document est masqué")
+        expect(page.get_by_role("button", name="Ne plus masquer : Synthèse médicale du 20/10/2025 (Cabinet du Dr Marchand)")
+               ).to_be_visible()
         masked = abroad_summary(system)  # the next request from abroad: the older synthèse, never the masked one
         assert masked.returncode == 0 and "VSM-2860375056042-2-PIVOT" in masked.stdout
         assert "VSM-2860375056042-1" not in masked.stdout

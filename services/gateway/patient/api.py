@@ -32,7 +32,7 @@ from passerelle.consent_registry import CROSS_BORDER_SERVICE, GRANT, OPPOSITION,
 from passerelle.dmp import DmpDocument, DmpRecord, load_dmp
 from passerelle.envelope import new_envelope
 from passerelle.events import AUDIT_TRAIL_READ, CONSENT_DIRECTIVE
-from passerelle.notification_store import NotificationStore
+from passerelle.notification_store import NotificationStore, choice_of
 from passerelle.serde import AvroSerde
 from passerelle.topics import Topics
 from services.gateway.patient.export import as_csv, as_pdf, paris_time
@@ -147,7 +147,7 @@ def masked_by_choice(choices: list[dict]) -> set[str]:
 
 def documents_section(record: DmpRecord | None, choices: list[dict]) -> str:
     """The patient's syntheses, each with the button that masks it from cross-border sharing or makes
-    it shareable again. Its state is the registry's as the notifications service last copied it."""
+    it shareable again. Its state: the DMP's own mask, and the patient's latest word (their choices)."""
     if record is None or not record.documents:
         return ""
     hidden = set(record.patient.masked_documents) | masked_by_choice(choices)
@@ -276,6 +276,8 @@ consulté depuis l'étranger.</p><p><a href="{PATH}/connexion">S'identifier avec
                      "recorded_by": "espace-patient", "document_id": document_id}
         await self.producer().send_and_wait(self.registry_topic, self.serde.encode(CONSENT_DIRECTIVE, directive),
                                             key=directive_key(directive))
+        # The patient's list of choices at once (the notifications service's copy, same key, adds nothing).
+        await asyncio.to_thread(self.store.record_choices, [choice_of(directive, CROSS_BORDER_SERVICE)])
         log.info("patient directive recorded", kind=kind, about="document" if document_id else "record")
 
     async def _required(self, request: Request) -> str:
