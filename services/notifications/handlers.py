@@ -9,6 +9,7 @@ behind the patient's sign-in, keeps the document id.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 from passerelle.events import CONSENT_DIRECTIVE, PATIENT_ACCESS_NOTIFIED
@@ -41,6 +42,9 @@ DOCUMENTS = {
 }
 
 PURPOSES = {"TREATMENT": "soins", "EMERGENCY": "urgence"}
+#: What the store's key and the e-mail's Message-ID can hold (a UUID fits); the patient's country.
+EVENT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+COUNTRY = re.compile(r"[A-Za-z]{2}")
 
 
 def _millis(value) -> int:
@@ -56,6 +60,11 @@ def notice(event_type: str, event: dict) -> Notice:
     patient, hp = event["patient"], event["hp"]
     if not patient["patient_id"] or not event["envelope"]["event_id"]:
         raise RejectedEvent("the access names no patient or has no event id")
+    if not EVENT_ID.fullmatch(event["envelope"]["event_id"]):  # it names the e-mail (Message-ID) and the row
+        raise RejectedEvent("the event id is not a short identifier (letters, digits, '.', '_', '-')")
+    if not COUNTRY.fullmatch(patient["country"]) or len(patient["patient_id"]) > 128 \
+            or not patient["patient_id"].isprintable():
+        raise RejectedEvent("the patient is not a country code and a printable identifier of 128 characters at most")
     country_code = (event.get("hp_country") or "FR").upper()
     if country_code not in COUNTRIES:
         raise RejectedEvent("the professional's country is not a known country code")

@@ -220,3 +220,38 @@ def test_an_oversized_document_is_handled_or_dead_lettered_never_fatal(system, s
         for name in names:
             TRIED[f"{consumer} (oversized)"] += 1
             through(processor, _topic(system.topics, CONSUMERS[consumer][0]), _with_document(system, serde, name, big))
+
+
+def test_the_notifications_service_dead_letters_or_tells_whatever_arrives(system, serde, tmp_path_factory):
+    """The notifications service's decode path (services/notifications/app.py ``_handle``): every
+    input is dead-lettered (``DecodeError`` / ``RejectedEvent``) or becomes a notice the store can
+    hold and an e-mail that can be built; nothing else may be raised (it would stop the service)."""
+    from passerelle.events import PATIENT_ACCESS_NOTIFIED
+    from passerelle.notification_store import NotificationStore
+    from passerelle.processor import RejectedEvent
+    from passerelle.serde import DecodeError
+    from services.notifications.handlers import notice
+    from services.notifications.mailer import message
+
+    store = NotificationStore(f"sqlite:///{tmp_path_factory.mktemp('notifications') / 'n.sqlite3'}")
+    verdicts = {"dead-lettered": 0, "told": 0}
+
+    @CAMPAIGN
+    @given(bad_inputs(system, serde, [PATIENT_ACCESS_NOTIFIED]))
+    def campaign(value):
+        TRIED["notifications"] += 1
+        try:
+            told = notice(*serde.decode(value))
+        except (DecodeError, RejectedEvent) as exc:
+            assert str(exc)
+            verdicts["dead-lettered"] += 1
+            return
+        email = message(told, "ne-pas-repondre@passerelle.invalid", "patient@example.org").as_bytes()
+        assert told.event_id.encode() in email
+        store.record([(told, True)])
+        assert store.status(told.event_id) is not None
+        verdicts["told"] += 1
+
+    campaign()
+    print(f"bad-input campaign: notifications: {sum(verdicts.values())} inputs, {verdicts}")
+    assert verdicts["dead-lettered"] and verdicts["told"]

@@ -68,3 +68,27 @@ def test_an_event_whose_output_would_not_fit_in_a_message_is_dead_lettered(tmp_p
     processor = build(Settings(state_dir=tmp_path, topic_prefix="p", kafka=KafkaSettings(max_message_bytes=2**20)), serde)
     verdict = through(processor, "p.ncp.inbound.v1", serde.encode("fr.passerelle.ncp.PatientSummaryRetrieved", retrieved))
     assert verdict == DeadLettered("OutputTooLarge", verdict.reason) and "message limit" in verdict.reason
+
+
+@pytest.mark.parametrize("event_id, patient", [
+    ("a\nb", {"country": "FR", "patient_id": "286037505604238"}),          # a header split in two
+    ("\x80", {"country": "FR", "patient_id": "286037505604238"}),          # not ASCII: no Message-ID
+    ("\t", {"country": "FR", "patient_id": "286037505604238"}),            # not a dot-atom
+    ("x" * 65, {"country": "FR", "patient_id": "286037505604238"}),        # over the store's key
+    ("ok", {"country": "FRA", "patient_id": "286037505604238"}),           # over the store's column
+    ("ok", {"country": "FR", "patient_id": "2860\x00375056042"}),          # PostgreSQL refuses NUL
+])
+def test_an_access_notification_the_email_or_the_store_cannot_hold_is_dead_lettered(event_id, patient):
+    """Found by the notifications' campaign: an event id that is no header value made building the
+    e-mail raise (ValueError, HeaderParseError, UnicodeEncodeError) inside the service's send, which
+    stopped it, and the redelivered event stopped it again; a patient the store's columns cannot hold
+    failed the batch's transaction on PostgreSQL. Now refused, so dead-lettered."""
+    from services.notifications.handlers import notice
+    from tests.integration.test_notifications import disclosure
+
+    event = disclosure()
+    event["envelope"]["event_id"], event["patient"] = event_id, patient
+    with pytest.raises(RejectedEvent):
+        notice("fr.passerelle.audit.PatientAccessNotified", event)
+    event["envelope"]["event_id"], event["patient"] = "3f1c-ok", {"country": "FR", "patient_id": "286037505604238"}
+    assert notice("fr.passerelle.audit.PatientAccessNotified", event).event_id == "3f1c-ok"
