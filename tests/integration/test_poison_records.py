@@ -21,6 +21,8 @@ from services.consent.app import build as consent
 from services.consent.cli import directive
 from passerelle.consent_registry import directive_key
 from services.foreign_ncp.app import build as foreign_ncp
+from services.notifications.app import Notifier
+from passerelle.notification_store import NotificationStore
 from services.gateway.follower import Follower
 from services.gateway.prescriptions.rules import prescriptions_requested
 from services.gateway.prescriptions.tracker import PrescriptionTracker
@@ -37,8 +39,10 @@ POISONED_PATIENT = "PT-POISON-1"
 
 
 def every_reader(topics: Topics) -> dict[str, list[str]]:
-    """Topic -> who dead-letters what it cannot read: the processors' groups and the two views."""
-    return {**readers(topics), topics.consent_registry: ["consent", "audit"], topics.ep_state: ["prescription"],
+    """Topic -> who dead-letters what it cannot read: the processors' groups, the two views, and the
+    notifications service (access notifications, and the registry for the patients' choices)."""
+    return {**readers(topics), topics.consent_registry: ["consent", "audit", "notifications"],
+            topics.ep_state: ["prescription"],
             topics.identification_requested: ["consent", "audit"],
             topics.identification_authorised: ["router", "audit"], topics.identification_outcomes: ["audit"]}
 
@@ -57,7 +61,7 @@ def poisons(serde, topic: str, topics: Topics) -> list[tuple[bytes | None, bytes
     return records
 
 
-async def test_poison_on_every_topic_is_dead_lettered_and_only_its_patient_fails_closed(topics_ready, serde):
+async def test_poison_on_every_topic_is_dead_lettered_and_only_its_patient_fails_closed(topics_ready, serde, tmp_path):
     settings = topics_ready
     topics = Topics(settings.topic_prefix)
     producer = kafka.producer(settings.kafka)
@@ -67,7 +71,8 @@ async def test_poison_on_every_topic_is_dead_lettered_and_only_its_patient_fails
         for key, value in poisons(serde, topic, topics):
             await producer.send(topic, value, key=key)
             for group in groups:
-                if not (value is None and (topic, group) == (topics.consent_registry, "consent")):  # an erasure
+                if not (value is None and topic == topics.consent_registry and group in ("consent", "notifications")):
+                    # a tombstone on the registry is an erasure
                     expected.add((topic, key, value, group))
     await producer.flush()
 
@@ -76,6 +81,8 @@ async def test_poison_on_every_topic_is_dead_lettered_and_only_its_patient_fails
     tasks = {name: asyncio.create_task(build(settings, serde).run(stop)) for name, build in (
         ("consent", consent), ("router", router), ("foreign-ncp", foreign_ncp), ("translation", translation),
         ("audit", audit), ("audit-store", audit_store), ("prescription", prescription))}
+    tasks["notifications"] = asyncio.create_task(Notifier(
+        settings, serde, NotificationStore(f"sqlite:///{tmp_path / 'notifications.sqlite3'}"), emails={}).run(stop))
     tasks["gateway.follower"] = asyncio.create_task(
         Follower(settings, serde, [requests, prescriptions], requests.ready).run(stop))
     try:
