@@ -100,6 +100,7 @@ DOCUMENT_LABELS = {"OPPOSITION": "Document masqué pour l'accès depuis l'étran
                    "GRANT": "Document de nouveau consultable depuis l'étranger",
                    "REVOCATION": "Document masqué pour l'accès depuis l'étranger"}
 CHANNELS = {"espace-patient": "vous, depuis l'espace patient"}
+EVERYONE = "tous les professionnels"  # whom a directive naming no one concerns
 
 
 def _millis(value) -> int:
@@ -114,7 +115,7 @@ def choice_of(directive: dict, cross_border_service: str) -> Choice | None:
         return None
     grantee = directive.get("grantee")
     whole = grantee is None and directive.get("service") in (None, cross_border_service)
-    concerns = "tous les professionnels" if grantee is None else (
+    concerns = EVERYONE if grantee is None else (
         f"le professionnel {grantee['id']}" if grantee["kind"] == "PROFESSIONAL" else f"l'organisation {grantee['id']}")
     document = directive.get("document_id")
     label = DOCUMENT_LABELS[directive["kind"]] if document else CHOICE_LABELS[(directive["kind"], whole)]

@@ -127,11 +127,13 @@ async def test_the_patient_sees_only_their_accesses_and_controls_cross_border_ac
                 opposed = await client.post("/patient/opposition", data={"choix": "opposer"})
                 assert opposed.status_code == 303
                 assert (await decision(settings, serde, CAMILLE, 2))["reason_code"] == "ERROR_NO_CONSENT"
+                assert "aucun de vos documents n'est communiqué" in (await client.get("/patient/")).text
                 await client.post("/patient/opposition", data={"choix": "lever"})
                 assert (await decision(settings, serde, CAMILLE, 3))["authorised"]
                 assert (await client.post("/patient/opposition", data={"choix": "peut-être"})).status_code == 422
 
                 home = (await client.get("/patient/")).text
+                assert "aucun de vos documents" not in home  # the opposition lifted
                 assert "Masquer : Synthèse médicale du 20/10/2025 (Cabinet du Dr Marchand)" in home
                 assert "Masquer : Synthèse médicale du 12/06/2024 (Centre hospitalier de Lutèce" in home
                 masked = await client.post("/patient/masquage", data={"document": NEWEST, "choix": "masquer"})
@@ -169,7 +171,7 @@ async def test_the_patient_sees_only_their_accesses_and_controls_cross_border_ac
             actions = [r["action"] for r in audit_trail.bodies()]
             return (sum(a.startswith("PATIENT_HISTORY_") for a in actions), actions.count("HP_AUTHENTICATION_FAILED"),
                     sum(a.startswith("DOCUMENT_") for a in actions))
-        await wait_for(lambda: all(n >= m for n, m in zip(counted(), (7, 5, 2))))
+        await wait_for(lambda: all(n >= m for n, m in zip(counted(), (8, 5, 2))))
         await asyncio.sleep(1)  # anything more would be in flight: it would show below
     finally:
         stop.set()
@@ -182,7 +184,7 @@ async def test_the_patient_sees_only_their_accesses_and_controls_cross_border_ac
     trail = list(audit_trail.bodies())
     camille = [r for r in trail if (r["patient"] or {}).get("patient_id") == CAMILLE]
     readings = [(r["action"], r["hp"]) for r in camille if r["action"].startswith("PATIENT_HISTORY_")]
-    assert sorted(a for a, _ in readings) == ["PATIENT_HISTORY_CSV"] + ["PATIENT_HISTORY_PAGE"] * 5 + [
+    assert sorted(a for a, _ in readings) == ["PATIENT_HISTORY_CSV"] + ["PATIENT_HISTORY_PAGE"] * 6 + [
         "PATIENT_HISTORY_PDF"]
     assert all(hp is None for _, hp in readings)  # the patient, not a professional
     masks = [(r["action"], r["document_id"]) for r in sorted(camille, key=lambda r: r["source_occurred_at"])

@@ -32,7 +32,7 @@ from passerelle.consent_registry import CROSS_BORDER_SERVICE, GRANT, OPPOSITION,
 from passerelle.dmp import DmpDocument, DmpRecord, load_dmp
 from passerelle.envelope import new_envelope
 from passerelle.events import AUDIT_TRAIL_READ, CONSENT_DIRECTIVE
-from passerelle.notification_store import NotificationStore, choice_of
+from passerelle.notification_store import EVERYONE, NotificationStore, choice_of
 from passerelle.serde import AvroSerde
 from passerelle.topics import Topics
 from services.gateway.patient.export import as_csv, as_pdf, paris_time
@@ -151,6 +151,10 @@ def documents_section(record: DmpRecord | None, choices: list[dict]) -> str:
     if record is None or not record.documents:
         return ""
     hidden = set(record.patient.masked_documents) | masked_by_choice(choices)
+    latest = next((c.get("kind") for c in choices if not c.get("document_id") and c.get("concerns") == EVERYONE), None)
+    opposed = record.patient.cross_border_opposition if latest is None else latest != GRANT
+    note = ("<p><strong>Vous vous opposez à l'accès depuis l'étranger : aucun de vos documents n'est "
+            "communiqué, masqué ou non.</strong></p>" if opposed else "")
     rows = []
     for document in record.documents:
         name, masked = html.escape(describe(document)), document.id in hidden
@@ -160,7 +164,7 @@ def documents_section(record: DmpRecord | None, choices: list[dict]) -> str:
 <form method="post" action="{PATH}/masquage"><input type="hidden" name="document" value="{html.escape(document.id)}">
 <button type="submit" name="choix" value="{action[0]}">{action[1]}</button></form></li>""")
     return f"""<h3>Mes documents</h3><p>Un professionnel à l'étranger reçoit la plus récente de vos synthèses
-que vous n'avez pas masquée.</p><ul>{''.join(rows)}</ul>"""
+que vous n'avez pas masquée.</p>{note}<ul>{''.join(rows)}</ul>"""
 
 
 class PatientSpace:
