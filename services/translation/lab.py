@@ -22,6 +22,7 @@ from lark.exceptions import LarkError
 from ucumvert import get_ucum_parser
 
 from services.translation.catalogue import Catalogue
+from services.translation.ucum_fr import UCUM_FRENCH
 
 UCUM = "http://unitsofmeasure.org"
 #: HL7 v3 ObservationInterpretation code → what the portal marks.
@@ -51,9 +52,15 @@ def ucum_valid(code: str) -> bool:
 
 
 def ucum_in_french(code: str) -> str:
-    """A UCUM code written as a French report prints it: ``10*9/L`` → ``10⁹/L``, ``[IU]/L`` →
-    ``UI/L``, ``umol/L`` → ``µmol/L``, ``mm[Hg]`` → ``mmHg``; an annotation ``{1.73_m2}`` kept as
+    """A UCUM code written as a French report prints it: the curated table's notation
+    (``services/translation/ucum_fr.py``), else by rule: ``10*9/L`` → ``10⁹/l``, ``[IU]/L`` →
+    ``UI/l``, ``umol/L`` → ``µmol/l``, ``mm[Hg]`` → ``mmHg``; an annotation ``{1.73_m2}`` kept as
     ``(1.73 m2)``; a unit that is only annotations (``{ratio}``) is ``sans unité``."""
+    return UCUM_FRENCH.get(code) or ucum_by_rule(code)
+
+
+def ucum_by_rule(code: str) -> str:
+    """A valid UCUM code written the French way by rule alone (what the curated table lacks)."""
     notes = re.findall(r"\{([^}]*)\}", code)
     text = re.sub(r"\{[^}]*\}", "\x00", code)
     if not text.replace("\x00", ""):
@@ -61,6 +68,7 @@ def ucum_in_french(code: str) -> str:
     text = re.sub(r"10\*(-?\d+)", lambda m: "10" + m.group(1).translate(SUPERSCRIPT), text)
     text = text.replace("[IU]", "UI").replace("[iU]", "UI").replace("[Hg]", "Hg").replace("[arb'U]", "U arb.")
     text = re.sub(r"(?<![A-Za-z])u(?=[a-zA-Z])", "µ", text).replace(".", "·")
+    text = re.sub(r"(?<![A-Za-z])([munpfdcµk]?)L(?![A-Za-z])", r"\1l", text)  # the litre, as French reports write it
     for note in notes:
         text = text.replace("\x00", f"({note.replace('_', ' ')})", 1)
     return text
@@ -89,9 +97,10 @@ def quantity(q: dict) -> dict:
     code = q.get("code") if q.get("system", UCUM) == UCUM else None
     unit_sent = q.get("unit") or q.get("code")
     parsed = code is not None and ucum_valid(code)
+    label = None if not parsed else "CURATED_LABEL" if code in UCUM_FRENCH else "DERIVED_LABEL"
     return {"value": q.get("value"), "comparator": q.get("comparator"),
             "unit": {"code": q.get("code"), "original": unit_sent,
-                     "display": ucum_in_french(code) if parsed else unit_sent, "ucum": parsed}}
+                     "display": ucum_in_french(code) if parsed else unit_sent, "ucum": parsed, "label": label}}
 
 
 def value(obs: dict, catalogue: Catalogue, stats: Counter) -> tuple[dict | None, list[str]]:

@@ -25,7 +25,8 @@ def quantity_view(q: dict | None) -> dict | None:
     if q is None:
         return None
     return {"value": q["value"], "comparator": q["comparator"], "unit": q["unit_display"],
-            "unit_original": q["unit_original"], "unit_ucum": q["ucum"]}
+            "unit_original": q["unit_original"], "unit_ucum": q["ucum"],
+            "unit_label": q.get("unit_label")}
 
 
 def result_view(r: dict) -> dict:
