@@ -148,6 +148,9 @@ def result(obs: dict, catalogue: Catalogue, specimens: dict[str, dict], stats: C
         flags.append("CODE_NOT_TRANSLATED")
     if val is not None and val["kind"] == "quantity" and not ranges:
         flags.append("NO_REFERENCE_RANGE")
+    if val is not None and val["kind"] == "quantity" and val["unit"]["original"]:
+        stats[("UCUM (units)", "coded")] += 1  # a unit written the French way counts as in French
+        stats[("UCUM (units)", "french")] += val["unit"]["ucum"]
     flagged = interpretation(obs.get("interpretation", []), catalogue, stats)
     ranks = ["normal", "abnormal", "low", "high", "critical"]
     worst = max((i["severity"] for i in flagged if i["severity"]), key=ranks.index, default=None)
