@@ -33,6 +33,7 @@ def test_every_lab_report_is_read_whole_and_its_french_coverage_printed(catalogu
     files = corpus()
     assert len(files) >= 4
     total: Counter = Counter()
+    units: Counter = Counter()
     for path in files:
         raw = path.read_bytes()
         report, stats = read_lab_report(raw, catalogue)
@@ -41,7 +42,17 @@ def test_every_lab_report_is_read_whole_and_its_french_coverage_printed(catalogu
         for r in report["results"]:
             assert r["test"]["original"], (path.name, r["id"])  # what was sent is always there
             assert r["value"] is not None or r["members"] or "NO_VALUE" in r["flags"]
+            assert r["test"]["translated"] or "CODE_NOT_TRANSLATED" in r["flags"], (path.name, r["id"])
+            if r["value"] is not None and r["value"]["kind"] == "quantity":
+                unit = r["value"]["unit"]
+                # a unit is written the French way (and says how), or shown as sent and flagged
+                assert (unit["ucum"] and unit["label"] in ("CURATED_LABEL", "DERIVED_LABEL")) or \
+                    (unit["display"] == unit["original"] and ("UNIT_NOT_UCUM" in r["flags"] or not unit["original"]))
+                assert r["reference_ranges"] or "NO_REFERENCE_RANGE" in r["flags"], (path.name, r["id"])
+                units[unit["label"] or "as sent"] += 1
         total += stats
     print(f"\nLaboratory corpus: {len(files)} reports; coded elements with a French label, per code system:")
     for system in sorted({s for s, _ in total}):
         print(f"  {system}: {total[(system, 'french')]}/{total[(system, 'coded')]}")
+    print(f"  units of quantities: {units['CURATED_LABEL']} from the curated UCUM table, {units['DERIVED_LABEL']} by rule, "
+          f"{units['as sent']} as sent")
