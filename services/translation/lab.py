@@ -21,7 +21,7 @@ from functools import lru_cache
 from lark.exceptions import LarkError
 from ucumvert import get_ucum_parser
 
-from services.translation.catalogue import Catalogue
+from services.translation.catalogue import CURATED, DERIVED, Catalogue
 from services.translation.ucum_fr import UCUM_FRENCH
 
 UCUM = "http://unitsofmeasure.org"
@@ -30,6 +30,8 @@ SEVERITY = {"HH": "critical", "LL": "critical", "AA": "critical", ">": "high", "
             "<": "low", "L": "low", "LU": "low", "A": "abnormal", "POS": "abnormal", "R": "abnormal",
             "I": "abnormal", "N": "normal", "NEG": "normal", "S": "normal"}
 SEVERITY_FR = {"critical": "critique", "high": "élevé", "low": "bas", "abnormal": "anormal", "normal": "normal"}
+#: A French label that is no published translation says so, as the catalogue's flags do.
+TERM_LABELS = {CURATED: "CURATED_LABEL", DERIVED: "DERIVED_LABEL"}
 SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
@@ -83,14 +85,17 @@ def term(concept: dict | None, catalogue: Catalogue, stats: Counter | None = Non
     chosen = next((c for c in codings if c.get("system") and catalogue.french(c["system"], c["code"])), None)
     chosen = chosen or (codings[0] if codings else {})
     system, code = chosen.get("system"), chosen.get("code")
-    french = catalogue.french(system, code) if system and code else None
+    known = catalogue.concept(system, code) if system and code else None
+    french = known.fr if known else None
     if stats is not None and system and code:
         name = catalogue.names.get(catalogue.oid(system), system)
         stats[(name, "coded")] += 1
         stats[(name, "french")] += french is not None
+        stats[(name, "written by Passerelle")] += known is not None and known.kind in TERM_LABELS
     original = chosen.get("display") or concept.get("text") or code
     return {"system": system, "code": code, "original": original, "french": french,
-            "display": french or original, "translated": french is not None}
+            "display": french or original, "translated": french is not None,
+            "label": TERM_LABELS.get(known.kind) if known else None}
 
 
 def quantity(q: dict) -> dict:

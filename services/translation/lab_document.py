@@ -14,7 +14,7 @@ FHIR_JSON = "application/fhir+json"
 
 
 def _term(t: dict | None) -> dict | None:
-    return None if t is None else {k: t.get(k) for k in ("system", "code", "original", "french")}
+    return None if t is None else {k: t.get(k) for k in ("system", "code", "original", "french", "label")}
 
 
 def _quantity(q: dict | None) -> dict | None:

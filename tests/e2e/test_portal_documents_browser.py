@@ -84,6 +84,8 @@ def test_laboratory_results_in_french_marked_by_severity_and_named_in_the_access
     expect(results.nth(0).locator(".badge.severite-bas")).to_have_text("bas")
     expect(page.locator("section.resultats-labo tr.severite-critique")).to_have_count(1)
     expect(results.nth(1).locator(".badge.severite-critique")).to_have_text("critique")
+    expect(results.nth(1)).to_contain_text("Potassium [Moles/Volume] Sérum/Plasma")
+    expect(results.nth(1).locator(".libelle-passerelle")).to_contain_text("rédigé par Passerelle")
     expect(results.nth(2)).to_contain_text("pas de valeurs de référence transmises")
     expect(results.nth(3)).to_contain_text("unité non reconnue")
     expect(results.nth(4)).to_contain_text("Doseamento de vitamina D (método local)")

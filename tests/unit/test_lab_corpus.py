@@ -53,6 +53,7 @@ def test_every_lab_report_is_read_whole_and_its_french_coverage_printed(catalogu
         total += stats
     print(f"\nLaboratory corpus: {len(files)} reports; coded elements with a French label, per code system:")
     for system in sorted({s for s, _ in total}):
-        print(f"  {system}: {total[(system, 'french')]}/{total[(system, 'coded')]}")
+        print(f"  {system}: {total[(system, 'french')]}/{total[(system, 'coded')]}"
+              f" (of which {total[(system, 'written by Passerelle')]} curated or derived by Passerelle)")
     print(f"  units of quantities: {units['CURATED_LABEL']} from the curated UCUM table, {units['DERIVED_LABEL']} by rule, "
           f"{units['as sent']} as sent")

@@ -61,10 +61,14 @@ def test_a_structured_laboratory_report_comes_with_its_results_in_french_and_its
     assert results["hb"]["value_quantity"]["unit_original"] == "g/dL"
     assert results["hb"]["value_quantity"]["unit_label"] == "CURATED_LABEL"
     assert results["k"]["severity"] == "critical"
+    # a LOINC test absent from the published French labels: Passerelle's own label, flagged as such
+    assert results["k"]["test"]["french"] == "Potassium [Moles/Volume] Sérum/Plasma"
+    assert results["k"]["test"]["label"] == "CURATED_LABEL" and results["plt"]["test"]["label"] is None  # ANS
     assert "NO_REFERENCE_RANGE" in results["glu"]["flags"]
     assert "UNIT_NOT_UCUM" in results["plt"]["flags"] and results["plt"]["value_quantity"]["unit_display"] == "mil/mm3"
     assert results["local"]["test"] == {"system": "urn:oid:2.16.620.1.101.10.5.1", "code": "PT-BQ-0091",
-                                        "original": "Doseamento de vitamina D (método local)", "french": None}
+                                        "original": "Doseamento de vitamina D (método local)", "french": None,
+                                        "label": None}
     assert "CODE_NOT_TRANSLATED" in results["local"]["flags"]
 
 

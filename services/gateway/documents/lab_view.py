@@ -18,7 +18,8 @@ def term_view(t: dict | None) -> dict | None:
     if t is None:
         return None
     return {"code": t["code"], "system": t["system"], "original": t["original"],
-            "display": t["french"] or t["original"] or t["code"], "translated": t["french"] is not None}
+            "display": t["french"] or t["original"] or t["code"], "translated": t["french"] is not None,
+            "label": t.get("label")}
 
 
 def quantity_view(q: dict | None) -> dict | None:

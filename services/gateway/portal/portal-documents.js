@@ -137,7 +137,7 @@ function amount(q) {
 
 function resultValue(r) {
   if (r.value_kind === "quantity") return amount(r.value_quantity);
-  if (r.value_kind === "coded") return term(r.value_term);
+  if (r.value_kind === "coded") return labTerm(r.value_term);
   return r.value_text || "—";
 }
 
@@ -147,11 +147,17 @@ function ranges(r) {
     .filter(Boolean).join(" et ")).join(" ; ");
 }
 
+/** A test or coded result: the French label beside the one sent, and a mark when Passerelle wrote it. */
+function labTerm(t) {
+  if (!t) return "—";
+  return el("span", {}, term(t), LABEL_KINDS.has(t.label) ? el("span", { class: "badge libelle-passerelle" }, FLAGS[t.label]) : "");
+}
+
 function labReport(d) {
   const id = `labo-${d.index}`;
   const lab = d.laboratory;
   const rows = lab.results.map((r) => el("tr", { class: r.severity ? `severite-${SEVERITY_CLASSES[r.severity]}` : "" },
-    el("th", { scope: "row" }, r.test ? term(r.test) : "—"),
+    el("th", { scope: "row" }, labTerm(r.test)),
     el("td", {}, resultValue(r)),
     el("td", {}, ranges(r)),
     el("td", {}, r.severity_label ? el("span", { class: `badge severite-${SEVERITY_CLASSES[r.severity]}` }, r.severity_label) : "—",
