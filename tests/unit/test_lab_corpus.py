@@ -57,3 +57,15 @@ def test_every_lab_report_is_read_whole_and_its_french_coverage_printed(catalogu
               f" (of which {total[(system, 'written by Passerelle')]} curated or derived by Passerelle)")
     print(f"  units of quantities: {units['CURATED_LABEL']} from the curated UCUM table, {units['DERIVED_LABEL']} by rule, "
           f"{units['as sent']} as sent")
+
+
+def test_the_coverage_command_reads_laboratory_reports_and_orcds_with_their_own_readers(catalogue):
+    from services.translation.coverage import by_code_system, document_coverage, document_paths
+    root = PROJECT_ROOT / "tests" / "fixtures" / "corpus"
+    rows = by_code_system([r for p in document_paths([root / "lab", root / "orcd"]) for r in document_coverage(p, catalogue)])
+    found = {(r.format, r.system): (r.coded, r.french) for r in rows}
+    lab_loinc, units = found[("LAB", "LOINC")], found[("LAB", "UCUM (units)")]
+    assert lab_loinc[0] >= 20 and 0 < lab_loinc[1] <= lab_loinc[0]
+    assert units[0] >= 10 and units[1] <= units[0]
+    assert found[("OrCD", "(all)")][0] == len(list((root / "orcd").glob("*.xml")))
+    assert not [s for f, s in found if s.startswith("(not")]  # every one read, none as a Patient Summary
