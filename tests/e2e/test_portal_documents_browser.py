@@ -77,6 +77,8 @@ def test_laboratory_results_in_french_marked_by_severity_and_named_in_the_access
     confirm_consent(page)
     expect(page.locator("#etat-documents")).to_contain_text("1 compte(s) rendu(s) de biologie reçu(s) de Portugal")
     expect(page.locator("#titre-documents")).to_have_text("Résultats de biologie du patient")
+    expect(page.locator("section.resultats-labo p").first).to_contain_text(
+        "Prélèvement : 10 février 2026 (Blood specimen, non traduit)")
     results = page.locator("section.resultats-labo tbody tr")
     expect(results).to_have_count(5)
     expect(results.nth(0)).to_contain_text("Hémoglobine [Masse/Volume] Sang")

@@ -153,6 +153,14 @@ function labTerm(t) {
   return el("span", {}, term(t), LABEL_KINDS.has(t.label) ? el("span", { class: "badge libelle-passerelle" }, FLAGS[t.label]) : "");
 }
 
+/** The kinds of specimen the results were measured on, once each (French beside the label sent). */
+function specimens(lab) {
+  const name = (t) => (!t.translated ? `${t.display}, non traduit`
+    : t.original && t.original !== t.display ? `${t.display} (${t.original})` : t.display);
+  const names = [...new Set(lab.results.filter((r) => r.specimen && r.specimen.display).map((r) => name(r.specimen)))];
+  return names.length ? ` (${names.join(", ")})` : "";
+}
+
 function labReport(d) {
   const id = `labo-${d.index}`;
   const lab = d.laboratory;
@@ -165,8 +173,8 @@ function labReport(d) {
     el("td", {}, r.flags.length ? el("ul", { class: "signalements" }, r.flags.map((f) => el("li", {}, f.label))) : "—")));
   return el("section", { class: "rubrique resultats-labo", "aria-labelledby": id },
     el("h2", { id }, `Résultats de biologie — ${lab.laboratory || d.organisation || "laboratoire non précisé"}`),
-    el("p", {}, `Prélèvement : ${day(lab.effective)} — compte rendu du ${day(lab.issued)}. Résultats tels que transmis, ` +
-      "libellés français à côté de l'original."),
+    el("p", {}, `Prélèvement : ${day(lab.effective)}${specimens(lab)} — compte rendu du ${day(lab.issued)}. ` +
+      "Résultats tels que transmis, libellés français à côté de l'original."),
     el("p", { class: "entete-labo" }, `Document ${d.document_id} — ${d.country.display || "pays non précisé"}, ` +
       `langue de l'original : ${d.language.display || "non précisée"}. `, originalCell(d)),
     el("table", {},
