@@ -63,7 +63,7 @@ def main() -> None:
         reads, encodes, size, deadline = [], [], 0, time.perf_counter() + args.seconds
         while time.perf_counter() < deadline:
             start = time.perf_counter()
-            listed, _ = read_documents([{"content": c} for c in contents], catalogue)
+            listed, _, _ = read_documents([{"content": c} for c in contents], catalogue)
             middle = time.perf_counter()
             size = len(serde.encode("fr.passerelle.orcd.OriginalDocumentsOutcome", outcome(listed)))
             reads.append(middle - start)

@@ -11,6 +11,11 @@ from pydantic import BaseModel, Field, field_validator
 
 PATIENT_SUMMARY = "patient-summary"
 ORIGINAL_DOCUMENTS = "original-documents"
+#: Structured laboratory results in French (HL7 Europe Laboratory Report), asked for through the
+#: original-documents request with this service in its query (docs/adr/0190-laboratory-results.md).
+LABORATORY_RESULTS = "laboratory-results"
+#: The services asked for through an original-documents request (``DocumentQuery.service``).
+DOCUMENT_SERVICES = (ORIGINAL_DOCUMENTS, LABORATORY_RESULTS)
 
 
 class PatientIdentifier(BaseModel):

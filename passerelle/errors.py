@@ -92,6 +92,7 @@ MESSAGES: dict[str, str] = {
     "ORIGINAL_MEDIA_TYPE_MISMATCH": "Le contenu du document d'origine ne correspond pas au type annoncé par le pays du patient : il n'est pas transmis, par sécurité.",
     "ORIGINAL_TOO_LARGE": "Le document d'origine dépasse la taille autorisée : il n'est pas transmis.",
     "ORIGINAL_UNREADABLE": "Le document d'origine est illisible (encodage invalide) : il n'est pas transmis.",
+    "DOCUMENT_PATIENT_MISMATCH": "Le pays du patient a renvoyé un document qui ne désigne pas le patient demandé : par sécurité, aucun document de cette réponse n'est affiché.",
     # translation
     "DOCUMENT_UNREADABLE": "Le document transmis par le pays du patient est illisible (encodage invalide) : il ne peut pas être affiché.",
     "DOCUMENT_DTD_REFUSED": "Le document transmis par le pays du patient a été refusé par sécurité (déclarations d'entités ou DTD, interdites dans les documents MyHealth@EU) : il n'est pas affiché.",

@@ -82,6 +82,16 @@ def document_id(root: etree._Element) -> str:
     return f"{root_oid}^{extension}" if extension else (root_oid or "")
 
 
+def patient_ids(root: etree._Element) -> list[str]:
+    """The patient identifiers of the header (``recordTarget/patientRole/id``): each extension, and
+    ``root^extension`` as the document id is written."""
+    ids = []
+    for ident in root.xpath("hl7:recordTarget/hl7:patientRole/hl7:id", namespaces=NS):
+        if ident.get("extension"):
+            ids += [ident.get("extension"), f"{ident.get('root')}^{ident.get('extension')}"]
+    return ids
+
+
 def read_header(root: etree._Element) -> dict:
     """What the HP reads of the header, as sent (the French labels are the translation's)."""
     author = "hl7:author/hl7:assignedAuthor"

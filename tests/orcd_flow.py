@@ -3,6 +3,7 @@ kind (used by the schema contract test and the unit tests)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from passerelle.processor import Emit, Incoming
@@ -15,8 +16,16 @@ def run(emit: Emit, handler, *args) -> list[Emit]:
     return list(handler(Incoming(emit.topic, emit.event_type, emit.record), *args))
 
 
+@lru_cache(maxsize=2)
+def catalogue(directory: Path):
+    """The French catalogue, loaded once per test run (2 s: most of a flow's cost)."""
+    from services.translation.catalogue import Catalogue
+    return Catalogue.load(directory)
+
+
 def orcd_flow(state_dir: Path, document_type: str = "11502-2", country: str = "PT", patient_id: str = "193857264",
-              rpps: str = "10001234565", profession: str = "10", period: tuple[str | None, str | None] = (None, None)) -> list[Emit]:
+              rpps: str = "10001234565", profession: str = "10", period: tuple[str | None, str | None] = (None, None),
+              service: str = "original-documents") -> list[Emit]:
     """request → decision → query → retrieved → outcome (fewer when a step ends the request)."""
     from services.consent.handlers import decide_patient_summary
     from services.consent.settings import consent_rules
@@ -26,7 +35,6 @@ def orcd_flow(state_dir: Path, document_type: str = "11502-2", country: str = "P
     from services.gateway.documents.api import original_documents_requested
     from services.router.handlers import route_to_affiliation_country
     from services.router.settings import country_registry
-    from services.translation.catalogue import Catalogue
     from services.translation.orcd import translate_original_documents
     from tests.integration.conftest import patient_summary_request
 
@@ -35,7 +43,7 @@ def orcd_flow(state_dir: Path, document_type: str = "11502-2", country: str = "P
     directory = load_directory(settings.ncp_data)
     request = Emit(topics.orcd_requested, "fr.passerelle.orcd.OriginalDocumentsRequested",
                    original_documents_requested(hp, country, patient_id, document_type, *period, "TREATMENT",
-                                                True, True, "127.0.0.1"))
+                                                True, True, "127.0.0.1", service))
     emits = [request]
     decided = run(request, decide_patient_summary, topics, consent_rules(settings), hp["assertion_issued_at"])
     emits += decided
@@ -48,7 +56,7 @@ def orcd_flow(state_dir: Path, document_type: str = "11502-2", country: str = "P
     retrieved = run(routed[0], answer_ncp_request, topics, directory, ConfirmationVerifier(settings.tokens, state_dir),
                     Ledger.load(directory))
     emits += retrieved
-    emits += run(retrieved[0], translate_original_documents, topics, Catalogue.load(settings.catalogue_dir))
+    emits += run(retrieved[0], translate_original_documents, topics, catalogue(settings.catalogue_dir))
     outcome = emits[-1].record
     if outcome["documents"]:
         from services.gateway.documents.api import original_opened

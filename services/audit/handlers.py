@@ -11,6 +11,7 @@ import json
 
 from typing import Callable, Iterable
 
+from passerelle.countries import LABORATORY_RESULTS
 from passerelle.envelope import caused_by
 from passerelle.events import (AUDIT_RECORD, AUDIT_TRAIL_READ, AUTHENTICATION_FAILED, CONSENT_DECISION,
                                CONSENT_DIRECTIVE, PATIENT_ACCESS_NOTIFIED, PS_OUTCOME, PS_QUERY, PS_REQUESTED,
@@ -125,6 +126,12 @@ def _crossborder_identified(e: dict) -> Step:
     return "NCP_IDENTIFICATION_OUTCOME", outcome, e["error"]["code"] if e.get("error") else None
 
 
+def _documents_step(e: dict, step: str) -> str:
+    """``ORCD_<step>`` for original clinical documents, ``LAB_RESULTS_<step>`` for structured
+    laboratory results: both ride the original-documents events (docs/adr/0190-laboratory-results.md)."""
+    return ("LAB_RESULTS_" if (e.get("query") or {}).get("service") == LABORATORY_RESULTS else "ORCD_") + step
+
+
 ACTIONS: dict[str, Callable[[dict], Step]] = {
     PS_REQUESTED: _requested,
     CONSENT_DECISION: _decided,
@@ -152,10 +159,10 @@ ACTIONS: dict[str, Callable[[dict], Step]] = {
     CROSSBORDER_DECISION: lambda e: ("NCP_PS_DECIDED", "SUCCESS" if e["authorised"] else "DENIED", e["reason_code"]),
     CROSSBORDER_IDENTIFICATION_OUTCOME: _crossborder_identified,
     CROSSBORDER_SUMMARY_OUTCOME: lambda e: ("NCP_PS_OUTCOME", _status_outcome(e), e["error"]["code"] if e["error"] else None),
-    ORCD_REQUESTED: lambda e: ("ORCD_REQUESTED", "SUCCESS", None),
-    ORCD_QUERY: lambda e: ("ORCD_QUERY_ROUTED", "SUCCESS", None),
-    ORCD_RETRIEVED: lambda e: ("ORCD_RETRIEVED", *_failure(e)),
-    ORCD_OUTCOME: lambda e: ("ORCD_OUTCOME", _status_outcome(e), e["error"]["code"] if e["error"] else None),
+    ORCD_REQUESTED: lambda e: (_documents_step(e, "REQUESTED"), "SUCCESS", None),
+    ORCD_QUERY: lambda e: (_documents_step(e, "QUERY_ROUTED"), "SUCCESS", None),
+    ORCD_RETRIEVED: lambda e: (_documents_step(e, "RETRIEVED"), *_failure(e)),
+    ORCD_OUTCOME: lambda e: (_documents_step(e, "OUTCOME"), _status_outcome(e), e["error"]["code"] if e["error"] else None),
     ORCD_OPENED: lambda e: ("ORIGINAL_DOCUMENT_OPENED", "SUCCESS", None),
 }
 

@@ -93,6 +93,8 @@ def decide_patient_summary(incoming: Incoming, topics: Topics, rules: ConsentRul
     request = incoming.event
     key = request_key(request)
     service, end = SERVICES[incoming.event_type]
+    if incoming.event_type == ORCD_REQUESTED:  # original documents or laboratory results: the query says
+        service = request["query"].get("service") or ORIGINAL_DOCUMENTS
     refusal = first_refusal(request, rules, service, now_ms)
     confirmation = None
     if refusal is None:

@@ -1,7 +1,7 @@
-"""Country A's side of the original-documents service: the patient's OrCDs of the type and period
-asked for, from ``DIR/<CC>/<patient>/orcd/*.xml`` (each file one eHDSI OrCD, sent as it is), and,
-for laboratory reports, the structured ones from ``DIR/<CC>/<patient>/lab/*.json`` (HL7 Europe
-Laboratory Report, FHIR)."""
+"""Country A's side of the original-documents and laboratory-results services: the patient's
+documents of the type and period asked for — for original documents, the OrCDs of
+``DIR/<CC>/<patient>/orcd/*.xml`` (each file one eHDSI OrCD, sent as it is); for laboratory results,
+the structured reports of ``DIR/<CC>/<patient>/lab/*.json`` (HL7 Europe Laboratory Report, FHIR)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from passerelle.countries import LABORATORY_RESULTS
 from passerelle.envelope import caused_by
 from passerelle.errors import error
 from passerelle.events import ORCD_RETRIEVED, request_key
@@ -68,7 +69,8 @@ def answer_orcd_query(query: dict, country: CountryFolder | None, refusal: str |
     if refusal is None:
         refusal, patient = patient_refusal(country, query["patient"]["patient_id"])
     err = error(refusal) if refusal else None
-    stored = patient.original_documents + patient.lab_reports if patient else []
+    structured = asked.get("service") == LABORATORY_RESULTS
+    stored = (patient.lab_reports if structured else patient.original_documents) if patient else []
     documents = [{"content": p.read_bytes()} for p in matching(stored, asked)]
     retrieved = {"envelope": caused_by(query, PRODUCER), "hp": query["hp"], "patient": query["patient"],
                  "purpose": query["purpose"], "query": query["query"], "error": err, "documents": documents}

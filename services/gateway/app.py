@@ -24,6 +24,7 @@ from services.gateway.auth import Authentication
 from services.gateway.dashboard.api import dashboard_router
 from services.gateway.dashboard.tracker import StreamWatch
 from services.gateway.documents.api import documents_router
+from services.gateway.documents.lab_api import lab_router
 from services.gateway.documents.tracker import DocumentTracker
 from services.gateway.errors import install_error_handling
 from services.gateway.follower import Follower, stop_gateway_if_failed
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(identification_router(topics, countries, caller, publisher, views.identifications))
     app.include_router(ncp_router(settings, publisher, views.ncp))
     app.include_router(documents_router(settings, caller, publisher, views.documents))
+    app.include_router(lab_router(settings, caller, publisher, views.documents))
     app.include_router(dashboard_router(settings, caller, publisher, views.watch))
     install_portal(app, settings, countries,
                    OidcSignIn(settings, directory, professions, auth.refuse) if oidc_enabled(settings) else None)

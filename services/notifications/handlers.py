@@ -39,6 +39,8 @@ DOCUMENTS = {
     "NCP_PS_OUTCOME": "votre synthèse médicale (dossier médical partagé)",
     "PS_OUTCOME": "votre résumé patient",
     "EP_OUTCOME": "vos prescriptions électroniques",
+    "ORCD_OUTCOME": "vos documents médicaux d'origine (comptes rendus, images)",
+    "LAB_RESULTS_OUTCOME": "vos résultats de biologie",
 }
 
 PURPOSES = {"TREATMENT": "soins", "EMERGENCY": "urgence"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from passerelle.countries import ORIGINAL_DOCUMENTS, PATIENT_SUMMARY, CountryRegistry
+from passerelle.countries import DOCUMENT_SERVICES, PATIENT_SUMMARY, CountryRegistry
 from passerelle.envelope import caused_by
 from passerelle.errors import error
 from passerelle.events import (CONSENT_DECISION, EP_QUERY, IDENTIFICATION_QUERY, ORCD_QUERY, PS_QUERY, ep_outcome,
@@ -34,9 +34,10 @@ def route_refusal(country_code: str, service: str, registry: CountryRegistry,
 
 
 def route_original_documents(decision: dict, topics: Topics, registry: CountryRegistry) -> Emit:
-    """An authorised original-documents request: to country A for that type, unless it serves none."""
+    """An authorised original-documents or laboratory-results request: to country A for that type,
+    unless it has not joined that service for that type."""
     query = decision["document_query"]
-    refusal = route_refusal(decision["patient"]["country"], ORIGINAL_DOCUMENTS, registry, query["document_type"])
+    refusal = route_refusal(decision["patient"]["country"], decision["service"], registry, query["document_type"])
     if refusal:
         return orcd_outcome(topics, decision, PRODUCER, "FAILED", error(refusal))
     routed = {"envelope": caused_by(decision, PRODUCER), "hp": decision["hp"], "patient": decision["patient"],
@@ -48,7 +49,7 @@ def route_original_documents(decision: dict, topics: Topics, registry: CountryRe
 @handles(CONSENT_DECISION)
 def route_to_affiliation_country(incoming: Incoming, topics: Topics, registry: CountryRegistry) -> Iterable[Emit]:
     decision = incoming.event
-    if decision["authorised"] and decision["service"] == ORIGINAL_DOCUMENTS and decision.get("document_query"):
+    if decision["authorised"] and decision["service"] in DOCUMENT_SERVICES and decision.get("document_query"):
         yield route_original_documents(decision, topics, registry)
         return
     if not decision["authorised"] or decision["service"] not in (PATIENT_SUMMARY, EPRESCRIPTION):

@@ -6,8 +6,14 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import json
+
+from lxml import etree
+
+from passerelle.orcd import NotAnOrcd, embedded_original, parse, read_header
 from services.translation.catalogue import LOINC, Catalogue
 from services.translation.handlers import translate_document
+from services.translation.lab import NotALabReport, read_lab_report
 
 FORMATS = {".xml": "CDA", ".json": "FHIR"}
 
@@ -34,10 +40,52 @@ def document_paths(paths: list[Path]) -> list[Path]:
     return found
 
 
+def is_lab_report(content: bytes) -> bool:
+    """A FHIR document Bundle whose Composition is a laboratory report (11502-2): HL7 Europe Laboratory Report."""
+    try:
+        bundle = json.loads(content)
+        return any(c.get("code") == "11502-2" for e in bundle.get("entry", []) if e["resource"]["resourceType"] == "Composition"
+                   for c in e["resource"].get("type", {}).get("coding", []))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def lab_coverage(path: Path, content: bytes, catalogue: Catalogue) -> list[CoverageRow]:
+    """A laboratory report (format ``LAB``): tests, coded results, specimens, interpretations per code
+    system as ``services/translation/lab.py`` reads them, and the units (``UCUM (units)``: valid UCUM,
+    written the French way)."""
+    try:
+        _, stats = read_lab_report(content, catalogue)
+    except (NotALabReport, ValueError) as e:
+        return [CoverageRow(path, "LAB", f"(not read: {type(e).__name__})", 0, 0)]
+    systems = sorted({s for s, _ in stats})
+    rows = [CoverageRow(path, "LAB", s, stats[(s, "coded")], stats[(s, "french")]) for s in systems]
+    return rows + [CoverageRow(path, "LAB", "(all)", sum(r.coded for r in rows), sum(r.french for r in rows))]
+
+
+def orcd_coverage(path: Path, root, catalogue: Catalogue) -> list[CoverageRow]:
+    """An original clinical document (format ``OrCD``): its document type (LOINC) in French or not."""
+    code = read_header(root)["document_type"]
+    french = int(catalogue.french(LOINC, code) is not None)
+    return [CoverageRow(path, "OrCD", catalogue.names.get(LOINC, LOINC), 1, french),
+            CoverageRow(path, "OrCD", "(all)", 1, french)]
+
+
 def document_coverage(path: Path, catalogue: Catalogue) -> list[CoverageRow]:
-    """One row per code system met in the document (section codes count as LOINC), then the total."""
+    """One row per code system met in the document (section codes count as LOINC), then the total.
+    Laboratory reports and original clinical documents are read by their own readers."""
     fmt = FORMATS[path.suffix]
-    summary, error = translate_document({"format": fmt, "language": None, "content": path.read_bytes()}, catalogue)
+    content = path.read_bytes()
+    if fmt == "FHIR" and is_lab_report(content):
+        return lab_coverage(path, content, catalogue)
+    if fmt == "CDA" and b"nonXMLBody" in content:
+        try:
+            root = parse(content)
+            if embedded_original(root) is not None:
+                return orcd_coverage(path, root, catalogue)
+        except (etree.XMLSyntaxError, NotAnOrcd):
+            pass
+    summary, error = translate_document({"format": fmt, "language": None, "content": content}, catalogue)
     if error is not None:
         return [CoverageRow(path, fmt, f"(not translated: {error['code']})", 0, 0)]
     coded, french, ehdsi, ehdsi_french = Counter(), Counter(), Counter(), Counter()

@@ -21,7 +21,8 @@ from functools import lru_cache
 from lark.exceptions import LarkError
 from ucumvert import get_ucum_parser
 
-from services.translation.catalogue import Catalogue
+from services.translation.catalogue import CURATED, DERIVED, Catalogue
+from services.translation.ucum_fr import UCUM_FRENCH
 
 UCUM = "http://unitsofmeasure.org"
 #: HL7 v3 ObservationInterpretation code → what the portal marks.
@@ -29,6 +30,8 @@ SEVERITY = {"HH": "critical", "LL": "critical", "AA": "critical", ">": "high", "
             "<": "low", "L": "low", "LU": "low", "A": "abnormal", "POS": "abnormal", "R": "abnormal",
             "I": "abnormal", "N": "normal", "NEG": "normal", "S": "normal"}
 SEVERITY_FR = {"critical": "critique", "high": "élevé", "low": "bas", "abnormal": "anormal", "normal": "normal"}
+#: A French label that is no published translation says so, as the catalogue's flags do.
+TERM_LABELS = {CURATED: "CURATED_LABEL", DERIVED: "DERIVED_LABEL"}
 SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
@@ -51,9 +54,15 @@ def ucum_valid(code: str) -> bool:
 
 
 def ucum_in_french(code: str) -> str:
-    """A UCUM code written as a French report prints it: ``10*9/L`` → ``10⁹/L``, ``[IU]/L`` →
-    ``UI/L``, ``umol/L`` → ``µmol/L``, ``mm[Hg]`` → ``mmHg``; an annotation ``{1.73_m2}`` kept as
+    """A UCUM code written as a French report prints it: the curated table's notation
+    (``services/translation/ucum_fr.py``), else by rule: ``10*9/L`` → ``10⁹/l``, ``[IU]/L`` →
+    ``UI/l``, ``umol/L`` → ``µmol/l``, ``mm[Hg]`` → ``mmHg``; an annotation ``{1.73_m2}`` kept as
     ``(1.73 m2)``; a unit that is only annotations (``{ratio}``) is ``sans unité``."""
+    return UCUM_FRENCH.get(code) or ucum_by_rule(code)
+
+
+def ucum_by_rule(code: str) -> str:
+    """A valid UCUM code written the French way by rule alone (what the curated table lacks)."""
     notes = re.findall(r"\{([^}]*)\}", code)
     text = re.sub(r"\{[^}]*\}", "\x00", code)
     if not text.replace("\x00", ""):
@@ -61,6 +70,7 @@ def ucum_in_french(code: str) -> str:
     text = re.sub(r"10\*(-?\d+)", lambda m: "10" + m.group(1).translate(SUPERSCRIPT), text)
     text = text.replace("[IU]", "UI").replace("[iU]", "UI").replace("[Hg]", "Hg").replace("[arb'U]", "U arb.")
     text = re.sub(r"(?<![A-Za-z])u(?=[a-zA-Z])", "µ", text).replace(".", "·")
+    text = re.sub(r"(?<![A-Za-z])([munpfdcµk]?)L(?![A-Za-z])", r"\1l", text)  # the litre, as French reports write it
     for note in notes:
         text = text.replace("\x00", f"({note.replace('_', ' ')})", 1)
     return text
@@ -75,23 +85,27 @@ def term(concept: dict | None, catalogue: Catalogue, stats: Counter | None = Non
     chosen = next((c for c in codings if c.get("system") and catalogue.french(c["system"], c["code"])), None)
     chosen = chosen or (codings[0] if codings else {})
     system, code = chosen.get("system"), chosen.get("code")
-    french = catalogue.french(system, code) if system and code else None
+    known = catalogue.concept(system, code) if system and code else None
+    french = known.fr if known else None
     if stats is not None and system and code:
         name = catalogue.names.get(catalogue.oid(system), system)
         stats[(name, "coded")] += 1
         stats[(name, "french")] += french is not None
+        stats[(name, "written by Passerelle")] += known is not None and known.kind in TERM_LABELS
     original = chosen.get("display") or concept.get("text") or code
     return {"system": system, "code": code, "original": original, "french": french,
-            "display": french or original, "translated": french is not None}
+            "display": french or original, "translated": french is not None,
+            "label": TERM_LABELS.get(known.kind) if known else None}
 
 
 def quantity(q: dict) -> dict:
     code = q.get("code") if q.get("system", UCUM) == UCUM else None
     unit_sent = q.get("unit") or q.get("code")
     parsed = code is not None and ucum_valid(code)
+    label = None if not parsed else "CURATED_LABEL" if code in UCUM_FRENCH else "DERIVED_LABEL"
     return {"value": q.get("value"), "comparator": q.get("comparator"),
             "unit": {"code": q.get("code"), "original": unit_sent,
-                     "display": ucum_in_french(code) if parsed else unit_sent, "ucum": parsed}}
+                     "display": ucum_in_french(code) if parsed else unit_sent, "ucum": parsed, "label": label}}
 
 
 def value(obs: dict, catalogue: Catalogue, stats: Counter) -> tuple[dict | None, list[str]]:
@@ -139,6 +153,9 @@ def result(obs: dict, catalogue: Catalogue, specimens: dict[str, dict], stats: C
         flags.append("CODE_NOT_TRANSLATED")
     if val is not None and val["kind"] == "quantity" and not ranges:
         flags.append("NO_REFERENCE_RANGE")
+    if val is not None and val["kind"] == "quantity" and val["unit"]["original"]:
+        stats[("UCUM (units)", "coded")] += 1  # a unit written the French way counts as in French
+        stats[("UCUM (units)", "french")] += val["unit"]["ucum"]
     flagged = interpretation(obs.get("interpretation", []), catalogue, stats)
     ranks = ["normal", "abnormal", "low", "high", "critical"]
     worst = max((i["severity"] for i in flagged if i["severity"]), key=ranks.index, default=None)

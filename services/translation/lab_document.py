@@ -14,7 +14,7 @@ FHIR_JSON = "application/fhir+json"
 
 
 def _term(t: dict | None) -> dict | None:
-    return None if t is None else {k: t.get(k) for k in ("system", "code", "original", "french")}
+    return None if t is None else {k: t.get(k) for k in ("system", "code", "original", "french", "label")}
 
 
 def _quantity(q: dict | None) -> dict | None:
@@ -23,7 +23,8 @@ def _quantity(q: dict | None) -> dict | None:
     value = q.get("value")
     return {"value": float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None,
             "comparator": q.get("comparator"), "unit_code": q["unit"]["code"], "unit_original": q["unit"]["original"],
-            "unit_display": q["unit"]["display"], "ucum": q["unit"]["ucum"]}
+            "unit_display": q["unit"]["display"], "ucum": q["unit"]["ucum"],
+            "unit_label": q["unit"]["label"]}
 
 
 def _result(r: dict) -> dict:
@@ -48,6 +49,12 @@ def _country(resources: list[dict]) -> str | None:
     return None
 
 
+def patient_ids(resources: list[dict]) -> list[str]:
+    """The identifiers of the report's patient (the Patient resources' ``identifier`` values)."""
+    return [i["value"] for r in resources if r.get("resourceType") == "Patient"
+            for i in r.get("identifier", []) if isinstance(i, dict) and isinstance(i.get("value"), str)]
+
+
 def read_lab_document(content: bytes, catalogue: Catalogue) -> dict:
     """The header fields of an OriginalDocument and its ``laboratory`` record."""
     report, _ = read_lab_report(content, catalogue)
@@ -65,5 +72,6 @@ def read_lab_document(content: bytes, catalogue: Catalogue) -> dict:
             "author": ", ".join(p for p in report["performers"] if p != report["laboratory"]) or None,
             "organisation": report["laboratory"],
             "country": _country(resources), "language": report["language"] or composition.get("language"),
+            "patient_ids": patient_ids(resources),
             "laboratory": {"status": report["status"], "issued": report["issued"], "effective": report["effective"],
                            "laboratory": report["laboratory"], "results": [_result(r) for r in report["results"]]}}

@@ -14,12 +14,13 @@ import base64
 import binascii
 from typing import Iterable
 
+import structlog
 from babel import Locale, UnknownLocaleError
 from lxml import etree
 
 from passerelle.errors import error
 from passerelle.events import ORCD_RETRIEVED, orcd_outcome
-from passerelle.orcd import NotAnOrcd, embedded_original, parse, read_header
+from passerelle.orcd import NotAnOrcd, embedded_original, parse, patient_ids, read_header
 from passerelle.processor import Emit, Incoming, handles
 from passerelle.service import Service
 from passerelle.topics import Topics
@@ -27,6 +28,7 @@ from services.translation.catalogue import LOINC, Catalogue
 from services.translation.lab import NotALabReport
 from services.translation.lab_document import FHIR_JSON, read_lab_document
 
+log = structlog.get_logger()
 PRODUCER = Service.TRANSLATION
 MAX_ORIGINAL_BYTES = 2 * 1024 * 1024
 MAX_LISTING_BYTES = 6 * 1024 * 1024  # below the 8 MiB an event may weigh
@@ -101,17 +103,20 @@ def read_document(content: bytes, catalogue: Catalogue, budget: int) -> dict:
     root = parse(content)
     header = read_header(root)
     media_type, original, refusal = checked_original(root, budget)
-    return {**header, "document_type_french": catalogue.french(LOINC, header["document_type"]),
+    return {**header, "patient_ids": patient_ids(root),
+            "document_type_french": catalogue.french(LOINC, header["document_type"]),
             "language_french": language_in_french(header["language"]),
             "country_french": country_in_french(header["country"]),
             "media_type": media_type, "content": original, "size": len(original or b""), "refusal": refusal,
             "laboratory": None}
 
 
-def read_documents(documents: list[dict], catalogue: Catalogue) -> tuple[list[dict], bool]:
-    """Every readable document of a listing (originals within the listing's budget), and whether
-    some document could not be read at all (not even its header: it cannot be listed)."""
-    listed, unreadable, budget = [], False, MAX_LISTING_BYTES
+def read_documents(documents: list[dict], catalogue: Catalogue,
+                   patient_id: str | None = None) -> tuple[list[dict], bool, bool]:
+    """Every readable document of a listing (originals within the listing's budget), whether some
+    document could not be read at all (not even its header: it cannot be listed), and whether some
+    document names another patient than ``patient_id`` (or none: it cannot be checked)."""
+    listed, unreadable, foreign, budget = [], False, False, MAX_LISTING_BYTES
     for document in documents:
         try:
             read = read_document(document["content"], catalogue, budget)
@@ -119,9 +124,13 @@ def read_documents(documents: list[dict], catalogue: Catalogue) -> tuple[list[di
                 RecursionError):  # a hostile document (e.g. JSON nested beyond the parser) is not listed
             unreadable = True
             continue
+        ids = read.pop("patient_ids")
+        if patient_id is not None and patient_id not in ids:
+            foreign = True
+            continue
         budget -= read["size"]
         listed.append(read)
-    return listed, unreadable
+    return listed, unreadable, foreign
 
 
 @handles(ORCD_RETRIEVED)
@@ -130,6 +139,10 @@ def translate_original_documents(incoming: Incoming, topics: Topics, catalogue: 
     if retrieved["error"] is not None:
         yield orcd_outcome(topics, retrieved, PRODUCER, "FAILED", retrieved["error"])
         return
-    listed, unreadable = read_documents(retrieved["documents"], catalogue)
+    listed, unreadable, foreign = read_documents(retrieved["documents"], catalogue, retrieved["patient"]["patient_id"])
+    if foreign:  # country A mixed patients up: nothing of this answer is served (docs/adr/0190)
+        log.warning("document of another patient refused", correlation_id=retrieved["envelope"]["correlation_id"])
+        yield orcd_outcome(topics, retrieved, PRODUCER, "FAILED", error("DOCUMENT_PATIENT_MISMATCH"))
+        return
     yield orcd_outcome(topics, retrieved, PRODUCER, "COMPLETED", error("TRANSLATION_FAILED") if unreadable else None,
                        listed)

@@ -149,7 +149,8 @@ def test_invalid_body_gets_422_naming_the_fields_without_echoing_them(system):
 
 def test_reference_and_operations_endpoints(system):
     countries = httpx.get(f"{system.url}/v1/countries").json()
-    assert {"code": "PT", "name": "Portugal", "services": ["patient-summary", "eprescription", "original-documents"]} in countries
+    assert {"code": "PT", "name": "Portugal", "services": ["patient-summary", "eprescription", "original-documents",
+                                                          "laboratory-results"]} in countries
     assert httpx.get(f"{system.url}/healthz").json() == {"status": "ok"}
     assert httpx.get(f"{system.url}/readyz").status_code == 200
     assert "passerelle_gateway_requests_total" in httpx.get(f"{system.url}/metrics").text

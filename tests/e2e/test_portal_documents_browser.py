@@ -33,9 +33,9 @@ def test_a_physician_lists_laboratory_reports_opens_an_original_and_sees_the_ref
     find_patient(page)
     expect(page.locator("#rappel-patient")).to_contain_text("compte rendu d'examens biologiques")
     confirm_consent(page)
-    expect(page.locator("#etat-documents")).to_contain_text("5 document(s) reçu(s) de Portugal")
+    expect(page.locator("#etat-documents")).to_contain_text("4 document(s) reçu(s) de Portugal")
     rows = page.locator("#documents table.documents tbody tr")
-    expect(rows).to_have_count(5)
+    expect(rows).to_have_count(4)
     expect(rows.nth(2)).to_contain_text("portugais (Portugal)")
     expect(rows.nth(2)).to_contain_text("Inês Carvalho, Hospital de Santa Maria")
     expect(rows.nth(2)).to_contain_text("2 mars 2026")
@@ -43,19 +43,8 @@ def test_a_physician_lists_laboratory_reports_opens_an_original_and_sees_the_ref
     expect(refused).to_have_count(2)
     expect(refused.nth(1)).to_contain_text("ne correspond pas au type annoncé")
     expect(refused.nth(0)).to_contain_text("ni un PDF ni une image")
+    expect(page.locator("section.resultats-labo")).to_have_count(0)  # structured results: a service of their own
     shot(page, "11-documents-origine")
-    # the structured laboratory report: results in French, flags marked, what could not be translated said
-    results = page.locator("section.resultats-labo tbody tr")
-    expect(results).to_have_count(5)
-    expect(results.nth(0)).to_contain_text("Hémoglobine [Masse/Volume] Sang")
-    expect(results.nth(0)).to_contain_text("10,9 g/dL")
-    expect(results.nth(0).locator(".badge.severite-bas")).to_have_text("bas")
-    expect(page.locator("section.resultats-labo tr.severite-critique")).to_have_count(1)
-    expect(results.nth(1).locator(".badge.severite-critique")).to_have_text("critique")
-    expect(results.nth(2)).to_contain_text("pas de valeurs de référence transmises")
-    expect(results.nth(3)).to_contain_text("unité non reconnue")
-    expect(results.nth(4)).to_contain_text("Doseamento de vitamina D (método local)")
-    expect(results.nth(4)).to_contain_text("Non traduit")
     with page.expect_response(re.compile(r"/documents/2$")) as served, page.expect_popup() as popup:
         rows.nth(2).get_by_role("button", name="Ouvrir l'original (PDF)").click()
     response = served.value
@@ -70,10 +59,49 @@ def test_a_physician_lists_laboratory_reports_opens_an_original_and_sees_the_ref
 def test_a_country_serving_laboratory_reports_only_offers_only_them(page):
     sign_in(page, PHYSICIAN, "10")
     page.get_by_label("Pays d'affiliation du patient").select_option(label="Finlande")
+    expect(page.locator("#pays-services")).not_to_contain_text("résultats de biologie")
+    expect(page.get_by_role("radio", name=re.compile("Résultats de biologie"))).to_have_count(0)  # not joined
     page.get_by_role("radio", name=re.compile("Documents d'origine")).check()
     options = page.get_by_label("Type de document").locator("option")
     expect(options).to_have_count(1)
     expect(options.first).to_have_text("Compte rendu d'examens biologiques")
+
+
+def test_laboratory_results_in_french_marked_by_severity_and_named_in_the_access_log(page):
+    sign_in(page, PHYSICIAN, "10", audit=True)
+    page.get_by_label("Pays d'affiliation du patient").select_option(label="Portugal")
+    expect(page.locator("#pays-services")).to_contain_text("résultats de biologie")
+    page.get_by_role("radio", name=re.compile("Résultats de biologie")).check()
+    find_patient(page)
+    expect(page.locator("#rappel-patient")).to_contain_text("résultats de biologie")
+    confirm_consent(page)
+    expect(page.locator("#etat-documents")).to_contain_text("1 compte(s) rendu(s) de biologie reçu(s) de Portugal")
+    expect(page.locator("#titre-documents")).to_have_text("Résultats de biologie du patient")
+    expect(page.locator("section.resultats-labo p").first).to_contain_text(
+        "Prélèvement : 10 février 2026 (Blood specimen, non traduit)")
+    results = page.locator("section.resultats-labo tbody tr")
+    expect(results).to_have_count(5)
+    expect(results.nth(0)).to_contain_text("Hémoglobine [Masse/Volume] Sang")
+    expect(results.nth(0)).to_contain_text("10,9 g/dl (g/dL)")  # the unit the French way, the one sent beside it
+    expect(results.nth(0).locator(".badge.severite-bas")).to_have_text("bas")
+    expect(page.locator("section.resultats-labo tr.severite-critique")).to_have_count(1)
+    expect(results.nth(1).locator(".badge.severite-critique")).to_have_text("critique")
+    expect(results.nth(1)).to_contain_text("Potassium [Moles/Volume] Sérum/Plasma")
+    expect(results.nth(1).locator(".libelle-passerelle")).to_contain_text("rédigé par Passerelle")
+    expect(results.nth(2)).to_contain_text("pas de valeurs de référence transmises")
+    expect(results.nth(3)).to_contain_text("unité non reconnue")
+    expect(results.nth(4)).to_contain_text("Doseamento de vitamina D (método local)")
+    expect(results.nth(4)).to_contain_text("Non traduit")
+    expect(page.locator("section.resultats-labo .entete-labo")).to_contain_text("193857264-LAB-FHIR-1")
+    shot(page, "13-resultats-biologie")
+    page.get_by_role("button", name="Journal des accès").click()
+    deadline = time.monotonic() + 20  # the audit trail is written asynchronously
+    named = page.locator("#journal tbody tr").filter(has_text="193857264-LAB-FHIR-1")
+    while time.monotonic() < deadline and named.count() == 0:
+        page.get_by_role("button", name="Journal des accès").click()
+        page.wait_for_timeout(300)
+    expect(named.first).to_contain_text("Résultats de biologie consultés")
+    expect(named.first).to_contain_text("Compte rendu d'examens biologiques")
 
 
 def test_the_access_log_names_the_documents_listed(page):

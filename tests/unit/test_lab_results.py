@@ -58,7 +58,8 @@ def test_the_report_names_its_laboratory_specimen_and_every_result_in_order(repo
 def test_a_known_test_gets_its_french_label_its_unit_range_and_a_low_flag(report):
     hb = report["results"][0]
     assert hb["test"]["french"] == "Hémoglobine [Masse/Volume] Sang" and hb["test"]["original"] == "Hemoglobin"
-    assert hb["value"]["value"] == 9.1 and hb["value"]["unit"]["ucum"] and hb["value"]["unit"]["display"] == "g/dL"
+    assert hb["value"]["value"] == 9.1 and hb["value"]["unit"]["ucum"] and hb["value"]["unit"]["display"] == "g/dl"
+    assert hb["value"]["unit"]["original"] == "g/dL" and hb["value"]["unit"]["label"] == "CURATED_LABEL"
     assert hb["reference_ranges"][0]["low"]["value"] == 12 and hb["severity"] == "low"
     assert hb["severity_french"] == "bas" and hb["flags"] == []
     assert hb["specimen"]["id"] == "s"
@@ -69,7 +70,7 @@ def test_an_unknown_code_a_unit_that_is_not_ucum_and_no_range_are_shown_as_sent_
     assert k["test"] == {**k["test"], "code": "99999-9", "french": None, "display": "Potassium (local code)",
                          "translated": False}
     assert k["value"]["unit"] == {"code": "millimoles per litre", "original": "millimoles per litre",
-                                  "display": "millimoles per litre", "ucum": False}
+                                  "display": "millimoles per litre", "ucum": False, "label": None}
     assert set(k["flags"]) == {"UNIT_NOT_UCUM", "CODE_NOT_TRANSLATED", "NO_REFERENCE_RANGE"}
     assert k["severity"] == "critical" and k["severity_french"] == "critique"
 
@@ -80,11 +81,25 @@ def test_a_value_of_a_kind_not_modelled_is_kept_as_sent_and_a_panel_lists_its_me
     assert panel["value"] is None and panel["members"] == ["hb"] and "NO_VALUE" not in panel["flags"]
 
 
-@pytest.mark.parametrize("code, french", [("10*9/L", "10⁹/L"), ("[IU]/L", "UI/L"), ("umol/L", "µmol/L"),
-                                          ("mm[Hg]", "mmHg"), ("mL/min/{1.73_m2}", "mL/min/(1.73 m2)"), ("mg/dL", "mg/dL"),
-                                          ("U/L", "U/L"), ("{ratio}", "sans unité")])
+@pytest.mark.parametrize("code, french", [("10*9/L", "10⁹/l"), ("[IU]/L", "UI/l"), ("umol/L", "µmol/l"),
+                                          ("mmol/L", "mmol/l"), ("mm[Hg]", "mmHg"), ("mL/min/{1.73_m2}", "ml/min/1,73 m²"),
+                                          ("mg/dL", "mg/dl"), ("U/L", "U/l"), ("{ratio}", "sans unité")])
 def test_ucum_units_are_written_the_french_way(code, french):
     assert ucum_valid(code) and ucum_in_french(code) == french
+
+
+@pytest.mark.parametrize("code, french", [("10*3/L", "10³/l"), ("umol/mL", "µmol/ml"), ("kg/L", "kg/l"),
+                                          ("mg/(24.h)", "mg/(24·h)"), ("nmol/L/{1.73_m2}", "nmol/l/(1.73 m2)")])
+def test_units_outside_the_curated_table_are_written_by_rule_and_flagged_derived(code, french):
+    from services.translation.lab import quantity
+    from services.translation.ucum_fr import UCUM_FRENCH
+    assert code not in UCUM_FRENCH and ucum_valid(code) and ucum_in_french(code) == french
+    assert quantity({"value": 1, "system": "http://unitsofmeasure.org", "code": code})["unit"]["label"] == "DERIVED_LABEL"
+
+
+def test_every_curated_unit_is_valid_ucum():
+    from services.translation.ucum_fr import UCUM_FRENCH
+    assert [code for code in UCUM_FRENCH if not ucum_valid(code)] == []
 
 
 def test_a_document_that_is_no_lab_report_is_refused():

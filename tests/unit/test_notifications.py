@@ -65,6 +65,13 @@ def test_a_french_professional_is_named_by_profession_code():
     assert n.country == "France" and n.profession == "pharmacien" and n.document == "vos prescriptions électroniques"
 
 
+def test_laboratory_results_and_original_documents_are_named_as_such():
+    lab = notice(PATIENT_ACCESS_NOTIFIED, event(hp_country=None, action="LAB_RESULTS_OUTCOME"))
+    orcd = notice(PATIENT_ACCESS_NOTIFIED, event(hp_country=None, action="ORCD_OUTCOME"))
+    assert (lab.document, orcd.document) == ("vos résultats de biologie",
+                                             "vos documents médicaux d'origine (comptes rendus, images)")
+
+
 def test_the_store_keeps_one_row_per_event_and_pages_newest_first(tmp_path):
     store = NotificationStore(f"sqlite:///{tmp_path / 'n.sqlite3'}", f"t{uuid.uuid4().hex[:6]}_")
     notices = [notice(PATIENT_ACCESS_NOTIFIED, event(accessed_at=datetime(2026, 1, d, tzinfo=timezone.utc)))

@@ -18,6 +18,7 @@ import structlog
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from passerelle.countries import ORIGINAL_DOCUMENTS
 from passerelle.envelope import new_envelope
 from passerelle.errors import error
 from passerelle.events import ORCD_OPENED, ORCD_REQUESTED
@@ -39,10 +40,12 @@ EXTENSIONS = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg",
 
 def original_documents_requested(hp: dict, country: str, patient_id: str, document_type: str, period_start: str | None,
                                  period_end: str | None, purpose: str, consent_confirmed: bool,
-                                 information_notice_given: bool, origin: str | None) -> dict:
+                                 information_notice_given: bool, origin: str | None,
+                                 service: str = ORIGINAL_DOCUMENTS) -> dict:
     return {"envelope": new_envelope(PRODUCER), "hp": hp,
             "patient": {"country": country.upper(), "patient_id": patient_id}, "purpose": purpose,
-            "query": {"document_type": document_type, "period_start": period_start, "period_end": period_end},
+            "query": {"document_type": document_type, "period_start": period_start, "period_end": period_end,
+                      "service": service},
             "consent_confirmed": consent_confirmed, "information_notice_given": information_notice_given,
             "request_origin": origin}
 

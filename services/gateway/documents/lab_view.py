@@ -18,14 +18,16 @@ def term_view(t: dict | None) -> dict | None:
     if t is None:
         return None
     return {"code": t["code"], "system": t["system"], "original": t["original"],
-            "display": t["french"] or t["original"] or t["code"], "translated": t["french"] is not None}
+            "display": t["french"] or t["original"] or t["code"], "translated": t["french"] is not None,
+            "label": t.get("label")}
 
 
 def quantity_view(q: dict | None) -> dict | None:
     if q is None:
         return None
     return {"value": q["value"], "comparator": q["comparator"], "unit": q["unit_display"],
-            "unit_original": q["unit_original"], "unit_ucum": q["ucum"]}
+            "unit_original": q["unit_original"], "unit_ucum": q["ucum"],
+            "unit_label": q.get("unit_label")}
 
 
 def result_view(r: dict) -> dict:

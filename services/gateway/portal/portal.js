@@ -212,7 +212,7 @@ async function toPatientStep() {
 }
 
 const SERVICE_NAMES = { "patient-summary": "synthèse médicale", eprescription: "prescriptions électroniques",
-  "original-documents": "documents d'origine" };
+  "original-documents": "documents d'origine", "laboratory-results": "résultats de biologie" };
 
 $("pays").addEventListener("change", async () => {
   showError("");
@@ -247,8 +247,9 @@ $("pays").addEventListener("change", async () => {
   $("ligne-journal").hidden = !canReadAudit();
   $("choix-service").hidden = false;
   const offersDocuments = offerDocuments(mask); // portal-documents.js
+  const offersLab = offerLabResults(mask); // portal-documents.js
   const first = [offersSummary && "service-synthese", offersPrescriptions && "service-prescriptions",
-    offersDocuments && "service-documents", canReadAudit() && "service-journal"].find(Boolean);
+    offersDocuments && "service-documents", offersLab && "service-biologie", canReadAudit() && "service-journal"].find(Boolean);
   if (first) $(first).checked = true;
   $("rechercher").disabled = mask.identifiers.length === 0 || !first;
   if (!mask.identifiers.length) showError("Ce pays ne publie pas encore de masque de recherche de patient.");
@@ -328,7 +329,8 @@ async function identifyPatient(inputs, service) {
     state.patient.patientId = answer.patient.patient_id;
     $("rappel-patient").textContent = `Patient identifié par son pays d'affiliation (${state.mask.name}) : identifiant ${state.patient.patientId} — ` +
       (service === "eprescription" ? "prescriptions à délivrer." :
-        service === "original-documents" ? `documents d'origine : ${documentQuery().label}.` : "synthèse médicale.");
+        service === "original-documents" ? `documents d'origine : ${documentQuery().label}.` :
+          service === "laboratory-results" ? "résultats de biologie." : "synthèse médicale.");
     $("consentement").checked = $("notice").checked = false;
     show("consentement");
   } catch (e) {
@@ -351,6 +353,7 @@ $("form-consentement").addEventListener("submit", (event) => {
   const purpose = $("motif").value;
   if (state.patient.service === "eprescription") listPrescriptions(purpose);
   else if (state.patient.service === "original-documents") listDocuments(purpose); // portal-documents.js
+  else if (state.patient.service === "laboratory-results") listLabResults(purpose); // portal-documents.js
   else requestSummary(purpose);
 });
 
@@ -704,7 +707,7 @@ const ACCESS_LABELS = {
   purpose: { TREATMENT: "Traitement", EMERGENCY: "Urgence" },
   profession: Object.fromEntries([...document.querySelectorAll("#profession option")].map((o) => [o.value, o.textContent])),
   action: { PS_OUTCOME: "Synthèse médicale consultée", EP_OUTCOME: "Prescriptions consultées",
-    ORCD_OUTCOME: "Documents d'origine consultés" },
+    ORCD_OUTCOME: "Documents d'origine consultés", LAB_RESULTS_OUTCOME: "Résultats de biologie consultés" },
 };
 const PARIS_TIME = new Intl.DateTimeFormat("fr-FR", { dateStyle: "short", timeStyle: "medium", timeZone: "Europe/Paris" });
 
