@@ -77,6 +77,36 @@ def worker(
     run_service(name, importlib.import_module(f"{WORKERS[name]}.app").build, metrics_port=metrics_port)
 
 
+deploy_app = typer.Typer(help="Deployment files generated from data/topics.yaml (docs/production.md § Kubernetes).",
+                         no_args_is_help=True)
+app.add_typer(deploy_app, name="deploy")
+
+
+@deploy_app.command("strimzi")
+def deploy_strimzi(
+    out: Annotated[Optional[Path], typer.Option(help="Directory of the generated files (default: the production overlay's generated/).")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if a file differs from what would be generated.")] = False,
+    auth: Annotated[str, typer.Option(help="How pods authenticate to Kafka: scram-sha-512 (SASL over TLS) or tls (client certificates).")] = "scram-sha-512",
+    prefix: Annotated[str, typer.Option(help="Topic prefix (PASSERELLE_TOPIC_PREFIX).")] = "passerelle",
+    cluster: Annotated[str, typer.Option(help="Name of the Strimzi Kafka cluster.")] = "passerelle",
+    namespace: Annotated[str, typer.Option(help="Namespace of the cluster and of Passerelle (KEDA reaches the brokers from its own).")] = "passerelle",
+) -> None:
+    """KafkaTopics, one KafkaUser per service with least-privilege ACLs, the Deployments' Kafka
+    credentials and KEDA ScaledObjects, from data/topics.yaml."""
+    from system.strimzi import OUT, Target, stale, write
+
+    if auth not in ("scram-sha-512", "tls"):
+        raise typer.BadParameter("scram-sha-512 or tls", param_hint="--auth")
+    target, out = Target(prefix=prefix, cluster=cluster, namespace=namespace, auth=auth), out or OUT
+    if check:
+        differ = stale(out, target)
+        for name in differ:
+            typer.echo(f"stale: {out / name} (run passerelle deploy strimzi)", err=True)
+        raise typer.Exit(1 if differ else 0)
+    changed = write(out, target)
+    typer.echo(f"{len(changed)} changed" + "".join(f"\n  {out / name}" for name in changed))
+
+
 topics_app = typer.Typer(help="Topics as code: data/topics.yaml is the declaration of every topic.")
 app.add_typer(topics_app, name="topics")
 
