@@ -49,6 +49,7 @@ KEDA_USER, OPERATOR_USER = "keda", OPERATOR
 LABELS = {"app.kubernetes.io/part-of": "passerelle"}
 
 Auth = Literal["scram-sha-512", "tls"]
+Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when there: the same text, ten times faster
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,7 @@ def render(target: Target, codes: list[str] | None = None) -> dict[str, str]:
              "kafka-users.yaml": [*kafka_users(target, codes), user_names(target)],
              "kafka-clients.yaml": [client_patch(s, target) for s in Service],
              "keda.yaml": [trigger_authentication(target), *(scaled_object(s, target) for s in consumer_groups())]}
-    return {name: HEADER + yaml.safe_dump_all(docs, sort_keys=False, width=120) for name, docs in files.items()}
+    return {name: HEADER + yaml.dump_all(docs, Dumper=Dumper, sort_keys=False, width=120) for name, docs in files.items()}
 
 
 def write(out: Path, target: Target) -> list[str]:

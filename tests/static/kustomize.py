@@ -13,6 +13,8 @@ from passerelle import PROJECT_ROOT
 
 K8S = PROJECT_ROOT / "deploy" / "k8s"
 OVERLAYS = ("development", "production")
+#: Kubernetes' own API groups (kubernetes-validate); the others are custom resources (deploy/crds/).
+BUILT_IN_API_VERSIONS = frozenset({"v1", "apps/v1", "batch/v1", "autoscaling/v2", "policy/v1", "networking.k8s.io/v1"})
 
 
 def kustomize(directory) -> list[dict]:

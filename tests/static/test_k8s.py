@@ -20,11 +20,11 @@ from passerelle.settings import Settings
 from passerelle.topics import declared_topics
 from system.supervisor import WORKERS
 from tests.static.conftest import is_setting
-from tests.static.kustomize import K8S, OVERLAYS, by_kind, config, deployments, rendered
+from tests.static.kustomize import BUILT_IN_API_VERSIONS, K8S, OVERLAYS, by_kind, config, deployments, rendered
 
 pytestmark = pytest.mark.static
 
-BUILT_IN = {"v1", "apps/v1", "batch/v1", "autoscaling/v2", "policy/v1", "networking.k8s.io/v1"}
+BUILT_IN = BUILT_IN_API_VERSIONS
 OBJECTS = [(overlay, doc) for overlay in OVERLAYS for doc in rendered(overlay) if doc["apiVersion"] in BUILT_IN]
 PRODUCTION = by_kind("production")
 
