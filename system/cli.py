@@ -209,6 +209,7 @@ def bench(
     compare_polling: Annotated[bool, typer.Option(help="Also run target (b)'s rate with a client polling every 5 ms.")] = True,
     profile: Annotated[Optional[Path], typer.Option(help="Write py-spy profiles (collapsed stacks) of each stage alone and of every process under saturation to this directory (the profilers share the cores: figures of a profiled run are lower).")] = None,
     flow: Annotated[str, typer.Option(help="country-b (a French HP reads a foreign summary) or country-a (a doctor abroad reads a French patient's summary: transcoding alone and the /ncp/v1 flow at --rates, default 10,25,50).")] = "country-b",
+    broker: Annotated[Optional[str], typer.Option(help="HOST:PORT of an existing Kafka to measure on (plaintext; topics of the run's own), instead of starting the embedded broker for each part; its CPU and memory are not measured.")] = None,
 ) -> None:
     """Measure the Patient Summary flow against the raw broker hop and translation alone (bounded, a few minutes)."""
     import json
@@ -216,6 +217,8 @@ def bench(
     import sys
 
     if flow == "country-a":
+        if broker:
+            raise typer.BadParameter("measures the country-b flow only", param_hint="--broker")
         from benchmarks import country_a
         report = country_a.run([float(r) for r in (rates or "10,25,50").split(",")], rate_seconds, translation_seconds)
         typer.echo(country_a.text(report, "passerelle " + " ".join(shlex.quote(a) for a in sys.argv[1:])))
@@ -230,7 +233,7 @@ def bench(
                         hop_latency_seconds=hop_latency_seconds, translation_seconds=translation_seconds,
                         saturation_seconds=saturation_seconds, saturation_concurrency=saturation_clients,
                         rates=[float(r) for r in rates.split(",")] if rates else None, compare_polling=compare_polling,
-                        profile_dir=profile)
+                        profile_dir=profile, broker=broker)
     report = run(opts)
     command = "passerelle " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     typer.echo(bench_report.markdown(report, command) if markdown else bench_report.text(report, command))
