@@ -120,13 +120,13 @@ def metadata(name: str, target: Target, **labels: str) -> dict:
 
 
 def kafka_topics(target: Target, codes: list[str]) -> list[dict]:
-    topics = []
+    resources = []
     for spec in declared_topics().values():
         for name in topic_names(spec, target.prefix, codes):
-            topics.append({"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaTopic", "metadata": metadata(name, target),
+            resources.append({"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaTopic", "metadata": metadata(name, target),
                            "spec": {"partitions": spec.partitions, "replicas": spec.replication_factor,
                                     "config": dict(sorted(spec.config.items()))}})
-    return topics
+    return resources
 
 
 def kafka_user(who: str, rules: list[dict], target: Target) -> dict:
