@@ -203,6 +203,8 @@ def scaled_object(service: Service, target: Target) -> dict:
             "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"passerelle-{service}"},
                      "minReplicaCount": MIN_REPLICAS, "maxReplicaCount": MAX_REPLICAS,
                      "pollingInterval": 15, "cooldownPeriod": 300,
+                     # KEDA cannot read the lag (brokers unreachable, credentials): hold this many
+                     "fallback": {"failureThreshold": 3, "replicas": MIN_REPLICAS},
                      "triggers": [{"type": "kafka", "authenticationRef": {"name": "passerelle-kafka-lag"},
                                    "metadata": meta}]}}
 
