@@ -22,9 +22,10 @@ from pydantic import BaseModel, BeforeValidator, Field, PositiveInt
 from passerelle import PROJECT_ROOT
 from passerelle.service import Service
 
-#: Who may write a topic: a service, or an operator's ``passerelle`` command (registry tools).
+#: Who reads or writes a topic: a service, or an operator's ``passerelle`` commands (the consent
+#: registry tools, ``passerelle patient erase``).
 OPERATOR = "operator"
-Writer = Service | Literal["operator"]
+Party = Service | Literal["operator"]
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,8 @@ class TopicEntry(BaseModel, extra="forbid"):
     events: list[str] = Field(default_factory=list)
     #: The services that write and read it (``Service`` values, or ``operator``): their Kafka
     #: users' ACLs (``passerelle deploy strimzi``).
-    producers: list[Writer] = Field(default_factory=list)
-    consumers: list[Service] = Field(default_factory=list)
+    producers: list[Party] = Field(default_factory=list)
+    consumers: list[Party] = Field(default_factory=list)
     partitions: PositiveInt | None = None
     replication_factor: PositiveInt | None = None
     config: dict[str, ConfigValue] = Field(default_factory=dict)

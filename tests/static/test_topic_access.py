@@ -76,5 +76,5 @@ def test_a_service_names_only_topics_it_may_read_or_write(service):
 def test_every_producer_is_a_service_or_the_operator_and_every_topic_has_a_reader_or_is_dead_letters():
     for key, spec in declared_topics().items():
         assert spec.producers, key
-        assert set(spec.producers) <= {*map(str, Service), OPERATOR}
+        assert set(spec.producers) | set(spec.consumers) <= {*map(str, Service), OPERATOR}
         assert spec.consumers or key == "dead_letters", key
