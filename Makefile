@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 #: Debian's docker-compose 1.29: parses and validates docker-compose.yml without a container engine (tests/static).
 COMPOSE := /usr/bin/docker-compose
+#: Debian's kubectl (package kubernetes-client): `kubectl kustomize` renders the overlays of deploy/k8s (tests/static).
+KUBECTL := /usr/bin/kubectl
 
 .PHONY: run test bench lock clean
 
@@ -30,12 +32,15 @@ $(CHROMIUM):
 $(COMPOSE):
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y docker-compose
 
+$(KUBECTL):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y kubernetes-client
+
 ## make run: the whole system on the embedded broker, gateway on http://127.0.0.1:8080 (Ctrl-C stops it)
 run: $(STAMP)
 	$(BIN)/passerelle up
 
 ## make test: the whole suite (unit, contract, integration, end-to-end) on its own broker
-test: $(STAMP) $(CHROMIUM) $(COMPOSE)
+test: $(STAMP) $(CHROMIUM) $(COMPOSE) $(KUBECTL)
 	$(BIN)/python -m pytest
 
 ## make bench: the whole flow against the raw broker hop and translation alone (passerelle bench, docs/performance.md), then cost of one hop (faust agent vs aiokafka relay, docs/adr/0003), whole-flow latency, audit store throughput, translation speed

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import uvloop
 
-from benchmarks import flow_latency, hop_cost, stages
+from benchmarks import brokers, flow_latency, hop_cost, stages
 from benchmarks.processes import Profiler, SystemCpu
 from passerelle import PROJECT_ROOT
 
@@ -68,6 +68,8 @@ class BenchOptions:
     max_flow_requests: int = MAX_FLOW_REQUESTS
     #: py-spy flame graphs of each stage alone and of every process during the flow's saturation run
     profile_dir: Path | None = None
+    #: HOST:PORT of an existing Kafka to measure on (benchmarks/brokers.py); None: the embedded broker
+    broker: str | None = None
     log: object = field(default=lambda msg: print(msg, file=sys.stderr, flush=True), repr=False)
 
 
@@ -79,7 +81,9 @@ def environment() -> dict:
             "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
-def rss_mib(pid: int) -> float | None:
+def rss_mib(pid: int | None) -> float | None:
+    if pid is None:
+        return None  # an external broker: not measured
     try:
         return round(hop_cost.rss_mib(pid), 1)
     except OSError:
@@ -105,7 +109,7 @@ def raw_hop(size: int, opts: BenchOptions) -> dict:
     messages = max(100, min(opts.hop_messages, MAX_HOP_BYTES // size))  # the broker keeps them all in memory
     args = argparse.Namespace(messages=messages, size=size, rate=opts.hop_rate,
                               latency_seconds=opts.hop_latency_seconds, relays=["direct"], max_seconds=120.0,
-                              phase_timeout=45.0, start_timeout=60.0)
+                              phase_timeout=45.0, start_timeout=60.0, broker=opts.broker)
     report = asyncio.run(hop_cost.run_benchmark(args))
     row = report["rows"][0]
     cpu_us = (row["broker_cpu_us_per_msg"] or 0) + (row["client_cpu_us_per_msg"] or 0)
@@ -113,20 +117,19 @@ def raw_hop(size: int, opts: BenchOptions) -> dict:
             "requests_per_s": row["msgs_per_s"], "latency_rate_per_s": args.rate,
             "p50_ms": row["latency_p50_ms"], "p95_ms": row["latency_p95_ms"], "p99_ms": row["latency_p99_ms"],
             "cpu_ms_per_request": round(cpu_us / 1000, 4),
-            "broker_cpu_ms_per_msg": round((row["broker_cpu_us_per_msg"] or 0) / 1000, 4),
+            "broker_cpu_ms_per_msg": (round(row["broker_cpu_us_per_msg"] / 1000, 4)
+                                      if row["broker_cpu_us_per_msg"] is not None else None),  # None: external
             "client_cpu_ms_per_msg": round((row["client_cpu_us_per_msg"] or 0) / 1000, 4),
             "broker_rss_mib_at_end": report["broker_rss_mib_at_end"]}
 
 
 def stages_alone(opts: BenchOptions, workdir: Path) -> dict:
-    from passerelle.broker import EmbeddedBroker
-
-    broker = EmbeddedBroker().start()
+    broker = brokers.start(opts.broker)
     try:
-        result = asyncio.run(stages.run_stages(broker.bootstrap_servers, broker.process.pid,
+        result = asyncio.run(stages.run_stages(broker.bootstrap_servers, brokers.pid(broker),
                                                min(opts.stage_requests, MAX_STAGE_REQUESTS), workdir / "state",
                                                workdir, log=opts.log, profile_dir=opts.profile_dir))
-        result["broker_rss_mib_at_end"] = rss_mib(broker.process.pid)
+        result["broker_rss_mib_at_end"] = rss_mib(brokers.pid(broker))
         return result
     finally:
         broker.stop()
@@ -135,20 +138,20 @@ def stages_alone(opts: BenchOptions, workdir: Path) -> dict:
 # ----------------------------------------------------------------------------- the flow
 
 class FlowSystem:
-    """``passerelle up`` on a broker of its own, started for one measurement and stopped after it."""
+    """``passerelle up`` on a broker of its own, started for one measurement and stopped after it (or
+    on the external broker, with topics of its own: ``RunningSystem`` gives it a fresh prefix)."""
 
-    def __init__(self, workdir: Path):
-        from passerelle.broker import EmbeddedBroker
+    def __init__(self, workdir: Path, external: str | None = None):
         from passerelle.testing import RunningSystem
 
         workdir.mkdir(parents=True, exist_ok=True)
-        self.broker = EmbeddedBroker().start()
+        self.broker = brokers.start(external)
         try:
             self.system = RunningSystem(workdir, self.broker.bootstrap_servers, **stages.BENCH_ENV)
         except BaseException:
             self.broker.stop()
             raise
-        self.cpu = SystemCpu(self.system.process.pid, [self.broker.process.pid])
+        self.cpu = SystemCpu(self.system.process.pid, [p for p in [brokers.pid(self.broker)] if p])
 
     def stop(self) -> None:
         try:
@@ -199,7 +202,7 @@ class FlowRun:
     async def measure(self, label: str, load, rate: float | None, profile_dir: Path | None = None) -> dict:
         """Start a system, warm it up, run ``load(client)``, and stop it; the row of figures."""
         self.systems += 1
-        system = FlowSystem(self.workdir / f"system-{self.systems}")
+        system = FlowSystem(self.workdir / f"system-{self.systems}", self.opts.broker)
         try:
             await asyncio.to_thread(system.system.wait_ready, 120)
             async with flow_latency.client(system.system.url, system.system.token()) as c:
@@ -217,7 +220,8 @@ class FlowRun:
                 client_cpu = time.process_time() - client0
                 profiler.stop()
             legs = await system.country_a_legs()
-            self.broker_rss_mib.append(rss_mib(system.broker.process.pid) or 0.0)
+            if (rss := rss_mib(brokers.pid(system.broker))) is not None:
+                self.broker_rss_mib.append(rss)
         finally:
             system.stop()
         self.requests_sent += len(answers)
@@ -354,7 +358,7 @@ def ratios(row: dict, base: dict) -> dict:
 
 def run(opts: BenchOptions) -> dict:
     started = time.monotonic()
-    report: dict = {"environment": environment(),
+    report: dict = {"environment": environment(), "broker": opts.broker or "embedded",
                     "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(opts).items() if k != "log"},
                     "bounds": {"max_flow_requests": opts.max_flow_requests, "max_stage_requests": MAX_STAGE_REQUESTS,
                                "max_hop_messages": hop_cost.MAX_MESSAGES, "max_hop_bytes": MAX_HOP_BYTES,

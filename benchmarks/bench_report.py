@@ -114,8 +114,15 @@ def text(report: dict, command: str) -> str:
         "(POST with Prefer: wait=5, then a long poll GET ?wait= if it ran out). 'excl. country A': each request's query → answer time at country A (event "
         "timestamps) subtracted. CPU: user + system time of every process of the system and the broker "
         "(stage rows: the stage and the broker; raw hop: broker, producer and consumer), per request.",
-        f"Sustained: no request unanswered, ≥ 95% of the offered rate achieved, p99 ≤ 1 s. Broker memory at the end: "
-        f"stages {stages['broker_rss_mib_at_end']} MiB, raw hop {report['raw_hop']['broker_rss_mib_at_end']} MiB, "
-        f"flow {flow['broker_rss_mib_at_end']} MiB ({flow['requests_sent']} requests; bound "
-        f"{report['bounds']['max_flow_requests']}).",
+        f"Sustained: no request unanswered, ≥ 95% of the offered rate achieved, p99 ≤ 1 s. " + broker_memory(report),
     ])
+
+
+def broker_memory(report: dict) -> str:
+    flow, stages = report["flow"], report["stages"]
+    if report.get("broker", "embedded") != "embedded":
+        return (f"Broker: the external Kafka at {report['broker']} (its CPU and memory are not measured: the CPU "
+                f"figures are Passerelle's processes and the load client only; {flow['requests_sent']} requests).")
+    return (f"Broker memory at the end: stages {stages['broker_rss_mib_at_end']} MiB, raw hop "
+            f"{report['raw_hop']['broker_rss_mib_at_end']} MiB, flow {flow['broker_rss_mib_at_end']} MiB "
+            f"({flow['requests_sent']} requests; bound {report['bounds']['max_flow_requests']}).")

@@ -65,9 +65,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
+
+from benchmarks import brokers
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 HEADER = struct.Struct("!BQq")  # phase, sequence number, send time (CLOCK_MONOTONIC, ns)
@@ -392,6 +395,12 @@ class Bench:
     def __init__(self, args: argparse.Namespace, broker, budget: Budget, logs: Path):
         self.args, self.broker, self.budget, self.logs = args, broker, budget, logs
         self.bootstrap = broker.bootstrap_servers
+        #: topics of this run's own: an external broker keeps earlier runs' records
+        self.tag = uuid.uuid4().hex[:8]
+
+    def broker_cpu(self) -> float:
+        pid = brokers.pid(self.broker)
+        return cpu_seconds(pid) if pid else 0.0
 
     async def create_topics(self, *names: str) -> None:
         from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -414,14 +423,14 @@ class Bench:
             if await read_line(feeder, max(0.0, deadline - time.monotonic())) != "ready":
                 return Phase(False, None, None, 0.0)
             relay_cpu0 = cpu_seconds(relay.pid) if relay else None
-            broker_cpu0 = cpu_seconds(self.broker.process.pid)
+            broker_cpu0 = self.broker_cpu()
             self_cpu0 = time.process_time()
             feeder.stdin.write(b"go\n")
             feeder.stdin.flush()
             complete = await observer.wait_for(phase, count, max(0.0, deadline - time.monotonic()),
                                                alive=lambda: relay is None or relay.poll() is None)
             relay_cpu = cpu_seconds(relay.pid) - relay_cpu0 if relay and relay.poll() is None else None
-            broker_cpu = cpu_seconds(self.broker.process.pid) - broker_cpu0
+            broker_cpu = self.broker_cpu() - broker_cpu0
             self_cpu = time.process_time() - self_cpu0
             report = await read_line(feeder, 5.0) if complete else ""
             return Phase(complete, json.loads(report) if report else None, relay_cpu, broker_cpu, self_cpu)
@@ -430,7 +439,7 @@ class Bench:
 
     async def row(self, relay_kind: str) -> Row:
         row = Row(relay_kind)
-        src, dst = f"hop-{relay_kind}-a", f"hop-{relay_kind}-b"
+        src, dst = f"hop-{self.tag}-{relay_kind}-a", f"hop-{self.tag}-{relay_kind}-b"
         if relay_kind == "direct":
             src = dst
         await self.create_topics(src, dst)
@@ -478,7 +487,7 @@ class Bench:
             row.client_cpu_us_per_msg = round((result.feeder["cpu_s"] + result.cpu_self_s) / n * 1e6, 1)
         if result.cpu_relay_s is not None:
             row.relay_cpu_us_per_msg = round(result.cpu_relay_s / n * 1e6, 1)
-        row.broker_cpu_us_per_msg = round(result.cpu_broker_s / n * 1e6, 1)
+        row.broker_cpu_us_per_msg = round(result.cpu_broker_s / n * 1e6, 1) if brokers.pid(self.broker) else None
         if not result.complete:
             row.status = f"timeout: throughput ({len(observer.first_seen[THROUGHPUT])}/{n} seen)"
         return result.complete
@@ -524,12 +533,10 @@ def environment() -> dict:
 
 
 async def run_benchmark(args: argparse.Namespace) -> dict:
-    from passerelle.broker import EmbeddedBroker
-
     started = time.monotonic()
     budget = Budget(args.max_seconds)
     rows: list[Row] = []
-    broker = EmbeddedBroker().start()
+    broker = brokers.start(getattr(args, "broker", None))
     try:
         with tempfile.TemporaryDirectory(prefix="hop-cost-") as logs:
             bench = Bench(args, broker, budget, Path(logs))
@@ -542,7 +549,7 @@ async def run_benchmark(args: argparse.Namespace) -> dict:
                     rows.append(await bench.row(kind))
                 except Exception as exc:  # one failing relay must not hide the others' figures
                     rows.append(Row(kind, status=f"error: {type(exc).__name__}: {exc}"))
-        broker_rss = rss_mib(broker.process.pid)
+        broker_rss = rss_mib(brokers.pid(broker)) if brokers.pid(broker) else None
     finally:
         broker.stop()
     return {

@@ -102,7 +102,7 @@ class OutputWatch:
     """A group-less consumer on one topic: how many records, when each batch was seen, and the CPU
     of the watched processes at the first and at the last record."""
 
-    def __init__(self, k: KafkaSettings, topic: str, pids: list[int]):
+    def __init__(self, k: KafkaSettings, topic: str, pids: list[int | None]):
         self.consumer = kafka.consumer(k.model_copy(update={"fetch_max_wait_ms": OBSERVER_FETCH_WAIT_MS}), None, topic)
         self.pids = pids
         self.count = 0
@@ -125,7 +125,7 @@ class OutputWatch:
                 if not n:
                     continue
                 now = time.monotonic()
-                cpu = [cpu_seconds(p) for p in self.pids]
+                cpu = [cpu_seconds(p) if p else 0.0 for p in self.pids]  # None: an external broker
                 stamps = [r.timestamp for records in batch.values() for r in records]
                 self.first_ts = min(stamps + ([self.first_ts] if self.first_ts else []))
                 self.last_ts = max(stamps + ([self.last_ts] if self.last_ts else []))
@@ -186,7 +186,7 @@ async def encoded_sizes(settings: Settings) -> dict[str, int]:
     return sizes
 
 
-async def measure_stage(stage: Stage, settings: Settings, env: dict[str, str], broker_pid: int, requests: int,
+async def measure_stage(stage: Stage, settings: Settings, env: dict[str, str], broker_pid: int | None, requests: int,
                         logs: Path, timeout: float, profile_dir: Path | None = None) -> StageResult:
     result = StageResult(stage.name, requests=requests)
     proc = spawn_worker(stage, env, logs / f"stage-{stage.name}.log")
@@ -212,14 +212,15 @@ async def measure_stage(stage: Stage, settings: Settings, env: dict[str, str], b
     if measured > 0:
         stage_cpu, broker_cpu = (last - first for first, last in zip(watch.cpu_first, watch.cpu_last))
         result.stage_cpu_ms_per_request = round(stage_cpu / measured * 1e3, 3)
-        result.broker_cpu_ms_per_request = round(broker_cpu / measured * 1e3, 3)
+        # An external broker's CPU is not measured: the stage's own, and None for the broker.
+        result.broker_cpu_ms_per_request = round(broker_cpu / measured * 1e3, 3) if broker_pid else None
         result.cpu_ms_per_request = round((stage_cpu + broker_cpu) / measured * 1e3, 3)
     if watch.count < requests * per_request:
         result.status = f"incomplete: {watch.count}/{requests * per_request} outputs"
     return result
 
 
-async def run_stages(bootstrap: str, broker_pid: int, requests: int, state_dir: Path, logs: Path,
+async def run_stages(bootstrap: str, broker_pid: int | None, requests: int, state_dir: Path, logs: Path,
                      timeout: float = 120.0, log=print, profile_dir: Path | None = None) -> dict:
     """Every stage alone, in flow order, on ``requests`` seeded requests; and the flow events' sizes."""
     prefix = f"bench{uuid.uuid4().hex[:8]}"

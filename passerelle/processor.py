@@ -10,6 +10,10 @@ Error policy (docs/adr/0004-error-policy.md):
 
 * bytes that do not decode, or an event a handler rejects with ``RejectedEvent``: to the
   dead-letter topic with the original bytes and the reason in headers, then go on;
+* the schema registry cannot name the schema of a record (``RegistryUnavailable``: credentials
+  refused, unreachable): the record is fine, so it waits and is decoded again, with backoff, until
+  the registry answers (``when_registry_answers``); asked to stop meanwhile, the processor stops
+  without committing it;
 * any other exception is a bug: the processor stops without committing (the batch is
   redelivered to whoever takes the partitions) and the process exits non-zero.
 """
@@ -30,7 +34,7 @@ from prometheus_client import Counter
 
 from passerelle import kafka
 from passerelle.envelope import derived_event_ids
-from passerelle.serde import AvroSerde, DecodeError
+from passerelle.serde import AvroSerde, DecodeError, RegistryUnavailable
 from passerelle.settings import Settings
 from passerelle.service import Service
 from passerelle.topics import Topics, carrying, declared_topics
@@ -40,6 +44,27 @@ log = structlog.get_logger()
 CONSUMED = Counter("passerelle_events_consumed", "Events consumed", ["service", "topic"])
 PRODUCED = Counter("passerelle_events_produced", "Events produced", ["service", "topic"])
 DEAD_LETTERS = Counter("passerelle_dead_letters", "Messages sent to the dead-letter topic", ["service", "reason"])
+
+
+#: Waits between two decodings of a record whose schema the registry could not name: doubling from
+#: the first to the last.
+REGISTRY_RETRY_FIRST_S, REGISTRY_RETRY_MAX_S = 0.5, 30.0
+
+
+async def when_registry_answers(call: Callable[[], Any], stop: asyncio.Event | None, **where: Any) -> Any:
+    """``call()`` (a decoding), again and again while it raises ``RegistryUnavailable``, waiting
+    longer each time (logged; each failed call is counted by passerelle.registry). Raises the last
+    ``RegistryUnavailable`` if ``stop`` is set meanwhile: nothing is committed, the record is read again."""
+    delay = REGISTRY_RETRY_FIRST_S
+    while True:
+        try:
+            return call()
+        except RegistryUnavailable as exc:
+            if stop is not None and stop.is_set():
+                raise
+            log.warning("schema registry unavailable: the record waits", reason=exc.reason, retry_in_s=delay, **where)
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, REGISTRY_RETRY_MAX_S)
 
 
 @dataclass(frozen=True)
@@ -216,6 +241,7 @@ class Processor:
         table = handlers.handlers if isinstance(handlers, Bound) else handlers
         self.topics, self.pattern = table.subscription(Topics(settings.topic_prefix))
         self.dead_letter_topic = Topics(settings.topic_prefix).dead_letters
+        self._stop: asyncio.Event | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         k = self.settings.kafka
@@ -223,6 +249,7 @@ class Processor:
         consumer = kafka.consumer(k, group)
         offsets = _Offsets(consumer)
         producer = kafka.producer(k)
+        self._stop = stop
         await producer.start()
         await kafka.start_reading(consumer, k, self.topics, self.pattern, offsets)
         log.info("processor started", group=group, topics=self.topics or self.pattern, standalone=k.standalone)
@@ -248,7 +275,9 @@ class Processor:
         for rec in records:
             CONSUMED.labels(self.service, rec.topic).inc()
             try:
-                event_type, event = self.serde.decode(rec.value)
+                event_type, event = await when_registry_answers(
+                    lambda: self.serde.decode(rec.value), self._stop, topic=rec.topic, partition=rec.partition,
+                    offset=rec.offset)
                 emits = self._derive_ids(event, list(self.handler(Incoming(rec.topic, event_type, event))))
                 outputs = encode_outputs(self.serde, emits, self.settings.kafka.max_message_bytes)
             except (DecodeError, RejectedEvent) as exc:

@@ -37,6 +37,16 @@ class DecodeError(ValueError):
     """The bytes are not an event this system can read (bad framing, unknown schema, bad body)."""
 
 
+class RegistryUnavailable(Exception):
+    """The schema registry could not say which schema an id names (credentials refused, not allowed,
+    unreachable): the event is fine, so it must wait, not be dead-lettered (readers retry it:
+    ``passerelle.processor.when_registry_answers``). ``reason`` is a short label, no secret."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"schema registry {reason}")
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class EventSchema:
     name: str  # full name, e.g. fr.passerelle.ps.PatientSummaryRequested
@@ -130,7 +140,10 @@ class AvroSerde:
         self.schemas = schemas
         self.registry_ids = registry_ids
         self.registry_lookup = registry_lookup
-        self._writers_by_id: dict[int, tuple[dict, EventSchema]] = {}
+        # An id looked up at start names exactly the local schema it was looked up for: read with
+        # it, without asking the registry again.
+        self._writers_by_id: dict[int, tuple[dict, EventSchema]] = {
+            schema_id: (schemas[name].parsed, schemas[name]) for name, schema_id in (registry_ids or {}).items()}
         #: top-level fields decoded as skipped (``reading_without``); event name -> reader schema
         self.omitted: frozenset[str] = frozenset()
         self._readers: dict[str, dict] = {}
@@ -186,7 +199,7 @@ class AvroSerde:
             else:
                 raise DecodeError("unknown framing (expected Avro single-object or Confluent)")
             record = fastavro.schemaless_reader(io.BytesIO(body), writer_parsed, self._reader(reader))
-        except DecodeError:
+        except (DecodeError, RegistryUnavailable):
             raise
         except Exception as exc:  # fastavro raises many types on corrupt bodies
             raise DecodeError(f"invalid Avro body: {type(exc).__name__}: {exc}") from exc

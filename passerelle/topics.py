@@ -14,12 +14,18 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, Field, PositiveInt
 
 from passerelle import PROJECT_ROOT
+from passerelle.service import Service
+
+#: Who reads or writes a topic: a service, or an operator's ``passerelle`` commands (the consent
+#: registry tools, ``passerelle patient erase``).
+OPERATOR = "operator"
+Party = Service | Literal["operator"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,10 @@ class TopicEntry(BaseModel, extra="forbid"):
     name: str = Field(pattern=r"^[a-z0-9.{}_-]+$")
     #: The event types (Avro full names) published on this topic.
     events: list[str] = Field(default_factory=list)
+    #: The services that write and read it (``Service`` values, or ``operator``): their Kafka
+    #: users' ACLs (``passerelle deploy strimzi``).
+    producers: list[Party] = Field(default_factory=list)
+    consumers: list[Party] = Field(default_factory=list)
     partitions: PositiveInt | None = None
     replication_factor: PositiveInt | None = None
     config: dict[str, ConfigValue] = Field(default_factory=dict)
@@ -83,7 +93,7 @@ class TopicsFile(BaseModel, extra="forbid"):
         d = self.defaults
         return TopicSpec(key, entry.name, entry.partitions or d.partitions,
                          entry.replication_factor or d.replication_factor, {**d.config, **entry.config},
-                         tuple(entry.events))
+                         tuple(entry.events), tuple(map(str, entry.producers)), tuple(map(str, entry.consumers)))
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,8 @@ class TopicSpec:
     replication_factor: int
     config: dict[str, str]
     events: tuple[str, ...] = ()
+    producers: tuple[str, ...] = ()
+    consumers: tuple[str, ...] = ()
 
     @property
     def per_country(self) -> bool:

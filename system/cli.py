@@ -77,6 +77,36 @@ def worker(
     run_service(name, importlib.import_module(f"{WORKERS[name]}.app").build, metrics_port=metrics_port)
 
 
+deploy_app = typer.Typer(help="Deployment files generated from data/topics.yaml (docs/production.md § Kubernetes).",
+                         no_args_is_help=True)
+app.add_typer(deploy_app, name="deploy")
+
+
+@deploy_app.command("strimzi")
+def deploy_strimzi(
+    out: Annotated[Optional[Path], typer.Option(help="Directory of the generated files (default: the production overlay's generated/).")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if a file differs from what would be generated.")] = False,
+    auth: Annotated[str, typer.Option(help="How pods authenticate to Kafka: scram-sha-512 (SASL over TLS) or tls (client certificates).")] = "scram-sha-512",
+    prefix: Annotated[str, typer.Option(help="Topic prefix (PASSERELLE_TOPIC_PREFIX).")] = "passerelle",
+    cluster: Annotated[str, typer.Option(help="Name of the Strimzi Kafka cluster.")] = "passerelle",
+    namespace: Annotated[str, typer.Option(help="Namespace of the cluster and of Passerelle (KEDA reaches the brokers from its own).")] = "passerelle",
+) -> None:
+    """KafkaTopics, one KafkaUser per service with least-privilege ACLs, the Deployments' Kafka
+    credentials and KEDA ScaledObjects, from data/topics.yaml."""
+    from system.strimzi import OUT, Target, stale, write
+
+    if auth not in ("scram-sha-512", "tls"):
+        raise typer.BadParameter("scram-sha-512 or tls", param_hint="--auth")
+    target, out = Target(prefix=prefix, cluster=cluster, namespace=namespace, auth=auth), out or OUT
+    if check:
+        differ = stale(out, target)
+        for name in differ:
+            typer.echo(f"stale: {out / name} (run passerelle deploy strimzi)", err=True)
+        raise typer.Exit(1 if differ else 0)
+    changed = write(out, target)
+    typer.echo(f"{len(changed)} changed" + "".join(f"\n  {out / name}" for name in changed))
+
+
 topics_app = typer.Typer(help="Topics as code: data/topics.yaml is the declaration of every topic.")
 app.add_typer(topics_app, name="topics")
 
@@ -179,6 +209,7 @@ def bench(
     compare_polling: Annotated[bool, typer.Option(help="Also run target (b)'s rate with a client polling every 5 ms.")] = True,
     profile: Annotated[Optional[Path], typer.Option(help="Write py-spy profiles (collapsed stacks) of each stage alone and of every process under saturation to this directory (the profilers share the cores: figures of a profiled run are lower).")] = None,
     flow: Annotated[str, typer.Option(help="country-b (a French HP reads a foreign summary) or country-a (a doctor abroad reads a French patient's summary: transcoding alone and the /ncp/v1 flow at --rates, default 10,25,50).")] = "country-b",
+    broker: Annotated[Optional[str], typer.Option(help="HOST:PORT of an existing Kafka to measure on (plaintext; topics of the run's own), instead of starting the embedded broker for each part; its CPU and memory are not measured.")] = None,
 ) -> None:
     """Measure the Patient Summary flow against the raw broker hop and translation alone (bounded, a few minutes)."""
     import json
@@ -186,6 +217,8 @@ def bench(
     import sys
 
     if flow == "country-a":
+        if broker:
+            raise typer.BadParameter("measures the country-b flow only", param_hint="--broker")
         from benchmarks import country_a
         report = country_a.run([float(r) for r in (rates or "10,25,50").split(",")], rate_seconds, translation_seconds)
         typer.echo(country_a.text(report, "passerelle " + " ".join(shlex.quote(a) for a in sys.argv[1:])))
@@ -200,7 +233,7 @@ def bench(
                         hop_latency_seconds=hop_latency_seconds, translation_seconds=translation_seconds,
                         saturation_seconds=saturation_seconds, saturation_concurrency=saturation_clients,
                         rates=[float(r) for r in rates.split(",")] if rates else None, compare_polling=compare_polling,
-                        profile_dir=profile)
+                        profile_dir=profile, broker=broker)
     report = run(opts)
     command = "passerelle " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     typer.echo(bench_report.markdown(report, command) if markdown else bench_report.text(report, command))

@@ -16,6 +16,7 @@ from typing import Iterable, Protocol
 import structlog
 
 from passerelle import kafka
+from passerelle.processor import when_registry_answers
 from passerelle.serde import AvroSerde, DecodeError
 from passerelle.settings import Settings
 from passerelle.topics import Topics
@@ -60,8 +61,9 @@ class Follower:
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=200)
                 for records in batch.values():
-                    for rec in records:
-                        self.apply(rec)
+                    for rec in records:  # a record the registry cannot name yet waits (not dropped)
+                        await when_registry_answers(lambda: self.apply(rec), stop, topic=rec.topic,
+                                                    partition=rec.partition, offset=rec.offset)
                 if not self.ready.is_set() and consumer.assignment():
                     if start_ends is None:
                         start_ends = await consumer.end_offsets(list(consumer.assignment()))

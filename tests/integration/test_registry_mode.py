@@ -1,7 +1,8 @@
 """Registry mode: schemas registered by the deployment step and looked up at start through
 Confluent's client with basic authentication; a Patient Summary request in the Confluent wire format
-goes through consent and the router on the real broker; a refused credential or a schema never
-registered stops a service at start with a message saying which (tests/registry_server.py)."""
+goes through consent and the router on the real broker; a schema never registered stops a service at
+start, and the deployment step fails on a refused credential, with a message saying which
+(tests/registry_server.py). A refused credential at run time: tests/integration/test_registry_degraded.py."""
 
 from __future__ import annotations
 
@@ -55,10 +56,11 @@ async def test_a_request_in_the_confluent_wire_format_goes_through_consent_and_t
         reader = registry_serde(SCHEMAS, registry_settings(registry.url))  # a process that never wrote one
         name, query = reader.decode(routed.value)
         assert name == QUERY and query["envelope"]["correlation_id"] == request["envelope"]["correlation_id"]
-        assert any(call.startswith("GET /schemas/ids/") for call in registry.calls)
+        # ids looked up at start are read with the local schemas: no registry call per event at run time
+        assert not any(call.startswith("GET /schemas/ids/") for call in registry.calls)
 
 
-def test_a_refused_credential_or_an_unregistered_schema_stops_the_service_at_start():
+def test_an_unregistered_schema_stops_the_service_at_start_and_a_refused_credential_the_deployment_step():
     with Registry("passerelle", "good") as registry:
         with pytest.raises(RegistryError, match="registering .*: credentials refused"):
             register_schemas(SCHEMAS, registry_settings(registry.url, password="wrong"))

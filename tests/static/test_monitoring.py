@@ -139,9 +139,9 @@ def test_docker_compose_validates_the_file_with_or_without_the_grafana_password(
     assert done.returncode == 0, done.stderr
 
 
-K8S_DEPLOYMENTS = [doc for path in sorted((PROJECT_ROOT / "deploy" / "k8s").glob("*.yaml"))
+K8S_DEPLOYMENTS = [doc for path in sorted((PROJECT_ROOT / "deploy" / "k8s" / "base").glob("*.yaml"))
                    for doc in yaml.safe_load_all(path.read_text()) if doc and doc["kind"] == "Deployment"]
-K8S_METRICS_PORT = int(yaml.safe_load((PROJECT_ROOT / "deploy" / "k8s" / "config.yaml").read_text())["data"]["PASSERELLE_METRICS_PORT"])
+K8S_METRICS_PORT = int(yaml.safe_load((PROJECT_ROOT / "deploy" / "k8s" / "base" / "config.yaml").read_text())["data"]["PASSERELLE_METRICS_PORT"])
 
 
 def discovered_pod_targets(deployment: dict) -> list[dict[str, str]]:

@@ -82,3 +82,26 @@ def test_the_clients_get_the_tls_and_sasl_options(pki):
 def test_incomplete_or_unknown_security_settings_are_refused_at_start(broken):
     with pytest.raises(ValidationError):
         KafkaSettings(**broken)
+
+
+async def test_what_the_production_overlay_gives_a_pod_reaches_aiokafka(pki, monkeypatch):
+    """The environment the generated Deployment patch gives consent (its KafkaUser's password from
+    the Secret, the cluster CA mounted), read by the settings, ends up in aiokafka's clients."""
+    import yaml
+
+    from passerelle.settings import Settings
+    from system.strimzi import OUT
+
+    ca, _ = pki
+    patches = {p["metadata"]["name"]: p for p in yaml.safe_load_all((OUT / "kafka-clients.yaml").read_text())}
+    env = patches["passerelle-consent"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    for variable in env:
+        value = variable.get("value", "from-the-secret")  # valueFrom: what the kubelet reads from the Secret
+        monkeypatch.setenv(variable["name"], str(ca.files.cert) if variable["name"].endswith("SSL_CAFILE") else value)
+    k = Settings().kafka
+    clients = [kafka.producer(k).client, kafka.consumer(k, "passerelle.consent")._client, kafka.admin(k)._client]
+    for client in clients:
+        assert client._security_protocol == "SASL_SSL" and client._sasl_mechanism == "SCRAM-SHA-512"
+        assert client._sasl_plain_username == "passerelle-consent" and client._sasl_plain_password == "from-the-secret"
+        assert client._ssl_context.verify_mode == ssl.CERT_REQUIRED and client._ssl_context.check_hostname
+        assert client._bootstrap_servers == "passerelle-kafka-bootstrap:9093"

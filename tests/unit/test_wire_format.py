@@ -134,3 +134,24 @@ def test_an_event_written_with_a_released_older_version_still_decodes(tmp_path):
     assert decoded_name == name and decoded["note"] is None and decoded["action"] == "A"
     with pytest.raises(DecodeError, match="unknown schema fingerprint"):
         AvroSerde(SchemaSet(schemas, tmp_path / "nothing-released")).decode(data)
+
+
+def test_an_id_the_registry_cannot_resolve_now_is_not_a_decode_error(serde):
+    """A registry refusing or unreachable says nothing about the record: RegistryUnavailable (the
+    reader waits), not DecodeError (dead letter); an id looked up at start is read locally."""
+    from passerelle.serde import RegistryUnavailable
+
+    name = "fr.passerelle.audit.AuditRecord"
+
+    def refused(schema_id):
+        raise RegistryUnavailable("credentials_refused")
+
+    writer = AvroSerde(serde.schemas, registry_ids={name: 7}, registry_lookup=refused)
+    record = {"envelope": dict(ENVELOPE), "action": "A", "outcome": "DENIED", "reason_code": "R", "hp": None,
+              "patient": None, "purpose": "TREATMENT", "source_topic": "t", "source_event_id": "s",
+              "source_event_type": "x", "source_occurred_at": EPOCH, "request_origin": None}
+    data = writer.encode(name, record)
+    assert writer.decode(data)[0] == name  # id 7 was looked up at start: no registry call
+    reader = AvroSerde(serde.schemas, registry_ids={}, registry_lookup=refused)  # never looked 7 up
+    with pytest.raises(RegistryUnavailable):
+        reader.decode(data)
