@@ -1,5 +1,5 @@
 """``passerelle deploy strimzi``: the Kafka side of the production overlay, generated from
-``data/topics.yaml`` (docs/adr/0170-strimzi-and-keda.md).
+``data/topics.yaml`` (docs/adr/0171-strimzi-and-keda.md).
 
 * one ``KafkaTopic`` per declared topic (per connected country for a ``{country}`` topic), with its
   partitions, replicas and configuration;
