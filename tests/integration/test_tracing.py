@@ -10,6 +10,7 @@ import time
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from passerelle import kafka
 from passerelle.broker import free_port
@@ -102,6 +103,8 @@ async def test_an_unreachable_collector_loses_no_event_blocks_no_worker_and_is_l
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     settings = traced(topics_ready, closed)
     topics = Topics(settings.topic_prefix)
+    timed = {"service": "consent", "topic": topics.ps_requested}
+    processed = REGISTRY.get_sample_value("passerelle_event_processing_seconds_count", timed) or 0
     failures = EXPORT_FAILURES.labels(Service.CONSENT)._value.get()
     dropped = SPANS_DROPPED.labels(Service.CONSENT)._value.get()
     stop = asyncio.Event()
@@ -130,6 +133,7 @@ async def test_an_unreachable_collector_loses_no_event_blocks_no_worker_and_is_l
     decided = {serde.decode(r.value)[1]["envelope"]["correlation_id"] for r in decisions}
     assert decided == {r["envelope"]["correlation_id"] for r in requests}, "every event handled"
     assert stopped_in < 3, f"the worker took {stopped_in:.1f} s to stop"
+    assert REGISTRY.get_sample_value("passerelle_event_processing_seconds_count", timed) - processed == len(requests)
     assert EXPORT_FAILURES.labels(Service.CONSENT)._value.get() > failures
     assert SPANS_DROPPED.labels(Service.CONSENT)._value.get() >= dropped + len(requests)
     logged = "".join(capfd.readouterr())

@@ -1,0 +1,89 @@
+"""What tracing costs per hop (docs/adr/0180-tracing.md): each stage of the Patient Summary flow alone
+on the real broker (``benchmarks.stages``: consent, router, foreign-ncp, translation, audit, each
+the process ``passerelle up`` starts, on a backlog of requests), run with traces off, then with traces
+on, exported over OTLP/HTTP to a real receiver on loopback (``tests/otlp_receiver.py``). Printed per
+stage: requests/s and the stage's CPU ms per request, off and on, and the difference.
+
+Off, the only code a processor runs that it did not run before this change is the per-event
+processing histogram and one ``if``: measured alone below with ``timeit`` ("off-path additions").
+
+Rounds alternate off/on (``--rounds``, default 2) so a machine whose load drifts does not favour one.
+
+Usage, from the project root: ``python -m benchmarks.tracing_cost [--requests 2000] [--rounds 2]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import timeit
+from pathlib import Path
+
+from benchmarks import stages
+from passerelle.broker import EmbeddedBroker
+from tests.otlp_receiver import OtlpReceiver
+
+VARIABLE = "PASSERELLE_TELEMETRY__OTLP_ENDPOINT"
+
+
+def off_path_additions_us() -> float:
+    """µs per event of what the untraced processor path adds: two clocks, the histogram, the branch."""
+    setup = ("import time\nfrom passerelle.processor import PROCESSING\ntimers = {}\ntracing = None\n"
+             "topic = 'passerelle.ncp.inbound.v1'")
+    statement = ("started = time.perf_counter()\nif tracing is None: pass\n"
+                 "timer = timers.get(topic) or timers.setdefault(topic, PROCESSING.labels('bench', topic))\n"
+                 "timer.observe(time.perf_counter() - started)")
+    runs = 200_000
+    return min(timeit.repeat(statement, setup, number=runs, repeat=5)) / runs * 1e6
+
+
+def one_round(broker: EmbeddedBroker, requests: int, traced: str | None, work: Path) -> dict:
+    if traced:
+        os.environ[VARIABLE] = traced
+    else:
+        os.environ.pop(VARIABLE, None)
+    state, logs = work / "state", work / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    result = asyncio.run(stages.run_stages(broker.bootstrap_servers, broker.process.pid, requests, state, logs,
+                                           log=lambda *_: None))
+    return {s["stage"]: s for s in result["stages"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    print(f"off-path additions (histogram + branch): {off_path_additions_us():.2f} µs per event")
+    runs: dict[str, list[dict]] = {"off": [], "on": []}
+    broker = EmbeddedBroker().start()
+    try:
+        with OtlpReceiver() as receiver, tempfile.TemporaryDirectory() as tmp:
+            for i in range(args.rounds):
+                for mode in ("off", "on"):
+                    work = Path(tmp) / f"{mode}{i}"
+                    runs[mode].append(one_round(broker, args.requests, receiver.endpoint if mode == "on" else None,
+                                                work))
+                    print(f"round {i + 1} {mode}: done ({len(receiver.received())} spans received so far)", flush=True)
+            spans = len(receiver.received())
+    finally:
+        os.environ.pop(VARIABLE, None)
+        broker.stop()
+    print(f"\n{args.requests} requests per stage, {args.rounds} round(s) each, median of the rounds; "
+          f"{spans} spans received by the OTLP receiver (traces on only)")
+    print(f"{'stage':<12} {'req/s off':>10} {'req/s on':>10} {'CPU ms/req off':>15} {'CPU ms/req on':>14} {'Δ CPU ms':>9} {'Δ %':>6}")
+    for stage in runs["off"][0]:
+        def median(mode: str, key: str) -> float | None:
+            values = [r[stage][key] for r in runs[mode] if r[stage][key] is not None]
+            return statistics.median(values) if values else None
+        off, on = median("off", "stage_cpu_ms_per_request"), median("on", "stage_cpu_ms_per_request")
+        delta = f"{on - off:+9.3f} {100 * (on - off) / off:+5.1f}%" if off and on else "        -      -"
+        print(f"{stage:<12} {median('off', 'requests_per_s') or 0:>10.1f} {median('on', 'requests_per_s') or 0:>10.1f} "
+              f"{off or 0:>15.3f} {on or 0:>14.3f} {delta}")
+
+
+if __name__ == "__main__":
+    main()
