@@ -10,6 +10,10 @@ each measured alone with ``timeit``.
 
 Rounds alternate off/on (``--rounds``, default 2) so a machine whose load drifts does not favour one.
 
+Before the stages, in-process and cheap: the router's ``Processor._process`` on 2,000 traced records
+(a producer that acknowledges at once), CPU per event off and traced-and-exported to a receiver in
+a process of its own. ``--requests 0`` stops there.
+
 Usage, from the project root: ``python -m benchmarks.tracing_cost [--requests 2000] [--rounds 2]``
 """
 
@@ -45,6 +49,68 @@ def off_path_additions_us() -> tuple[float, float]:
                  for statement in (branch, histogram))
 
 
+RECEIVER = ("import sys, time\nfrom tests.otlp_receiver import OtlpReceiver\n"
+            "with OtlpReceiver() as r:\n    print(r.endpoint, flush=True)\n    sys.stdin.read()\n"
+            "    print(len(r.received()), flush=True)")
+
+
+def relay_cpu_us(endpoint: str | None, events: int = 2000, repeats: int = 5) -> float:
+    """CPU µs per event of the router's processor (``Processor._process``: decode, route, encode,
+    hand to a producer that acknowledges at once) on traced records; with ``endpoint``, traced and
+    exported (the SDK's export thread is this process's CPU too). Median of ``repeats`` batches."""
+    import uuid
+    from aiokafka.structs import ConsumerRecord
+    from passerelle import PROJECT_ROOT
+    from passerelle.serde import AvroSerde, SchemaSet
+    from passerelle.settings import Settings, TelemetrySettings
+    from services.router.app import build
+    from tests.unit.test_router_rules import decision
+
+    serde = AvroSerde(SchemaSet(PROJECT_ROOT / "schemas"))
+    settings = Settings(state_dir=Path(tempfile.mkdtemp()), telemetry=TelemetrySettings(otlp_endpoint=endpoint))
+    processor = build(settings, serde)
+    parent = [("traceparent", f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01".encode())]
+    value = serde.encode("fr.passerelle.consent.ConsentDecision", decision())
+    records = [ConsumerRecord("passerelle.consent.decisions.v1", 0, i, 0, 0, b"k", value, None, 1, len(value), parent)
+               for i in range(events)]
+
+    class Acknowledging:
+        async def send(self, topic, value, key=None, headers=None):
+            done = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+
+    async def batches() -> list[float]:
+        costs = []
+        for _ in range(repeats):
+            started = time.process_time()
+            await processor._process(Acknowledging(), records)
+            if processor.tracing:
+                processor.tracing.flush()  # the export of these spans, counted
+            costs.append((time.process_time() - started) / events * 1e6)
+        return costs
+
+    cost = statistics.median(asyncio.run(batches()))
+    if processor.tracing:
+        processor.tracing.shutdown()
+    return cost
+
+
+def relay_costs() -> tuple[float, float, int]:
+    """(off, on) CPU µs per event of the router's processor, and the spans the receiver (a process
+    of its own, so its decoding is not counted) received."""
+    import subprocess
+    import sys
+    off = relay_cpu_us(None)
+    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        on = relay_cpu_us(receiver.stdout.readline().strip())
+        received = int(receiver.communicate("", timeout=30)[0].strip() or 0)
+    finally:
+        receiver.kill()
+    return off, on, received
+
+
 def one_round(broker: EmbeddedBroker, requests: int, traced: str | None, work: Path) -> dict:
     if traced:
         os.environ[VARIABLE] = traced
@@ -65,6 +131,11 @@ def main() -> None:
     branch_us, histogram_us = off_path_additions_us()
     print(f"traces off, per event: the tracing branch {branch_us * 1000:.0f} ns; "
           f"the processing histogram (on or off) {histogram_us:.2f} µs")
+    off_us, on_us, received = relay_costs()
+    print(f"router's processor in-process, CPU per event: off {off_us:.1f} µs, traced and exported {on_us:.1f} µs "
+          f"(+{on_us - off_us:.1f} µs; {received} spans received)", flush=True)
+    if args.requests == 0:
+        return
     runs: dict[str, list[dict]] = {"off": [], "on": []}
     broker = EmbeddedBroker().start()
     try:

@@ -172,6 +172,9 @@ class TelemetrySettings(BaseModel):
     retry_seconds: float = 30.0
     #: Spans are exported in batches at most this often (or when 512 are waiting).
     schedule_delay_ms: PositiveInt = 1000
+    #: The share of requests traced, decided where a trace starts (the gateway's HTTP span) and
+    #: followed by every service (parent-based): 0.1 traces one request in ten, whole.
+    sample_ratio: float = Field(1.0, ge=0.0, le=1.0)
 
 
 class Settings(BaseSettings):

@@ -115,6 +115,7 @@ class Tracing:
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
         from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
         t = settings.telemetry
@@ -122,7 +123,8 @@ class Tracing:
         self.exporter = GuardedExporter(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces", timeout=t.export_timeout_seconds),
                                         service, t.retry_seconds)
         self.provider = TracerProvider(resource=Resource.create({"service.name": service,
-                                                                 "service.namespace": "passerelle"}))
+                                                                 "service.namespace": "passerelle"}),
+                                       sampler=ParentBased(TraceIdRatioBased(t.sample_ratio)))
         self.provider.add_span_processor(BatchSpanProcessor(self.exporter, schedule_delay_millis=t.schedule_delay_ms))
         self.tracer = self.provider.get_tracer("passerelle")
         self.propagator = TraceContextTextMapPropagator()
