@@ -35,3 +35,20 @@ async def test_http_spans_name_the_route_and_keep_no_query_string(tmp_path):
     attributes = spans[0].attributes
     assert attributes.get("http.route") == "/v1/prescriptions"
     assert "PT-SECRET-1" not in repr(attributes) and "patient_id" not in repr(attributes), attributes
+
+
+def test_an_unsampled_request_exports_nothing_and_tells_the_next_services_so(tmp_path):
+    with OtlpReceiver() as receiver:
+        settings = Settings(state_dir=tmp_path, telemetry=TelemetrySettings(otlp_endpoint=receiver.endpoint,
+                                                                            sample_ratio=0.0))
+        tracing = tracing_for("gateway", settings)
+        try:
+            with tracing.producing("p.ps.requested.v1", "fr.passerelle.ps.PatientSummaryRequested") as span:
+                headers = dict(tracing.headers())
+            assert not span.is_recording()
+            tracing.flush()
+        finally:
+            tracing.shutdown()
+        assert receiver.received() == [] and receiver.requests == 0
+    flags = int(headers["traceparent"].rsplit(b"-", 1)[1], 16)
+    assert flags & 1 == 0  # "sampled" unset: the next services record nothing of it either
