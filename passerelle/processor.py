@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable
 
 import structlog
 from aiokafka import ConsumerRecord, ConsumerRebalanceListener
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from passerelle import kafka
 from passerelle.envelope import derived_event_ids
@@ -38,12 +38,17 @@ from passerelle.serde import AvroSerde, DecodeError, RegistryUnavailable
 from passerelle.settings import Settings
 from passerelle.service import Service
 from passerelle.topics import Topics, carrying, declared_topics
+from passerelle.tracing import described, failed, tracing_for
 
 log = structlog.get_logger()
 
 CONSUMED = Counter("passerelle_events_consumed", "Events consumed", ["service", "topic"])
 PRODUCED = Counter("passerelle_events_produced", "Events produced", ["service", "topic"])
 DEAD_LETTERS = Counter("passerelle_dead_letters", "Messages sent to the dead-letter topic", ["service", "reason"])
+#: Decode, handle, encode and hand the outputs to the producer, per event (the acknowledgements are
+#: awaited once per batch, after it).
+PROCESSING = Histogram("passerelle_event_processing_seconds", "Time a processor spends on one event", ["service", "topic"],
+                       buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
 
 
 #: Waits between two decodings of a record whose schema the registry could not name: doubling from
@@ -242,10 +247,14 @@ class Processor:
         self.topics, self.pattern = table.subscription(Topics(settings.topic_prefix))
         self.dead_letter_topic = Topics(settings.topic_prefix).dead_letters
         self._stop: asyncio.Event | None = None
+        self.group = f"{settings.topic_prefix}.{service}"
+        #: OpenTelemetry (passerelle/tracing.py): None when traces are off.
+        self.tracing = tracing_for(service, settings)
+        self._timers: dict[str, Any] = {}  # topic -> its processing histogram
 
     async def run(self, stop: asyncio.Event) -> None:
         k = self.settings.kafka
-        group = f"{self.settings.topic_prefix}.{self.service}"
+        group = self.group
         consumer = kafka.consumer(k, group)
         offsets = _Offsets(consumer)
         producer = kafka.producer(k)
@@ -268,31 +277,51 @@ class Processor:
         finally:
             await consumer.stop()
             await producer.stop()
+            if self.tracing:  # the last spans (a collector that does not answer holds nothing)
+                await self.tracing.drain()
             log.info("processor stopped", group=group)
 
     async def _process(self, producer, records: list[ConsumerRecord]) -> None:
-        acks = []
+        acks: list = []
         for rec in records:
             CONSUMED.labels(self.service, rec.topic).inc()
-            try:
-                event_type, event = await when_registry_answers(
-                    lambda: self.serde.decode(rec.value), self._stop, topic=rec.topic, partition=rec.partition,
-                    offset=rec.offset)
-                emits = self._derive_ids(event, list(self.handler(Incoming(rec.topic, event_type, event))))
-                outputs = encode_outputs(self.serde, emits, self.settings.kafka.max_message_bytes)
-            except (DecodeError, RejectedEvent) as exc:
-                DEAD_LETTERS.labels(self.service, type(exc).__name__).inc()
-                # The reason text may quote the payload: it goes to the dead-letter headers, beside
-                # the original bytes, never to the logs.
-                log.warning("dead-lettered", topic=rec.topic, partition=rec.partition, offset=rec.offset,
-                            error_class=type(exc).__name__)
-                acks.append(await producer.send(self.dead_letter_topic, rec.value, key=rec.key,
-                                                headers=dead_letter_headers(rec, self.service, exc)))
-                continue
-            for emit, value in outputs:
-                PRODUCED.labels(self.service, emit.topic).inc()
-                acks.append(await producer.send(emit.topic, value, key=emit.key))
+            started = time.perf_counter()
+            if self.tracing is None:
+                await self._one(producer, rec, acks, None)
+            else:
+                with self.tracing.consuming(rec, "process", self.group) as span:
+                    await self._one(producer, rec, acks, span)
+            timer = self._timers.get(rec.topic) or self._timers.setdefault(rec.topic, PROCESSING.labels(self.service, rec.topic))
+            timer.observe(time.perf_counter() - started)
         await asyncio.gather(*acks)
+
+    async def _one(self, producer, rec: ConsumerRecord, acks: list, span) -> None:
+        """Handle one record; its outputs' (or its dead letter's) acknowledgements join ``acks``.
+        ``span``: the record's span when traced; the outputs carry its context."""
+        try:
+            event_type, event = await when_registry_answers(
+                lambda: self.serde.decode(rec.value), self._stop, topic=rec.topic, partition=rec.partition,
+                offset=rec.offset)
+            if span is not None:
+                described(span, event_type, event)
+            emits = self._derive_ids(event, list(self.handler(Incoming(rec.topic, event_type, event))))
+            outputs = encode_outputs(self.serde, emits, self.settings.kafka.max_message_bytes)
+        except (DecodeError, RejectedEvent) as exc:
+            DEAD_LETTERS.labels(self.service, type(exc).__name__).inc()
+            # The reason text may quote the payload: it goes to the dead-letter headers, beside
+            # the original bytes, never to the logs.
+            log.warning("dead-lettered", topic=rec.topic, partition=rec.partition, offset=rec.offset,
+                        error_class=type(exc).__name__)
+            headers = dead_letter_headers(rec, self.service, exc)
+            if span is not None:
+                failed(span, exc)
+                headers += self.tracing.headers()
+            acks.append(await producer.send(self.dead_letter_topic, rec.value, key=rec.key, headers=headers))
+            return
+        headers = self.tracing.headers() if span is not None else None
+        for emit, value in outputs:
+            PRODUCED.labels(self.service, emit.topic).inc()
+            acks.append(await producer.send(emit.topic, value, key=emit.key, headers=headers))
 
     def _derive_ids(self, cause: dict, emits: list[Emit]) -> list[Emit]:
         """Output ids derived from the consumed event's id: a redelivered event's outputs are

@@ -159,6 +159,24 @@ class NotificationSettings(BaseModel):
     retention_days: int = 183
 
 
+class TelemetrySettings(BaseModel):
+    """OpenTelemetry traces (passerelle/tracing.py, docs/adr/0180-tracing.md)."""
+
+    #: The collector's OTLP/HTTP base URL (spans go to ``<endpoint>/v1/traces``, protobuf), e.g.
+    #: ``http://otel-collector:4318``. Empty: the standard ``OTEL_EXPORTER_OTLP_ENDPOINT``; both
+    #: empty: no traces, and no cost.
+    otlp_endpoint: str | None = None
+    #: One export's time limit (the exporter retries within it); a worker's exit may wait this long.
+    export_timeout_seconds: float = 3.0
+    #: After a failed export, spans are dropped (counted) for this long before the next try.
+    retry_seconds: float = 30.0
+    #: Spans are exported in batches at most this often (or when 512 are waiting).
+    schedule_delay_ms: PositiveInt = 1000
+    #: The share of requests traced, decided where a trace starts (the gateway's HTTP span) and
+    #: followed by every service (parent-based): 0.1 traces one request in ten, whole.
+    sample_ratio: float = Field(1.0, ge=0.0, le=1.0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PASSERELLE_", env_nested_delimiter="__")
 
@@ -169,6 +187,8 @@ class Settings(BaseSettings):
     #: The notification store (shared by the notifications service and the patient space) and the
     #: notifications service's SMTP relay.
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    #: Traces over OTLP (off unless an endpoint is set).
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     #: Where generated local state lives (development signing key).
     state_dir: Path = PROJECT_ROOT / ".passerelle"
     schemas_dir: Path = PROJECT_ROOT / "schemas"

@@ -13,7 +13,7 @@ def main(settings: Settings | None = None) -> None:
     configure_logging(settings.log_format, settings.log_level, service=Service.GATEWAY)
     check_file_settings(settings, "gateway")
     uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
-                log_level="warning", access_log=False,
+                log_level="warning", access_log=False, log_config=None,  # its records through ours (passerelle/logging.py)
                 loop="uvloop", http=BoundedHttpToolsProtocol,  # httptools: a fraction of h11's CPU (docs/performance.md)
                 **tls_options(settings))
 

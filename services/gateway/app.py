@@ -16,9 +16,11 @@ from passerelle import kafka
 from passerelle.countries import CountryRegistry
 from passerelle.professionals import load_directory, load_professions
 from passerelle.runtime import make_serde
+from passerelle.service import Service
 from passerelle.settings import Settings
 from passerelle.tokens import TokenVerifier
 from passerelle.topics import Topics
+from passerelle.tracing import Tracing, tracing_for
 from services.gateway.audit.api import audit_router
 from services.gateway.auth import Authentication
 from services.gateway.dashboard.api import dashboard_router
@@ -35,7 +37,7 @@ from services.gateway.ncp.api import ERROR_CONTENT as NCP_ERROR_CONTENT, ncp_rou
 from services.gateway.ncp.rules import request_error_body
 from services.gateway.ncp.tracker import NcpOutcomes
 from services.gateway.openapi_errors import install_openapi
-from services.gateway.operations import operations_router, reference_router
+from services.gateway.operations import RequestTimer, operations_router, reference_router
 from services.gateway.portal.api import install_portal
 from services.gateway.portal.oidc import OidcSignIn, oidc_enabled
 from services.gateway.prescriptions.api import prescription_router
@@ -71,7 +73,7 @@ class Views:
         return [self.summaries, self.identifications, self.prescriptions, self.watch, self.ncp, self.documents]
 
 
-def lifespan_of(settings: GatewaySettings, follower: Follower):
+def lifespan_of(settings: GatewaySettings, follower: Follower, tracing: Tracing | None = None):
     """Start the Kafka producer and the follower with the app; stop them with it."""
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -87,6 +89,8 @@ def lifespan_of(settings: GatewaySettings, follower: Follower):
             stop.set()
             await following
             await producer.stop()
+            if tracing:  # the last spans (a collector that does not answer holds nothing)
+                await tracing.drain()
     return lifespan
 
 
@@ -97,14 +101,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     directory, professions = load_directory(settings.rpps_directory_file), load_professions(settings.professions_file)
     views = Views.of(settings)
     follower = Follower(settings, serde, views.followed(), views.ready)
-    app = FastAPI(title="Passerelle", version="0.1.0", lifespan=lifespan_of(settings, follower),
+    tracing = tracing_for(Service.GATEWAY, settings)  # None unless an OTLP endpoint is set
+    app = FastAPI(title="Passerelle", version="0.1.0", lifespan=lifespan_of(settings, follower, tracing),
                   description="France's National Contact Point for eHealth: foreign patients' summaries in French.")
     app.state.tracker = views.summaries  # requests known from the topics; ready once it has read them
     app.state.documents = views.documents  # original-documents listings (documents/api.py)
     install_error_handling(app, {"/ncp/v1/": request_error_body})
     install_openapi(app, {"IdentificationRequest": identification_request_schema(countries)},
                     {"/ncp/v1/": NCP_ERROR_CONTENT})
-    publisher = Publisher(serde, lambda: getattr(app.state, "producer", None))
+    app.add_middleware(RequestTimer)
+    if tracing:
+        tracing.instrument(app)
+    publisher = Publisher(serde, lambda: getattr(app.state, "producer", None), tracing)
     verifier = TokenVerifier(settings.tokens, settings.state_dir, portal_sessions=oidc_enabled(settings))
     auth = Authentication(verifier, directory, professions, publisher, topics.security_events)
     caller = auth.professional

@@ -19,7 +19,9 @@ from passerelle import kafka
 from passerelle.processor import when_registry_answers
 from passerelle.serde import AvroSerde, DecodeError
 from passerelle.settings import Settings
+from passerelle.service import Service
 from passerelle.topics import Topics
+from passerelle.tracing import described, tracing_for
 
 log = structlog.get_logger()
 
@@ -43,12 +45,24 @@ class Follower:
         for view in views:
             for topic in view.followed(Topics(settings.topic_prefix)):
                 self.views_of.setdefault(topic, []).append(view)
+        #: With traces on, the records read once caught up (what the gateway waits for) end their
+        #: trace with a span of the gateway; the history read at start does not.
+        self.tracing = tracing_for(Service.GATEWAY, settings)
 
     def apply(self, rec) -> None:
+        if self.tracing is None or not self.ready.is_set():
+            self._apply(rec, None)
+            return
+        with self.tracing.consuming(rec, "receive", None) as span:
+            self._apply(rec, span)
+
+    def _apply(self, rec, span) -> None:
         try:
             event_type, event = self.serde.decode(rec.value)
         except DecodeError:
             event_type, event = None, None
+        if span is not None:
+            described(span, event_type, event)
         for view in self.views_of.get(rec.topic, ()):
             view.apply_record(rec, event_type, event)
 
@@ -71,6 +85,8 @@ class Follower:
                         self.ready.set()
         finally:
             await consumer.stop()
+            if self.tracing:
+                await self.tracing.drain()
 
 
 def stop_gateway_if_failed(task: asyncio.Task) -> None:

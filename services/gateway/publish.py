@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError
 
 from passerelle.events import request_key
 from passerelle.serde import AvroSerde
+from passerelle.tracing import Tracing
 from services.gateway.errors import ApiError
 
 log = structlog.get_logger()
@@ -27,10 +28,11 @@ class Unpublished(Exception):
 
 
 class Publisher:
-    """``producer()`` is the gateway's started Kafka producer (None before its start)."""
+    """``producer()`` is the gateway's started Kafka producer (None before its start); with
+    ``tracing``, each event is sent in a producer span whose context its headers carry."""
 
-    def __init__(self, serde: AvroSerde, producer: Callable[[], AIOKafkaProducer | None]):
-        self.serde, self.producer = serde, producer
+    def __init__(self, serde: AvroSerde, producer: Callable[[], AIOKafkaProducer | None], tracing: Tracing | None = None):
+        self.serde, self.producer, self.tracing = serde, producer, tracing
 
     async def send(self, topic: str, event_type: str, event: dict, key: bytes | None = None) -> None:
         """The event on ``topic``, keyed by its request (``request_key``) unless ``key`` says
@@ -38,9 +40,13 @@ class Publisher:
         producer = self.producer()
         if producer is None:
             raise Unpublished("gateway not started")
+        value, key = self.serde.encode(event_type, event), request_key(event) if key is None else key
         try:
-            await producer.send_and_wait(topic, self.serde.encode(event_type, event),
-                                         key=request_key(event) if key is None else key)
+            if self.tracing is None:
+                await producer.send_and_wait(topic, value, key=key)
+            else:
+                with self.tracing.producing(topic, event_type):
+                    await producer.send_and_wait(topic, value, key=key, headers=self.tracing.headers())
         except KafkaError as exc:
             raise Unpublished(type(exc).__name__) from exc
 

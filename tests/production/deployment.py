@@ -42,6 +42,7 @@ class Deployment:
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     http_port: int = field(default_factory=free_port)
     smtp_port: int = 25  # the operator's SMTP relay (tests/smtp_server.py on loopback)
+    otlp_endpoint: str | None = None  # the trace collector (tests/otlp_receiver.py on loopback); None: no traces
 
     @property
     def app_dir(self) -> Path:
@@ -87,6 +88,10 @@ class Deployment:
         if "PASSERELLE_NOTIFICATIONS__SMTP_HOST" in env:
             env.update(PASSERELLE_NOTIFICATIONS__SMTP_HOST="127.0.0.1", PASSERELLE_NOTIFICATIONS__SMTP_PORT=str(self.smtp_port))
         env.pop("PASSERELLE_SCHEMA_REGISTRY__URL", None)
+        if "PASSERELLE_TELEMETRY__OTLP_ENDPOINT" in env:
+            env.pop("PASSERELLE_TELEMETRY__OTLP_ENDPOINT")
+            if self.otlp_endpoint:
+                env["PASSERELLE_TELEMETRY__OTLP_ENDPOINT"] = self.otlp_endpoint
         if "PASSERELLE_METRICS_PORT" in env:
             env.update(PASSERELLE_METRICS_PORT=str(free_port()), PASSERELLE_METRICS_HOST="127.0.0.1")
         if "PASSERELLE_HTTP_HOST" in env:

