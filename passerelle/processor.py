@@ -17,7 +17,6 @@ Error policy (docs/adr/0004-error-policy.md):
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
 import time
 from contextlib import asynccontextmanager
@@ -64,18 +63,6 @@ class Incoming:
 
 
 Handler = Callable[[Incoming], Iterable[Emit]]
-
-
-def handles(*event_types: str):
-    """Declare which events a handler takes; any other is rejected (and so dead-lettered)."""
-    def declare(handler):
-        @functools.wraps(handler)
-        def checked(incoming: Incoming, *args, **kwargs):
-            if incoming.event_type not in event_types:
-                raise RejectedEvent(f"{incoming.event_type} is not one of {', '.join(event_types)}")
-            return handler(incoming, *args, **kwargs)
-        return checked
-    return declare
 
 
 class Handlers:
