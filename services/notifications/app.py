@@ -83,8 +83,7 @@ class Notifier:
                     for rec in records:
                         CONSUMED.labels(SERVICE, rec.topic).inc()
         finally:
-            await consumer.stop()
-            await producer.stop()
+            await kafka.close(self.settings.kafka.shutdown_timeout_ms / 1000, consumer, producer)  # bounded: the broker may be gone
             log.info("notifications stopped", group=self.group)
 
     async def _handle(self, producer, records) -> None:
