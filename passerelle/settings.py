@@ -148,6 +148,10 @@ class NotificationSettings(BaseModel):
     smtp_password: SecretStr | None = None
     smtp_tls: bool = False
     smtp_starttls: bool = False
+    #: Off the request's path, mostly idle: an idle fetch waits this long for a record (a fetch is
+    #: answered as soon as one is there), so the service polls the broker twice a second, not ten
+    #: times (``KafkaSettings.fetch_max_wait_ms``).
+    fetch_max_wait_ms: int = 500
     smtp_timeout_seconds: float = 10.0
     #: SMTP connections open at once: unbounded, a batch of 500 made 500 and timed out
     #: (benchmarks/notifications.py).

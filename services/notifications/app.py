@@ -62,7 +62,8 @@ class Notifier:
         self.gate = asyncio.Semaphore(settings.notifications.max_connections)
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = kafka.consumer(self.settings.kafka, self.group)
+        idle = self.settings.kafka.model_copy(update={"fetch_max_wait_ms": self.settings.notifications.fetch_max_wait_ms})
+        consumer = kafka.consumer(idle, self.group)
         producer = kafka.producer(self.settings.kafka)
         await producer.start()
         await kafka.start_reading(consumer, self.settings.kafka, self.topics)
