@@ -148,9 +148,10 @@ class NotificationSettings(BaseModel):
     smtp_password: SecretStr | None = None
     smtp_tls: bool = False
     smtp_starttls: bool = False
-    #: Off the request's path, mostly idle: an idle fetch waits this long for a record (a fetch is
-    #: answered as soon as one is there), so the service polls the broker twice a second, not ten
-    #: times (``KafkaSettings.fetch_max_wait_ms``).
+    #: Off the request's path, mostly idle: its fetches wait up to this long for a record, so it polls
+    #: the broker about twice a second instead of ten times (``KafkaSettings.fetch_max_wait_ms``); a
+    #: notice may leave about a quarter of a second later (the embedded broker answers a waiting fetch
+    #: about half its wait after it was sent, docs/performance.md).
     fetch_max_wait_ms: int = 500
     smtp_timeout_seconds: float = 10.0
     #: SMTP connections open at once: unbounded, a batch of 500 made 500 and timed out
