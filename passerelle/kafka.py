@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import ssl
 
@@ -69,3 +70,26 @@ async def start_reading(consumer: AIOKafkaConsumer, k: KafkaSettings, topics: li
     assigned = [TopicPartition(t, p) for t in names for p in sorted(consumer.partitions_for_topic(t) or ())]
     consumer.assign(assigned)
     structlog.get_logger().info("partitions assigned", partitions=len(assigned), standalone=True)
+
+
+async def within(awaitable, seconds: float, what: str) -> bool:
+    """Await ``awaitable`` for at most ``seconds``: True if it finished, False (logged) if it failed
+    or did not finish in time (it is then cancelled). For stopping: a client whose broker is gone
+    may wait for it forever (a commit looks for the group coordinator until it finds one)."""
+    task = asyncio.ensure_future(awaitable)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        structlog.get_logger().warning("given up while stopping: broker unreachable?", what=what, seconds=seconds)
+        return False
+    failure = "cancelled" if task.cancelled() else task.exception()
+    if failure:
+        structlog.get_logger().warning("failed while stopping", what=what, error=type(failure).__name__
+                                       if isinstance(failure, BaseException) else failure)
+        return False
+    return True
+
+
+async def close(seconds: float, *clients) -> None:
+    """Stop every client (consumers, producers) together, giving up after ``seconds``."""
+    await asyncio.gather(*(within(c.stop(), seconds, f"closing {type(c).__name__}") for c in clients if c is not None))

@@ -31,11 +31,23 @@ def make_serde(settings: Settings) -> AvroSerde:
 
 
 async def run_processor(processor: Processor) -> None:
+    """Run until SIGTERM or SIGINT, then stop within a bounded time whatever the broker does: the
+    processor is given ``shutdown_timeout_ms`` to finish its batch and commit, then cancelled (its
+    clients are closed within the same bound). A processor that fails still raises (exit non-zero)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await processor.run(stop)
+    running, stopping = asyncio.ensure_future(processor.run(stop)), asyncio.ensure_future(stop.wait())
+    await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    grace = processor.settings.kafka.shutdown_timeout_ms / 1000
+    if not running.done() and not (await asyncio.wait({running}, timeout=grace))[0]:
+        structlog.get_logger().warning("not stopped in time: broker unreachable? cancelling", seconds=grace)
+        running.cancel()
+        await asyncio.wait({running}, timeout=2 * grace)  # the last commit, then the clients closed
+    if running.done() and not running.cancelled():
+        running.result()  # a bug: re-raised, so the process exits non-zero (ADR 4)
 
 
 def run_service(name: str, build: Builder, settings: Settings | None = None, metrics_port: int | None = None) -> None:

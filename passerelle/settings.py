@@ -34,6 +34,11 @@ class KafkaSettings(BaseModel):
     #: 500 ms against 0: saturation +6–20%, p99 at 45 requests/s halved (docs/performance.md).
     commit_interval_ms: int = 500
     session_timeout_ms: int = 10_000
+    #: How long a stopping process waits for the broker, once for its last commit and once for
+    #: closing its clients: a broker that is gone would keep it waiting forever, so past this the
+    #: commit is given up (what was handled since the last commit is redelivered) and the clients are
+    #: dropped. A SIGTERM stops a process within about twice this, whatever the broker does.
+    shutdown_timeout_ms: int = 5_000
     #: Processors read alone (every partition, the group's committed offsets, no group membership):
     #: set by ``passerelle up`` on the embedded broker, where each service is one process
     #: (``passerelle.kafka.start_reading``). Never with several instances of a service.
@@ -143,6 +148,11 @@ class NotificationSettings(BaseModel):
     smtp_password: SecretStr | None = None
     smtp_tls: bool = False
     smtp_starttls: bool = False
+    #: Off the request's path, mostly idle: its fetches wait up to this long for a record, so it polls
+    #: the broker about twice a second instead of ten times (``KafkaSettings.fetch_max_wait_ms``); a
+    #: notice may leave about a quarter of a second later (the embedded broker answers a waiting fetch
+    #: about half its wait after it was sent, docs/performance.md).
+    fetch_max_wait_ms: int = 500
     smtp_timeout_seconds: float = 10.0
     #: SMTP connections open at once: unbounded, a batch of 500 made 500 and timed out
     #: (benchmarks/notifications.py).

@@ -69,9 +69,7 @@ class TopicView:
         await self.catch_up()
 
     async def stop(self) -> None:
-        for client in (self._consumer, self._offsets, self._producer):
-            if client is not None:
-                await client.stop()
+        await kafka.close(self.settings.kafka.shutdown_timeout_ms / 1000, self._consumer, self._offsets, self._producer)
 
     async def catch_up(self) -> int:
         """Apply every record up to the current end of the topic; how many were applied."""

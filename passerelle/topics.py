@@ -33,13 +33,18 @@ class Topics:
     prefix: str = "passerelle"
 
     def __getattr__(self, key: str):
-        """A topic declared in data/topics.yaml without a property here: ``Topics(p).alerts``."""
+        """The topic declared under ``key`` in data/topics.yaml: ``Topics(p).alerts``. Resolved once
+        per instance, then an ordinary attribute: services name a topic for every event they emit,
+        and looking the declaration up each time was a measurable share of their CPU."""
         spec = declared_topics().get(key) if not key.startswith("_") else None
         if spec is None:
             raise AttributeError(f"no topic {key!r} in {topics_file()}")
         if spec.per_country:
-            return lambda country: f"{self.prefix}.{spec.topic_name(country)}"
-        return f"{self.prefix}.{spec.name}"
+            value = functools.partial(_per_country, f"{self.prefix}.", spec)
+        else:
+            value = f"{self.prefix}.{spec.name}"
+        object.__setattr__(self, key, value)  # frozen: the name never changes for this prefix
+        return value
 
     def pattern(self, key: str) -> str:
         """A regular expression matching the topic declared under ``key`` (every country's, for a
@@ -54,9 +59,16 @@ class Topics:
                 for c in (countries if spec.per_country else [None])]
 
 
+def _per_country(prefix: str, spec: "TopicSpec", country: str) -> str:
+    return prefix + spec.topic_name(country)
+
+
+DEFAULT_TOPICS_FILE = PROJECT_ROOT / "data" / "topics.yaml"
+
+
 def topics_file() -> Path:
     """Where the declaration lives; ``PASSERELLE_TOPICS_FILE`` overrides it (the image sets it)."""
-    return Path(os.environ.get("PASSERELLE_TOPICS_FILE", PROJECT_ROOT / "data" / "topics.yaml"))
+    return Path(os.environ.get("PASSERELLE_TOPICS_FILE") or DEFAULT_TOPICS_FILE)
 
 
 ConfigValue = Annotated[str, BeforeValidator(str)]
@@ -122,12 +134,13 @@ def load_topics_file(path: Path) -> TopicsFile:
 
 
 @functools.cache
-def _cached(path: Path) -> dict[str, TopicSpec]:
-    return load_topics_file(path).specs()
+def _cached(overridden: str | None) -> dict[str, TopicSpec]:
+    return load_topics_file(Path(overridden) if overridden else DEFAULT_TOPICS_FILE).specs()
 
 
 def declared_topics() -> dict[str, TopicSpec]:
-    return _cached(topics_file())
+    # keyed by the variable's value: no path is built for a lookup (services look topics up per event)
+    return _cached(os.environ.get("PASSERELLE_TOPICS_FILE") or None)
 
 
 def carrying(event_type: str) -> list[str]:

@@ -6,6 +6,7 @@ topic before each batch (``passerelle.topic_view``)."""
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 from passerelle.events import EP_REQUESTED, IDENTIFICATION_REQUESTED, ORCD_REQUESTED, PS_REQUESTED
 from passerelle.processor import Handlers, Processor
@@ -14,7 +15,7 @@ from passerelle.service import Service
 from passerelle.settings import Settings
 from passerelle.topic_view import ViewProcessor
 from passerelle.topics import Topics
-from services.consent.handlers import decide_patient_summary
+from services.consent.handlers import ConsentRules, decide_patient_summary
 from services.consent.identification import decide_identification
 from passerelle.consent_registry import ConsentRegistry
 from services.consent.settings import consent_rules
@@ -27,11 +28,16 @@ def build(settings: Settings, serde: AvroSerde) -> Processor:
     rules = consent_rules(settings, registry)
     topics = Topics(settings.topic_prefix)
 
-    handlers = Handlers()  # decided at the time each event is handled
-    handlers.on(PS_REQUESTED, EP_REQUESTED, ORCD_REQUESTED)(lambda e: decide_patient_summary(e, topics, rules, _now_ms()))
-    handlers.on(IDENTIFICATION_REQUESTED)(lambda e: decide_identification(e, topics, rules, _now_ms()))
-    return ViewProcessor(Service.CONSENT, settings, serde, handlers, view=view)
+    return ViewProcessor(Service.CONSENT, settings, serde, decisions(topics, rules), view=view)
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def decisions(topics: Topics, rules: ConsentRules, now_ms: Callable[[], int] = _now_ms) -> Handlers:
+    """The consent service's routing table: each request decided at the time it is handled."""
+    handlers = Handlers()
+    handlers.on(PS_REQUESTED, EP_REQUESTED, ORCD_REQUESTED)(lambda e: decide_patient_summary(e, topics, rules, now_ms()))
+    handlers.on(IDENTIFICATION_REQUESTED)(lambda e: decide_identification(e, topics, rules, now_ms()))
+    return handlers

@@ -17,7 +17,7 @@ from passerelle.envelope import caused_by
 from passerelle.errors import error
 from passerelle.events import (CONSENT_DECISION, EP_REQUESTED, ORCD_REQUESTED, PS_REQUESTED, SECURITY_ALERT, ep_outcome,
                                orcd_outcome, ps_outcome, request_key)
-from passerelle.processor import Emit, Incoming, handles
+from passerelle.processor import Emit, Incoming
 from passerelle.professionals import DirectoryEntry, Profession, identity_refusal, service_refusal
 from passerelle.topics import Topics
 from passerelle.service import Service
@@ -85,7 +85,6 @@ SERVICES = {PS_REQUESTED: (PATIENT_SUMMARY, ps_outcome), EP_REQUESTED: (EPRESCRI
             ORCD_REQUESTED: (ORIGINAL_DOCUMENTS, orcd_outcome)}
 
 
-@handles(PS_REQUESTED, EP_REQUESTED, ORCD_REQUESTED)
 def decide_patient_summary(incoming: Incoming, topics: Topics, rules: ConsentRules, now_ms: int) -> Iterable[Emit]:
     """Decide a Patient Summary request, a prescriptions request (service ``eprescription``) or an
     original-documents request (``original-documents``, its query carried on to the router): same

@@ -15,7 +15,7 @@ from passerelle.countries import PATIENT_SUMMARY
 from passerelle.envelope import caused_by
 from passerelle.errors import error
 from passerelle.events import IDENTIFICATION_QUERY, IDENTIFICATION_REQUESTED, identification_outcome, request_key
-from passerelle.processor import Emit, Incoming, handles
+from passerelle.processor import Emit, Incoming
 from passerelle.professionals import identity_refusal, service_refusal
 from passerelle.topics import Topics
 from passerelle.service import Service
@@ -35,7 +35,6 @@ def identification_refusal(hp: dict, rules, now_ms: int) -> str | None:
     return None
 
 
-@handles(IDENTIFICATION_REQUESTED)
 def decide_identification(incoming: Incoming, topics: Topics, rules, now_ms: int) -> Iterable[Emit]:
     request = incoming.event
     refusal = identification_refusal(request["hp"], rules, now_ms)

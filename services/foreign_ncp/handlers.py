@@ -16,7 +16,7 @@ from passerelle.envelope import caused_by
 from passerelle.errors import error
 from passerelle.events import (DISPENSATION_SUBMITTED, EP_QUERY, IDENTIFICATION_QUERY, ORCD_QUERY, PS_QUERY, PS_RETRIEVED,
                                identification_outcome, request_key)
-from passerelle.processor import Emit, Handlers, Incoming, handles
+from passerelle.processor import Emit, Handlers, Incoming
 from passerelle.service import Service
 from passerelle.tokens import ConfirmationVerifier, TokenError
 from passerelle.topics import Topics
@@ -67,7 +67,6 @@ def confirmation_refusal(query: dict, verifier: ConfirmationVerifier, now: int |
     return None
 
 
-@handles(PS_QUERY)
 def answer_patient_summary_query(incoming: Incoming, topics: Topics, directory: dict[str, CountryFolder],
                                  verifier: ConfirmationVerifier, now: int | None = None) -> Iterable[Emit]:
     query = incoming.event
@@ -78,7 +77,6 @@ def answer_patient_summary_query(incoming: Incoming, topics: Topics, directory: 
     yield Emit(topics.ncp_inbound, PS_RETRIEVED, retrieved, request_key(query))
 
 
-@handles(IDENTIFICATION_QUERY)
 def answer_identification_query(incoming: Incoming, topics: Topics, directory: dict[str, CountryFolder]) -> Iterable[Emit]:
     """Who the patient is, as country A answers: the outcome goes straight back to the gateway."""
     query = incoming.event

@@ -70,7 +70,8 @@ class Notifier:
         self.after_accept: Callable[[str], Awaitable[None]] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = kafka.consumer(self.settings.kafka, self.group)
+        idle = self.settings.kafka.model_copy(update={"fetch_max_wait_ms": self.settings.notifications.fetch_max_wait_ms})
+        consumer = kafka.consumer(idle, self.group)
         producer = kafka.producer(self.settings.kafka)
         await producer.start()
         await kafka.start_reading(consumer, self.settings.kafka, self.topics)
@@ -91,8 +92,7 @@ class Notifier:
                     for rec in records:
                         CONSUMED.labels(SERVICE, rec.topic).inc()
         finally:
-            await consumer.stop()
-            await producer.stop()
+            await kafka.close(self.settings.kafka.shutdown_timeout_ms / 1000, consumer, producer)  # bounded: the broker may be gone
             log.info("notifications stopped", group=self.group)
 
     async def _handle(self, producer, records) -> None:

@@ -9,7 +9,7 @@ from passerelle.envelope import caused_by
 from passerelle.errors import error
 from passerelle.events import (CONSENT_DECISION, EP_QUERY, IDENTIFICATION_QUERY, ORCD_QUERY, PS_QUERY, ep_outcome,
                                identification_outcome, orcd_outcome, ps_outcome, request_key)
-from passerelle.processor import Emit, Handlers, Incoming, handles
+from passerelle.processor import Emit, Handlers, Incoming
 from passerelle.service import Service
 from passerelle.topics import Topics
 
@@ -46,7 +46,6 @@ def route_original_documents(decision: dict, topics: Topics, registry: CountryRe
 
 
 @route.on(CONSENT_DECISION)
-@handles(CONSENT_DECISION)
 def route_to_affiliation_country(incoming: Incoming, topics: Topics, registry: CountryRegistry) -> Iterable[Emit]:
     decision = incoming.event
     if decision["authorised"] and decision["service"] in DOCUMENT_SERVICES and decision.get("document_query"):
@@ -81,7 +80,6 @@ def identification_route_refusal(country_code: str, registry: CountryRegistry) -
 
 
 @route.on(IDENTIFICATION_QUERY, topic="identification_authorised")
-@handles(IDENTIFICATION_QUERY)
 def route_identification(incoming: Incoming, topics: Topics, registry: CountryRegistry) -> Iterable[Emit]:
     """An allowed identification goes, as it is, to the country of affiliation's NCP topic."""
     query = incoming.event

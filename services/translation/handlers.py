@@ -11,7 +11,7 @@ from lxml import etree
 from passerelle.documents import UnreadableDocument, pack, unpack
 from passerelle.errors import error
 from passerelle.events import PS_RETRIEVED, ps_outcome
-from passerelle.processor import Emit, Incoming, handles
+from passerelle.processor import Emit, Incoming
 from passerelle.topics import Topics
 from passerelle.service import Service
 from services.translation.catalogue import Catalogue
@@ -52,7 +52,6 @@ def _untranslated(base: dict, content: bytes) -> tuple[dict, dict]:
     return {**base, "translated": False, "sections": [], "document": content}, error("TRANSLATION_FAILED")
 
 
-@handles(PS_RETRIEVED)
 def translate_patient_summary(incoming: Incoming, topics: Topics, catalogue: Catalogue) -> Iterable[Emit]:
     retrieved = incoming.event
     if retrieved["document"] is None:

@@ -21,7 +21,7 @@ from lxml import etree
 from passerelle.errors import error
 from passerelle.events import ORCD_RETRIEVED, orcd_outcome
 from passerelle.orcd import NotAnOrcd, embedded_original, parse, patient_ids, read_header
-from passerelle.processor import Emit, Incoming, handles
+from passerelle.processor import Emit, Incoming
 from passerelle.service import Service
 from passerelle.topics import Topics
 from services.translation.catalogue import LOINC, Catalogue
@@ -133,7 +133,6 @@ def read_documents(documents: list[dict], catalogue: Catalogue,
     return listed, unreadable, foreign
 
 
-@handles(ORCD_RETRIEVED)
 def translate_original_documents(incoming: Incoming, topics: Topics, catalogue: Catalogue) -> Iterable[Emit]:
     retrieved = incoming.event
     if retrieved["error"] is not None:

@@ -17,7 +17,7 @@ from passerelle.eprescription import NotAnEPrescription, dosage_of, read_eprescr
 from passerelle.medication import french_dosage
 from passerelle.errors import error
 from passerelle.events import EP_RETRIEVED, ep_outcome
-from passerelle.processor import Emit, Incoming, handles
+from passerelle.processor import Emit, Incoming
 from passerelle.topics import Topics
 from passerelle.service import Service
 from services.translation.catalogue import Catalogue
@@ -60,7 +60,6 @@ def translate_prescription(prescription: dict, catalogue: Catalogue) -> dict:
             "items": [translate_item(item, catalogue) for item in prescription["items"]]}
 
 
-@handles(EP_RETRIEVED)
 def translate_prescriptions(incoming: Incoming, topics: Topics, catalogue: Catalogue) -> Iterable[Emit]:
     retrieved = incoming.event
     if retrieved["error"] is not None:

@@ -178,3 +178,33 @@ def test_the_patients_own_reading_of_their_history_is_audited_with_no_profession
     record = audit_record(Incoming("p.audit.reads.v1", "fr.passerelle.audit.AuditTrailRead", read))
     assert (record["action"], record["outcome"], record["hp"]) == ("PATIENT_HISTORY_PDF", "SUCCESS", None)
     assert record["patient"] == request["patient"] and record["patient_access"] is False
+
+
+def _json_values():
+    from datetime import datetime, timezone
+
+    from hypothesis import strategies as st
+
+    from passerelle.service import Service
+    leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(),
+                       st.datetimes(timezones=st.just(timezone.utc)), st.sampled_from(list(Service)),
+                       st.just(datetime(2026, 1, 1)))
+    return st.recursive(leaves, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                        st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+                        max_leaves=20)
+
+
+def test_the_cheap_size_bound_is_never_below_the_json_size():
+    """``bounded`` trusts ``repr`` times ``JSON_PER_REPR_BYTE`` not to undercount what the record
+    encodes to (quotes, control characters, infinities, datetimes, enums, any text)."""
+    from hypothesis import given, settings
+
+    from services.audit.handlers import JSON_PER_REPR_BYTE, _json
+
+    @settings(max_examples=300, deadline=None)
+    @given(_json_values())
+    def bound_holds(value):
+        assert len(_json(value)) <= JSON_PER_REPR_BYTE * len(repr(value).encode())
+
+    bound_holds()
+    assert len(_json(float("inf"))) > 2 * len(repr(float("inf")).encode())  # why 3, not 2

@@ -8,13 +8,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from passerelle.errors import error
+from passerelle.events import CONSENT_DECISION, ps_outcome
 from passerelle.processor import Incoming, RejectedEvent
 from passerelle.settings import Settings
 from passerelle.tokens import ConfirmationVerifier
 from passerelle.topics import Topics
+from services.consent.app import decisions
 from services.consent.handlers import decide_patient_summary, first_refusal
 from services.consent.settings import consent_rules
 
+from tests.bad_input import DeadLettered, through
 from tests.integration.conftest import patient_summary_request
 
 NOW = int(time.time() * 1000)
@@ -125,5 +129,20 @@ def test_authorised_exactly_when_every_rule_holds(rules, confirmed, notice, who,
 
 
 def test_an_event_of_another_type_is_rejected(rules):
-    with pytest.raises(RejectedEvent):
-        list(decide_patient_summary(Incoming("t", "fr.passerelle.audit.AuditRecord", {}), TOPICS, rules, NOW))
+    """The consent service's routing table (what its processor runs) takes the request events and
+    rejects any other type, so the processor dead-letters it."""
+    table = decisions(TOPICS, rules, lambda: NOW)
+    with pytest.raises(RejectedEvent, match="fr.passerelle.audit.AuditRecord"):
+        list(table(Incoming("t", "fr.passerelle.audit.AuditRecord", {})))
+    request = request_by(PHYSICIAN)
+    incoming = Incoming("p.ps.requested.v1", "fr.passerelle.ps.PatientSummaryRequested", request)
+    assert [e.record["authorised"] for e in table(incoming) if e.event_type == CONSENT_DECISION] == [True]
+
+
+def test_an_event_of_another_type_is_dead_lettered_by_the_consent_processor(settings, serde):
+    from services.consent.app import build
+
+    outcome = ps_outcome(TOPICS, request_by(PHYSICIAN), "router", "FAILED", error("COUNTRY_UNKNOWN"))
+    verdict = through(build(settings, serde), "p.ps.requested.v1", serde.encode(outcome.event_type, outcome.record))
+    assert isinstance(verdict, DeadLettered) and verdict.error_class == "RejectedEvent"
+    assert outcome.event_type in verdict.reason

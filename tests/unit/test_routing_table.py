@@ -95,3 +95,25 @@ def test_the_processors_subscribe_to_the_derived_topics(tmp_path, serde):
     assert consent(settings, serde).topics == ["p.ps.requested.v1", "p.ep.requested.v1", "p.orcd.requested.v1",
                                                "p.identification.requested.v1"]
     assert translation(settings, serde).topics == ["p.ncp.inbound.v1", "p.ep.retrieved.v1", "p.orcd.retrieved.v1"]
+
+
+def _service_tables():
+    from services.foreign_ncp.handlers import answer_ncp_request
+    from services.router.handlers import route
+    from services.translation.app import translate
+    from passerelle.events import (DISPENSATION_SUBMITTED, EP_QUERY, EP_RETRIEVED, ORCD_QUERY, ORCD_RETRIEVED,
+                                   PS_RETRIEVED)
+    return {"router": (route, {CONSENT_DECISION, IDENTIFICATION_QUERY}),
+            "foreign-ncp": (answer_ncp_request, {PS_QUERY, EP_QUERY, ORCD_QUERY, IDENTIFICATION_QUERY,
+                                                 DISPENSATION_SUBMITTED}),
+            "translation": (translate, {PS_RETRIEVED, EP_RETRIEVED, ORCD_RETRIEVED})}
+
+
+@pytest.mark.parametrize("service", ["router", "foreign-ncp", "translation"])
+def test_a_service_table_is_the_one_check_of_the_event_type(service):
+    """The functions carry no guard of their own: a service's table says which event types it takes,
+    and rejects any other (dead-lettered by the processor) before a function sees it."""
+    table, expected = _service_tables()[service]
+    assert table.event_types == expected
+    with pytest.raises(RejectedEvent, match=re.escape(PS_REQUESTED)):
+        table(Incoming("t", PS_REQUESTED, {}), TOPICS, None, None)

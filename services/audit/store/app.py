@@ -69,8 +69,7 @@ class StoreWriter:
                     await consumer.commit()
                     CONSUMED.labels(Service.AUDIT_STORE, self.source).inc(len(records))
         finally:
-            await consumer.stop()
-            await producer.stop()
+            await kafka.close(k.shutdown_timeout_ms / 1000, consumer, producer)  # bounded: the broker may be gone
             log.info("audit store writer stopped", group=self.group)
 
     async def _write(self, producer, records) -> None:
