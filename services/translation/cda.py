@@ -54,7 +54,6 @@ _SECTIONS = etree.XPath(SECTIONS, namespaces=NSMAP)
 _HEADER = etree.XPath(HEADER, namespaces=NSMAP)
 #: The ``ID`` attributes of the narrative (elements under a ``text``), their elements by ``getparent()``.
 _NARRATIVE_IDS = etree.XPath("descendant::hl7:text/descendant::*/@ID", namespaces=NSMAP)
-_REFERENCE = etree.XPath("*[local-name()='reference']/@value", smart_strings=False)
 #: An element's text nodes (what ``itertext()`` yields, comments and processing instructions left out).
 _TEXTS = etree.XPath("descendant::text()", smart_strings=False)
 _LANGUAGE = etree.XPath("hl7:languageCode/@code", namespaces=NSMAP)
@@ -118,9 +117,9 @@ def _original_text(el: etree._Element, ids: NarrativeTexts) -> str | None:
     original = next(el.iterchildren("{*}originalText"), None)  # (lxml's find() is slower)
     if original is None:
         return None
-    ref = _REFERENCE(original)
-    if ref and ref[0].lstrip("#") in ids:
-        return ids[ref[0].lstrip("#")]
+    ref = next((value for r in original.iterchildren("{*}reference") if (value := r.get("value")) is not None), None)
+    if ref is not None and ref.lstrip("#") in ids:
+        return ids[ref.lstrip("#")]
     return _text(original)
 
 
@@ -155,8 +154,8 @@ def _entry(el: etree._Element, ids: NarrativeTexts, catalogue: Catalogue, row: i
     return entry
 
 
-def _section_code(sec: etree._Element, catalogue: Catalogue) -> tuple[str | None, list[str]]:
-    code_el = sec.find(f"{{{NS}}}code")
+def _section_code(sec: etree._Element, code_el: etree._Element | None,
+                  catalogue: Catalogue) -> tuple[str | None, list[str]]:
     if code_el is not None and code_el.get("code"):
         return code_el.get("code"), []
     for template in _TEMPLATES(sec):
@@ -166,9 +165,10 @@ def _section_code(sec: etree._Element, catalogue: Catalogue) -> tuple[str | None
 
 
 def _section(sec: etree._Element, catalogue: Catalogue) -> dict:
-    code, flags = _section_code(sec, catalogue)
-    title_el = sec.find(f"{{{NS}}}title")
-    text_el = sec.find(f"{{{NS}}}text")
+    code_el = next(sec.iterchildren(f"{{{NS}}}code"), None)
+    code, flags = _section_code(sec, code_el, catalogue)
+    title_el = next(sec.iterchildren(f"{{{NS}}}title"), None)
+    text_el = next(sec.iterchildren(f"{{{NS}}}text"), None)
     ids = NarrativeTexts(sec)
     statements = _STATEMENTS(sec)
     by_element = {el: _entry(el, ids, catalogue, row) for row, entry_el in enumerate(statements)
@@ -180,7 +180,6 @@ def _section(sec: etree._Element, catalogue: Catalogue) -> dict:
     title = _text(title_el) if title_el is not None else None
     narrative = _text(text_el) if text_el is not None else None
     result = display.section(catalogue, code, title, narrative, entries, len(statements), flags, rows)
-    code_el = sec.find(f"{{{NS}}}code")
     if result["title_translated"] and code_el is not None and code_el.get("codeSystem") == LOINC:
         _add_translation(code_el, result["title"])
     return result
@@ -202,7 +201,7 @@ def _embedded(root: etree._Element) -> list[dict]:
     found = []
     for el in _media(root):
         sec = next(el.iterancestors(f"{{{NS}}}section"), None)
-        code_el = sec.find(f"{{{NS}}}code") if sec is not None else None
+        code_el = next(sec.iterchildren(f"{{{NS}}}code"), None) if sec is not None else None
         section_code = code_el.get("code") if code_el is not None else None
         try:
             size = len(base64.b64decode("".join((el.text or "").split()), validate=True))
