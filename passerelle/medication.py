@@ -17,8 +17,6 @@ translation fills it). ``read_dosage`` gives the structured dosage of a ``substa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 
 from passerelle.dosage_french import french_dosage  # noqa: F401  (part of this module's API)
@@ -51,20 +49,24 @@ def _tags(local: str) -> tuple[str, ...]:
     return _TAGS.get(local) or _TAGS.setdefault(local, tuple(f"{{{ns}}}{local}" for ns in MEDICATION_NAMESPACES))
 
 
-@contextmanager
-def indexed() -> Iterator[None]:
-    """A reading during which ``child``/``children`` scan each element's children once, on its first
-    look-up, and answer later look-ups from that index (a statement asks the same element for its
-    code, status, times, product… one by one). The tree must not change meanwhile; the index is
-    dropped at the end, so no document outlives the reading. Nested readings share the outer one."""
-    if _INDEX.get() is not None:
-        yield
-        return
-    token = _INDEX.set({})
-    try:
-        yield
-    finally:
-        _INDEX.reset(token)
+class _Reading:
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = _INDEX.set({}) if _INDEX.get() is None else None
+
+    def __exit__(self, *_exc) -> None:
+        if self._token is not None:
+            _INDEX.reset(self._token)
+
+
+def indexed() -> _Reading:
+    """A reading (``with indexed():``) during which ``child``/``children`` scan each element's
+    children once, on its first look-up, and answer later look-ups from that index (a statement asks
+    the same element for its code, status, times, product… one by one). The tree must not change
+    meanwhile; the index is dropped at the end, so no document outlives the reading. Nested readings
+    share the outer one."""
+    return _Reading()
 
 
 def _local_name(tag) -> str:
