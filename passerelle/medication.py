@@ -17,6 +17,8 @@ translation fills it). ``read_dosage`` gives the structured dosage of a ``substa
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from passerelle.dosage_french import french_dosage  # noqa: F401  (part of this module's API)
 
 HL7 = "urn:hl7-org:v3"
@@ -35,23 +37,86 @@ UNITY = {"", "1"}
 
 
 _TAGS: dict[str, tuple[str, ...]] = {}
+#: Tag → its local name when in a medication namespace, else "" (bounded: a hostile document's
+#: made-up tags cannot grow it for ever).
+_LOCAL_NAMES: dict = {}
+MAX_REMEMBERED_TAGS = 4096
+#: Within ``indexed()``: each element's children by local name, made on its first look-up.
+_INDEX: ContextVar[dict | None] = ContextVar("medication_children_index", default=None)
 
 
 def _tags(local: str) -> tuple[str, ...]:
     return _TAGS.get(local) or _TAGS.setdefault(local, tuple(f"{{{ns}}}{local}" for ns in MEDICATION_NAMESPACES))
 
 
+class _Reading:
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = _INDEX.set({}) if _INDEX.get() is None else None
+
+    def __exit__(self, *_exc) -> None:
+        if self._token is not None:
+            _INDEX.reset(self._token)
+
+
+def indexed() -> _Reading:
+    """A reading (``with indexed():``) during which ``child``/``children`` scan each element's
+    children once, on its first look-up, and answer later look-ups from that index (a statement asks
+    the same element for its code, status, times, product… one by one). The tree must not change
+    meanwhile; the index is dropped at the end, so no document outlives the reading. Nested readings
+    share the outer one."""
+    return _Reading()
+
+
+def _local_name(tag) -> str:
+    """The local name of a tag in a medication namespace, else "" (other namespaces, comments)."""
+    namespace, _, local = tag[1:].partition("}") if isinstance(tag, str) and tag[:1] == "{" else ("", "", "")
+    found = local if namespace in MEDICATION_NAMESPACES else ""
+    if len(_LOCAL_NAMES) < MAX_REMEMBERED_TAGS:
+        _LOCAL_NAMES[tag] = found
+    return found
+
+
+def _children_by_name(index: dict, el) -> dict[str, list]:
+    found = index.get(el)
+    if found is None:
+        found = index[el] = {}
+        for c in el:
+            local = _LOCAL_NAMES.get(c.tag)
+            if local is None:
+                local = _local_name(c.tag)
+            if local:
+                if local in found:
+                    found[local].append(c)
+                else:
+                    found[local] = [c]
+    return found
+
+
 def children(el, local: str) -> list:
-    """The child elements named ``local`` in any medication namespace (filtered by lxml itself:
-    this runs for every element a document's statements hold)."""
-    return [] if el is None else list(el.iterchildren(*_tags(local)))
+    """The child elements named ``local`` in any medication namespace (within ``indexed()`` from the
+    element's index, else filtered by lxml itself)."""
+    if el is None:
+        return []
+    index = _INDEX.get()
+    if index is not None:
+        return list(_children_by_name(index, el).get(local, ()))
+    return list(el.iterchildren(*_tags(local)))
 
 
 def child(el, *path: str):
     """The first element down ``path`` (local names), or None."""
+    index = _INDEX.get()
     for local in path:
         if el is None:
             return None
+        if index is not None:
+            found = _children_by_name(index, el).get(local)
+            if not found:
+                return None
+            el = found[0]
+            continue
         for el in el.iterchildren(*(_TAGS.get(local) or _tags(local))):
             break
         else:

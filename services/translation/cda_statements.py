@@ -8,11 +8,12 @@ coded element (the one ``cda._entry`` made, translation included) or a text valu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Callable
 
 from lxml import etree
 
-from passerelle.medication import child, children, french_dosage, read_dosage, read_product, text
+from passerelle.medication import child, children, french_dosage, indexed, read_dosage, read_product, text
 from services.translation import display
 from services.translation.catalogue import Catalogue
 from services.translation.statements import (ALLERGY, DEVICE, MEDICATION, OBSERVATION, PROBLEM, PROCEDURE,
@@ -123,7 +124,7 @@ def _term(catalogue: Catalogue, term: dict | None, strength: str | None = None) 
     return found
 
 
-def _medication(stmt, row: int, value: Value, catalogue: Catalogue, ids: dict[str, str]) -> dict:
+def _medication(stmt, row: int, value: Value, catalogue: Catalogue, ids: Mapping[str, str | None]) -> dict:
     material = (child(stmt, "consumable", "manufacturedProduct", "manufacturedMaterial")
                 if _local(stmt) == "substanceAdministration"
                 else child(stmt, "product", "manufacturedProduct", "manufacturedMaterial"))
@@ -149,7 +150,7 @@ def _medication(stmt, row: int, value: Value, catalogue: Catalogue, ids: dict[st
     return statement(MEDICATION, row, fields, flags)
 
 
-def _narrative(el, ids: dict[str, str]) -> str | None:
+def _narrative(el, ids: Mapping[str, str | None]) -> str | None:
     """The statement's own text: the narrative cell it references (``ids``: the section's), else its text."""
     said = child(el, "text")
     reference = child(said, "reference")
@@ -233,9 +234,15 @@ def value_reader(lookup: dict) -> Value:
 
 
 def read_statement(entry_el, row: int, section_code: str | None, value: Value, catalogue: Catalogue,
-                   ids: dict[str, str]) -> dict:
+                   ids: Mapping[str, str | None]) -> dict:
     """The statement of one ``entry`` (an ``UNRECOGNISED`` one when it matches no known shape);
-    ``ids``: the section's narrative texts by ID."""
+    ``ids``: the section's narrative texts by ID. Each element's children are indexed once."""
+    with indexed():
+        return _statement(entry_el, row, section_code, value, catalogue, ids)
+
+
+def _statement(entry_el, row: int, section_code: str | None, value: Value, catalogue: Catalogue,
+               ids: Mapping[str, str | None]) -> dict:
     stmt = next((c for c in entry_el if _local(c) in STATEMENT_TAGS), None)
     if stmt is None:
         sent = next((_local(c) for c in entry_el if _local(c)), None)
@@ -250,7 +257,7 @@ def read_statement(entry_el, row: int, section_code: str | None, value: Value, c
     return found
 
 
-def _read(stmt, finding, concern, kind: str, row: int, value: Value, catalogue: Catalogue, ids: dict) -> dict:
+def _read(stmt, finding, concern, kind: str, row: int, value: Value, catalogue: Catalogue, ids: Mapping) -> dict:
     if kind == MEDICATION and _local(stmt) in ("substanceAdministration", "supply"):
         return _medication(stmt, row, value, catalogue, ids)
     if kind == ALLERGY:
