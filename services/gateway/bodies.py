@@ -38,11 +38,26 @@ def _other_or_blank(c: str) -> bool:  # the same, or a space or line/paragraph s
     return unicodedata.category(c) in ("Zs", "Zl", "Zp") or _other(c)
 
 
+#: ``_class_of(_other)`` and ``_class_of(_other_or_blank)`` as this Unicode version gives them
+#: (tests/unit/test_request_bodies.py recomputes them): walking every code point takes seconds, at
+#: each start of the gateway and of every process that imports it.
+UNICODE_VERSION = "14.0.0"
+OTHER = r"\u0000-\u001F\u007F-\u009F\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890-\u0891\u08E2\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\uE000-\uF8FF\uFEFF\uFFF9-\uFFFB\U000110BD\U000110CD\U00013430-\U00013438\U0001BCA0-\U0001BCA3\U0001D173-\U0001D17A\U000E0001\U000E0020-\U000E007F\U000F0000-\U000FFFFD\U00100000-\U0010FFFD"
+OTHER_OR_BLANK = r"\u0000-\u0020\u007F-\u00A0\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890-\u0891\u08E2\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uE000-\uF8FF\uFEFF\uFFF9-\uFFFB\U000110BD\U000110CD\U00013430-\U00013438\U0001BCA0-\U0001BCA3\U0001D173-\U0001D17A\U000E0001\U000E0020-\U000E007F\U000F0000-\U000FFFFD\U00100000-\U0010FFFD"
+
+
+def _classes() -> tuple[str, str]:
+    if unicodedata.unidata_version == UNICODE_VERSION:
+        return OTHER, OTHER_OR_BLANK
+    return _class_of(_other), _class_of(_other_or_blank)  # another Python: computed at start
+
+
 #: An identifier a client sends: no control, format (bidi overrides, zero-width), private-use
 #: or blank characters. Free text: the same, spaces allowed. Explicit code-point ranges
 #: (Unicode of this Python), the same in the OpenAPI document as in the validation.
-PRINTABLE_ID = f"^[^{_class_of(_other_or_blank)}]+$"
-PRINTABLE_TEXT = f"^[^{_class_of(_other)}]*$"
+_OTHER, _OTHER_OR_BLANK = _classes()
+PRINTABLE_ID = f"^[^{_OTHER_OR_BLANK}]+$"
+PRINTABLE_TEXT = f"^[^{_OTHER}]*$"
 #: Every request body: unknown keys refused, no coercion (``"quantity": true`` is not 1, ``"1"`` is not 1).
 REQUEST_BODY = ConfigDict(extra="forbid", strict=True)
 
