@@ -24,6 +24,7 @@ from services.gateway.summaries.models import Accepted, PatientSummaryRequest, R
 from services.gateway.summaries.tracker import RequestTracker
 
 log = structlog.get_logger()
+JSON = "application/json"
 REQUESTS = Counter("passerelle_gateway_requests", "Patient Summary requests accepted", ["country"])
 PREFER = Header(None, description="RFC 7240 `wait=SECONDS` (at most 30): answer 200 with the outcome if the request "
                                   "ends within that time, else 202 as without it.")
@@ -54,8 +55,7 @@ def summary_router(topics: Topics, caller: Callable[..., HealthProfessionalClaim
             await tracker.wait_for_outcome(request_id, wait)
             tracked = tracker.lookup(request_id, hp.rpps)
             if tracked is not None and tracked.outcome is not None:
-                view = RequestStatus.model_validate(rules.status_view(request_id, tracked.outcome))
-                return Response(view.model_dump_json(), media_type="application/json", headers={
+                return Response(rules.status_json(request_id, tracked.outcome), media_type=JSON, headers={
                     "Preference-Applied": f"wait={wait:g}", "Content-Location": f"/v1/patient-summaries/{request_id}"})
         return {"request_id": request_id}
 
@@ -67,6 +67,6 @@ def summary_router(topics: Topics, caller: Callable[..., HealthProfessionalClaim
         if tracked is None:
             raise unknown(tracker.ready, "REQUEST_NOT_FOUND")
         await tracker.wait_for_outcome(request_id, wait)
-        return rules.status_view(request_id, tracked.outcome)
+        return Response(rules.status_json(request_id, tracked.outcome), media_type=JSON)
 
     return router
