@@ -6,7 +6,7 @@ one giving up never leaves another asleep, and a key nobody waits for any more i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 
 
 class Waiters(dict[Hashable, set[asyncio.Future]]):
@@ -32,3 +32,12 @@ class Waiters(dict[Hashable, set[asyncio.Future]]):
                 waiting.discard(waiter)
                 if not waiting:
                     del self[key]
+
+    async def outcome_within(self, entries: Mapping[Hashable, dict], key: Hashable, timeout: float) -> dict | None:
+        """``entries[key]["outcome"]`` once it is there, waiting at most ``timeout`` seconds for the
+        follower to apply it; None when the entry is unknown or its outcome has not come."""
+        known = entries.get(key)
+        if known is None or known["outcome"] is None:
+            await self.wait(key, timeout)
+            known = entries.get(key)
+        return known and known["outcome"]

@@ -61,11 +61,7 @@ class DocumentTracker:
             self.kept_bytes -= _bytes(forgotten)
 
     async def arrived_within(self, request_id: str, timeout: float) -> dict | None:
-        known = self.lists.get(request_id)
-        if known is None or known["outcome"] is None:
-            await self._listings.wait(request_id, timeout)
-            known = self.lists.get(request_id)
-        return known and known["outcome"]
+        return await self._listings.outcome_within(self.lists, request_id, timeout)
 
     def listing(self, request_id: str, rpps: str) -> dict | None:
         found = self.lists.get(request_id)

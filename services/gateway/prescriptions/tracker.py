@@ -59,11 +59,7 @@ class PrescriptionTracker:
 
     async def list_arrived(self, request_id: str, timeout: float) -> dict | None:
         """The listing's outcome once it is here, waiting at most ``timeout`` s; None if it is not."""
-        known = self.lists.get(request_id)
-        if known is None or known["outcome"] is None:
-            await self._listings.wait(request_id, timeout)
-            known = self.lists.get(request_id)
-        return known and known["outcome"]
+        return await self._listings.outcome_within(self.lists, request_id, timeout)
 
     def requested_dispensation(self, event: dict) -> None:
         self.dispensations.setdefault(event["dispensation_id"], {
