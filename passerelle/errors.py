@@ -95,6 +95,7 @@ MESSAGES: dict[str, str] = {
     "DOCUMENT_PATIENT_MISMATCH": "Le pays du patient a renvoyé un document qui ne désigne pas le patient demandé : par sécurité, aucun document de cette réponse n'est affiché.",
     # translation
     "DOCUMENT_UNREADABLE": "Le document transmis par le pays du patient est illisible (encodage invalide) : il ne peut pas être affiché.",
+    "OUTCOME_UNREADABLE": "La réponse à cette demande est illisible : elle ne peut pas être affichée. Renouvelez la demande.",
     "DOCUMENT_DTD_REFUSED": "Le document transmis par le pays du patient a été refusé par sécurité (déclarations d'entités ou DTD, interdites dans les documents MyHealth@EU) : il n'est pas affiché.",
     "DOCUMENT_TOO_LARGE": "Le document transmis par le pays du patient a été refusé par sécurité (taille excessive) : il n'est pas affiché.",
     "DOCUMENT_TOO_COMPLEX": "Le document transmis par le pays du patient a été refusé par sécurité (structure démesurée : imbrication ou attribut excessifs) : il n'est pas affiché.",

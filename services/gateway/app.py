@@ -16,6 +16,7 @@ from passerelle import kafka
 from passerelle.countries import CountryRegistry
 from passerelle.professionals import load_directory, load_professions
 from passerelle.runtime import make_serde
+from passerelle.serde import AvroSerde
 from passerelle.service import Service
 from passerelle.settings import Settings
 from passerelle.tokens import TokenVerifier
@@ -62,10 +63,13 @@ class Views:
     documents: DocumentTracker  # original clinical documents: the listings country A answered
 
     @classmethod
-    def of(cls, settings: GatewaySettings) -> Views:
+    def of(cls, settings: GatewaySettings, serde: AvroSerde) -> Views:
         ready = asyncio.Event()
-        return cls(ready, RequestTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS, ready=ready),
-                   IdentificationTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS, ready=ready),
+
+        def decode(data: bytes) -> dict:  # outcomes are kept encoded (summaries/tracker.py)
+            return serde.decode(data)[1]
+        return cls(ready, RequestTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS, decode, ready=ready),
+                   IdentificationTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS, decode, ready=ready),
                    PrescriptionTracker(MAX_TRACKED_REQUESTS, ready=ready), StreamWatch(settings), NcpOutcomes(),
                    DocumentTracker(ready=ready))
 
@@ -99,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     serde, topics = make_serde(settings), Topics(settings.topic_prefix)
     countries = CountryRegistry.load(settings.countries_file)
     directory, professions = load_directory(settings.rpps_directory_file), load_professions(settings.professions_file)
-    views = Views.of(settings)
+    views = Views.of(settings, serde)
     follower = Follower(settings, serde, views.followed(), views.ready)
     tracing = tracing_for(Service.GATEWAY, settings)  # None unless an OTLP endpoint is set
     app = FastAPI(title="Passerelle", version="0.1.0", lifespan=lifespan_of(settings, follower, tracing),

@@ -3,8 +3,10 @@ summary and identification trackers, the prescription tracker and the stream das
 
 The topics are read whole from the beginning (no consumer group), so any gateway instance can answer
 for any request. One consumer follows the union of the views' topics; each record is decoded once
-and handed to the views that follow its topic (decoding a 57 KB outcome is the costly part, and one
-consumer is one poller on the broker instead of one per view).
+and handed to the views that follow its topic (one consumer is one poller on the broker instead of
+one per view). A Patient Summary outcome is decoded without its summary's body (``SUMMARY_BODY``):
+no view reads it from the follower; the summaries tracker keeps the record's bytes and decodes the
+whole answer when a professional asks for it (``summaries/tracker.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Iterable, Protocol
 import structlog
 
 from passerelle import kafka
+from passerelle.events import PS_OUTCOME
 from passerelle.processor import when_registry_answers
 from passerelle.serde import AvroSerde, DecodeError
 from passerelle.settings import Settings
@@ -24,6 +27,10 @@ from passerelle.topics import Topics
 from passerelle.tracing import described, tracing_for
 
 log = structlog.get_logger()
+#: What no view reads of an outcome as the follower hands it over: Avro skips these bytes instead
+#: of building a translated summary's thousand objects on every outcome.
+SUMMARY_BODY = frozenset({"summary.sections", "summary.document", "summary.missing_sections",
+                          "summary.embedded_documents"})
 
 
 class View(Protocol):
@@ -37,7 +44,7 @@ class View(Protocol):
 
 class Follower:
     def __init__(self, settings: Settings, serde: AvroSerde, views: Iterable[View], ready: asyncio.Event | None = None):
-        self.settings, self.serde = settings, serde
+        self.settings, self.serde = settings, serde.reading_without(SUMMARY_BODY, events=frozenset({PS_OUTCOME}))
         #: set once caught up on every followed topic: every record that was on them when the
         #: partitions were assigned has been applied (before that, an unknown request may exist)
         self.ready = ready or asyncio.Event()

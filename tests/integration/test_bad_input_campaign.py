@@ -135,7 +135,7 @@ async def test_bad_inputs_at_every_consumer_are_dead_lettered_and_valid_work_goe
     topics = Topics(settings.topic_prefix)
     store = AuditStore.from_settings(settings)
     stop = asyncio.Event()
-    requests, prescriptions, watch = RequestTracker(1000, 3600), PrescriptionTracker(1000), StreamWatch(settings)
+    requests, prescriptions, watch = RequestTracker(1000, 3600, lambda data: serde.decode(data)[1]), PrescriptionTracker(1000), StreamWatch(settings)
     tasks = {name: asyncio.create_task(build(settings, serde).run(stop)) for name, build in (
         ("consent", consent), ("router", router), ("foreign-ncp", foreign_ncp), ("translation", translation),
         ("audit", audit), ("audit-store", audit_store), ("prescription", prescription))}
@@ -207,7 +207,7 @@ async def test_bad_inputs_at_every_consumer_are_dead_lettered_and_valid_work_goe
     assert sorted(m["X-Passerelle-Notification"] for m in mailbox.messages) == sorted(
         e["envelope"]["event_id"] for e in told), "a valid access notification was not told, or told twice"
     for request_id in ps_ids:
-        assert requests.lookup(request_id, "10001234565").outcome["status"] == "COMPLETED"
+        assert requests.outcome(requests.lookup(request_id, "10001234565"))["status"] == "COMPLETED"
     for request_id in ep_ids:
         assert prescriptions.prescriptions_list(request_id, PHARMACIST)["outcome"]["status"] == "COMPLETED"
     print(f"bad-input campaign: broker: {len(expected_dead)} dead letters expected and found, "

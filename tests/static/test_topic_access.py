@@ -38,7 +38,7 @@ def read_by_code(service: Service) -> set[str]:
     if service is Service.GATEWAY:
         from services.gateway.app import Views
         from services.gateway.settings import GatewaySettings
-        views = Views.of(GatewaySettings(topic_prefix="p"))
+        views = Views.of(GatewaySettings(topic_prefix="p"), AvroSerde(SchemaSet(SETTINGS.schemas_dir)))
         return {KEYS[t] for view in views.followed() for t in view.followed(Topics("p"))}
     worker = importlib.import_module(f"{WORKERS[service]}.app").build(SETTINGS, AvroSerde(SchemaSet(SETTINGS.schemas_dir)))
     keys = matching(list(worker.topics or []), worker.pattern)

@@ -132,7 +132,7 @@ def test_the_gateway_followers_read_anything_without_stopping(system, serde, fol
     from services.gateway.summaries.tracker import RequestTracker
 
     from services.gateway.documents.tracker import DocumentTracker
-    requests, prescriptions, documents = RequestTracker(1000, 3600), PrescriptionTracker(1000), DocumentTracker()
+    requests, prescriptions, documents = RequestTracker(1000, 3600, lambda data: serde.decode(data)[1]), PrescriptionTracker(1000), DocumentTracker()
     watch = StreamWatch(system.settings)
     view = {"gateway.requests": requests, "gateway.prescriptions": prescriptions, "gateway.dashboard": watch,
             "gateway.documents": documents}[follower]
@@ -158,7 +158,7 @@ def test_the_gateway_followers_read_anything_without_stopping(system, serde, fol
             apply(encoded(serde, name, record))
     if follower == "gateway.requests":
         outcome = landed[PS_OUTCOME][0]
-        assert requests.lookup(outcome["envelope"]["correlation_id"], outcome["hp"]["rpps"]).outcome is not None
+        assert requests.lookup(outcome["envelope"]["correlation_id"], outcome["hp"]["rpps"]).encoded_outcome is not None
     elif follower == "gateway.prescriptions":
         outcome = landed[EP_OUTCOME][0]
         assert prescriptions.prescriptions_list(outcome["envelope"]["correlation_id"], outcome["hp"]["rpps"])

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import pickle
 from datetime import datetime, timezone
 
 from services.gateway.summaries.tracker import RequestTracker
+
+
+def tracker_of(max_requests: int, clock) -> RequestTracker:
+    """The gateway's tracker with a test codec: outcomes are kept encoded (here pickled), decoded on reading."""
+    return RequestTracker(max_requests, 60, pickle.loads, clock)
+
+
+def ended(tracker: RequestTracker, outcome: dict) -> None:
+    tracker.ended(outcome, pickle.dumps(outcome))
 
 
 class Clock:
@@ -20,9 +30,9 @@ def outcome(request_id: str, rpps: str, at: float) -> dict:
 
 
 def test_only_the_requesting_professional_finds_the_request():
-    tracker = RequestTracker(10, 60, Clock())
+    tracker = tracker_of(10, Clock())
     tracker.requested("r1", "A")
-    assert tracker.lookup("r1", "A").outcome is None
+    assert tracker.lookup("r1", "A").encoded_outcome is None
     assert tracker.lookup("r1", "B") is None and tracker.lookup("r2", "A") is None
 
 
@@ -30,22 +40,22 @@ def test_a_request_stays_with_the_professional_its_first_event_names():
     # A later event of the same request naming someone else (never written by Passerelle's own
     # services) does not hand the request, nor its summary, over to that professional.
     clock = Clock()
-    tracker = RequestTracker(10, 60, clock)
+    tracker = tracker_of(10, clock)
     tracker.requested("r1", "A")
-    tracker.ended(outcome("r1", "B", clock.now))
+    ended(tracker, outcome("r1", "B", clock.now))
     assert tracker.lookup("r1", "B") is None and tracker.lookup("r1", "A") is not None
 
 
 def test_an_outcome_completes_the_request_even_if_the_request_event_was_not_seen():
     clock = Clock()
-    tracker = RequestTracker(10, 60, clock)
-    tracker.ended(outcome("r1", "A", clock.now))
-    assert tracker.lookup("r1", "A").outcome["status"] == "COMPLETED"
+    tracker = tracker_of(10, clock)
+    ended(tracker, outcome("r1", "A", clock.now))
+    assert tracker.outcome(tracker.lookup("r1", "A"))["status"] == "COMPLETED"
 
 
 def test_requests_are_forgotten_past_the_ttl_or_the_size_bound():
     clock = Clock()
-    tracker = RequestTracker(2, 60, clock)
+    tracker = tracker_of(2, clock)
     tracker.requested("r1", "A")
     clock.now += 30
     tracker.requested("r2", "A")
@@ -57,8 +67,8 @@ def test_requests_are_forgotten_past_the_ttl_or_the_size_bound():
 
 def test_an_outcome_older_than_the_ttl_replayed_at_start_is_not_kept():
     clock = Clock()
-    tracker = RequestTracker(10, 60, clock)
-    tracker.ended(outcome("old", "A", clock.now - 3600))
+    tracker = tracker_of(10, clock)
+    ended(tracker, outcome("old", "A", clock.now - 3600))
     assert tracker.lookup("old", "A") is None
 
 
@@ -66,33 +76,33 @@ async def test_a_long_poll_wakes_when_the_outcome_arrives():
     import asyncio
 
     clock = Clock()
-    tracker = RequestTracker(10, 60, clock)
+    tracker = tracker_of(10, clock)
     tracker.requested("r1", "A")
     waiting = asyncio.create_task(tracker.wait_for_outcome("r1", 30))
     await asyncio.sleep(0.01)
     assert not waiting.done()
-    tracker.ended(outcome("r1", "A", clock.now))
+    ended(tracker, outcome("r1", "A", clock.now))
     await asyncio.wait_for(waiting, 1)  # woken by the outcome, long before the 30 s
-    assert tracker.lookup("r1", "A").outcome["status"] == "COMPLETED"
+    assert tracker.outcome(tracker.lookup("r1", "A"))["status"] == "COMPLETED"
     assert tracker._waiters == {}
 
 
 async def test_a_long_poll_gives_up_after_its_timeout_and_leaves_nothing_behind():
     import time
 
-    tracker = RequestTracker(10, 60, Clock())
+    tracker = tracker_of(10, Clock())
     tracker.requested("r1", "A")
     start = time.monotonic()
     await tracker.wait_for_outcome("r1", 0.05)
     assert 0.04 <= time.monotonic() - start < 1
-    assert tracker.lookup("r1", "A").outcome is None and tracker._waiters == {}
+    assert tracker.lookup("r1", "A").encoded_outcome is None and tracker._waiters == {}
 
 
 async def test_a_long_poll_returns_at_once_for_an_ended_or_unknown_request():
     import asyncio
 
     clock = Clock()
-    tracker = RequestTracker(10, 60, clock)
-    tracker.ended(outcome("done", "A", clock.now))
+    tracker = tracker_of(10, clock)
+    ended(tracker, outcome("done", "A", clock.now))
     await asyncio.wait_for(tracker.wait_for_outcome("done", 30), 0.5)
     await asyncio.wait_for(tracker.wait_for_outcome("unknown", 30), 0.5)

@@ -56,7 +56,8 @@ def identification_router(topics: Topics, countries: CountryRegistry, caller: Ca
         tracked = tracker.lookup(identification_id, hp.rpps)
         if tracked is None:
             raise unknown(tracker.ready, "IDENTIFICATION_NOT_FOUND")
-        country = countries.get(tracked.outcome["patient"]["country"]) if tracked.outcome else None
-        return identification_view(identification_id, tracked.outcome, country)
+        outcome = tracker.outcome(tracked)
+        country = countries.get(outcome["patient"]["country"]) if outcome else None
+        return identification_view(identification_id, outcome, country)
 
     return router

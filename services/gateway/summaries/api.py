@@ -54,8 +54,8 @@ def summary_router(topics: Topics, caller: Callable[..., HealthProfessionalClaim
         if wait:
             await tracker.wait_for_outcome(request_id, wait)
             tracked = tracker.lookup(request_id, hp.rpps)
-            if tracked is not None and tracked.outcome is not None:
-                return Response(rules.status_json(request_id, tracked.outcome), media_type=JSON, headers={
+            if tracked is not None and tracked.encoded_outcome is not None:
+                return Response(rules.status_json(request_id, tracker.outcome(tracked)), media_type=JSON, headers={
                     "Preference-Applied": f"wait={wait:g}", "Content-Location": f"/v1/patient-summaries/{request_id}"})
         return {"request_id": request_id}
 
@@ -67,6 +67,6 @@ def summary_router(topics: Topics, caller: Callable[..., HealthProfessionalClaim
         if tracked is None:
             raise unknown(tracker.ready, "REQUEST_NOT_FOUND")
         await tracker.wait_for_outcome(request_id, wait)
-        return Response(rules.status_json(request_id, tracked.outcome), media_type=JSON)
+        return Response(rules.status_json(request_id, tracker.outcome(tracked)), media_type=JSON)
 
     return router
