@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.audit_store
 	$(BIN)/python -m benchmarks.translation
 	$(BIN)/python -m benchmarks.prescription
+	$(BIN)/python -m benchmarks.gateway_outcomes
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis test-artifacts
