@@ -25,6 +25,7 @@ from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims
 from passerelle.service import Service
 from passerelle.topics import Topics
+from services.gateway.auth import origin_of
 from services.gateway.errors import ApiError
 from services.gateway.publish import Publisher
 
@@ -115,7 +116,7 @@ def audit_router(settings: Settings, caller: Callable[..., HealthProfessionalCla
                             who: HealthProfessionalClaims = Depends(caller)):
         """Who accessed this patient's health data, when and why (newest first), a page at a time.
         Needs the scope audit:read."""
-        country, origin = country.upper(), request.client.host if request.client else None
+        country, origin = country.upper(), origin_of(request)
         before = decode_cursor(cursor) if cursor else None
         if AUDIT_READ_SCOPE not in who.scopes:
             log.warning("audit accesses refused", reason="AUDIT_SCOPE_REQUIRED")

@@ -27,6 +27,7 @@ from passerelle.service import Service
 from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims
 from passerelle.topics import Topics
+from services.gateway.auth import origin_of
 from services.gateway.documents.tracker import DocumentTracker
 from services.gateway.errors import ApiError, unknown
 from services.gateway.publish import Publisher
@@ -156,7 +157,7 @@ def documents_router(settings: Settings, caller: Callable[..., HealthProfessiona
         start, end = checked_query(document_type, period_start, period_end)
         event = original_documents_requested(hp.as_record(), country, patient_id, document_type, start, end, purpose,
                                              consent_confirmed, information_notice_given,
-                                             request.client.host if request.client else None)
+                                             origin_of(request))
         request_id = event["envelope"]["correlation_id"]
         tracker.requested(request_id, hp.rpps)
         await publisher.publish(topics.orcd_requested, ORCD_REQUESTED, event)
@@ -184,7 +185,7 @@ def documents_router(settings: Settings, caller: Callable[..., HealthProfessiona
         opening is audited first (no unaudited opening: 503 when it cannot be)."""
         outcome = owned(request_id, hp)["outcome"]
         document = openable(outcome, index)
-        opened = original_opened(outcome, document, request.client.host if request.client else None)
+        opened = original_opened(outcome, document, origin_of(request))
         await publisher.publish(topics.orcd_opened, ORCD_OPENED, opened)  # not audited: withheld (503)
         log.info("original document opened", correlation_id=request_id, document_type=document["document_type"])
         return original_response(document, index)

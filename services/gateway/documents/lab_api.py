@@ -23,6 +23,7 @@ from passerelle.orcd import LABORATORY_REPORT
 from passerelle.settings import Settings
 from passerelle.tokens import HealthProfessionalClaims
 from passerelle.topics import Topics
+from services.gateway.auth import origin_of
 from services.gateway.documents.api import (PERIOD_END, PERIOD_START, checked_query, listing_view,
                                             original_documents_requested)
 from services.gateway.documents.tracker import DocumentTracker
@@ -55,7 +56,7 @@ def lab_router(settings: Settings, caller: Callable[..., HealthProfessionalClaim
         start, end = checked_query(LABORATORY_REPORT, period_start, period_end)
         event = original_documents_requested(hp.as_record(), country, patient_id, LABORATORY_REPORT, start, end, purpose,
                                              consent_confirmed, information_notice_given,
-                                             request.client.host if request.client else None, LABORATORY_RESULTS)
+                                             origin_of(request), LABORATORY_RESULTS)
         request_id = event["envelope"]["correlation_id"]
         tracker.requested(request_id, hp.rpps)
         await publisher.publish(topics.orcd_requested, ORCD_REQUESTED, event)

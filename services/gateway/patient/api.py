@@ -35,6 +35,7 @@ from passerelle.events import AUDIT_TRAIL_READ, CONSENT_DIRECTIVE
 from passerelle.notification_store import EVERYONE, NotificationStore, choice_of
 from passerelle.serde import AvroSerde
 from passerelle.topics import Topics
+from services.gateway.auth import origin_of
 from services.gateway.patient.export import as_csv, as_pdf, paris_time
 from services.gateway.patient.signin import PATH, PatientRefused, PatientSignIn, RefusalHook
 from services.gateway.pages import SECURITY_HEADERS
@@ -223,7 +224,7 @@ consulté depuis l'étranger.</p><p><a href="{PATH}/connexion">S'identifier avec
         trail before it is given (``AuditTrailRead``: no professional, the patient's own record)."""
         event = {"envelope": new_envelope("gateway"), "hp": None, "patient": {"country": "FR", "patient_id": ins},
                  "authorised": True, "reason_code": None, "accesses_listed": listed,
-                 "request_origin": request.client.host if request.client else None, "patient_space": view}
+                 "request_origin": origin_of(request), "patient_space": view}
         try:
             await self.producer().send_and_wait(self.audit_reads, self.serde.encode(AUDIT_TRAIL_READ, event),
                                                 key=event["envelope"]["correlation_id"].encode())
