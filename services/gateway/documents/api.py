@@ -12,11 +12,11 @@ sandboxing Content-Security-Policy and ``nosniff``: never as HTML.
 from __future__ import annotations
 
 from datetime import date
-from typing import Callable, Literal
+from typing import Callable
 
 import structlog
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from passerelle.countries import ORIGINAL_DOCUMENTS
 from passerelle.envelope import new_envelope
@@ -30,6 +30,7 @@ from passerelle.topics import Topics
 from services.gateway.auth import origin_of
 from services.gateway.documents.tracker import DocumentTracker
 from services.gateway.errors import ApiError, unknown
+from services.gateway.listings import PatientListingQuery, listing_answer
 from services.gateway.publish import Publisher
 from services.gateway.documents.lab_view import lab_view
 
@@ -143,30 +144,21 @@ def documents_router(settings: Settings, caller: Callable[..., HealthProfessiona
     @router.get(BASE, summary="A foreign patient's original clinical documents of one type, headers in French",
                 responses={202: {"description": "Not back within wait: poll the request id at "
                                                  f"{BASE}/requests/{{request_id}}"}})
-    async def list_documents(request: Request, country: str = Query(pattern=r"^[A-Za-z]{2}$"),
-                             patient_id: str = Query(min_length=1, max_length=64, pattern=r"^[\w.\-/]+$"),
+    async def list_documents(request: Request, q: PatientListingQuery = Depends(),
                              document_type: str = DOCUMENT_TYPE, period_start: str | None = PERIOD_START,
-                             period_end: str | None = PERIOD_END,
-                             consent_confirmed: bool = Query(description="The patient consents."),
-                             information_notice_given: bool = Query(description="The notice was given."),
-                             purpose: Literal["TREATMENT", "EMERGENCY"] = "TREATMENT",
-                             wait: float = Query(10.0, ge=0, le=30, description="Seconds to wait for country A."),
-                             hp: HealthProfessionalClaims = Depends(caller)):
+                             period_end: str | None = PERIOD_END, hp: HealthProfessionalClaims = Depends(caller)):
         """Ask country A for the patient's documents (consent rules as for a Patient Summary); the
         list if it arrives within ``wait`` seconds, else 202 and the request id."""
         start, end = checked_query(document_type, period_start, period_end)
-        event = original_documents_requested(hp.as_record(), country, patient_id, document_type, start, end, purpose,
-                                             consent_confirmed, information_notice_given,
+        event = original_documents_requested(hp.as_record(), q.country, q.patient_id, document_type, start, end,
+                                             q.purpose, q.consent_confirmed, q.information_notice_given,
                                              origin_of(request))
         request_id = event["envelope"]["correlation_id"]
         tracker.requested(request_id, hp.rpps)
         await publisher.publish(topics.orcd_requested, ORCD_REQUESTED, event)
-        log.info("original documents requested", correlation_id=request_id, country=country.upper(),
+        log.info("original documents requested", correlation_id=request_id, country=q.country.upper(),
                  document_type=document_type)
-        outcome = await tracker.arrived_within(request_id, wait)
-        if outcome is None:
-            return JSONResponse(listing_view(request_id, None), status_code=202)
-        return listing_view(request_id, outcome)
+        return listing_answer(listing_view, request_id, await tracker.arrived_within(request_id, q.wait))
 
     def owned(request_id: str, hp: HealthProfessionalClaims) -> dict:
         found = tracker.listing(request_id, hp.rpps)

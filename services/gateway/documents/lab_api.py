@@ -11,11 +11,10 @@ kept by the same tracker: its FHIR originals open at ``/v1/original-documents/re
 
 from __future__ import annotations
 
-from typing import Callable, Literal
+from typing import Callable
 
 import structlog
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Request
 
 from passerelle.countries import LABORATORY_RESULTS
 from passerelle.events import ORCD_REQUESTED
@@ -28,6 +27,7 @@ from services.gateway.documents.api import (PERIOD_END, PERIOD_START, checked_qu
                                             original_documents_requested)
 from services.gateway.documents.tracker import DocumentTracker
 from services.gateway.errors import unknown
+from services.gateway.listings import PatientListingQuery, listing_answer
 from services.gateway.publish import Publisher
 
 log = structlog.get_logger()
@@ -42,29 +42,21 @@ def lab_router(settings: Settings, caller: Callable[..., HealthProfessionalClaim
 
     @router.get(BASE, summary="A foreign patient's laboratory results, in French beside what was sent",
                 responses={202: {"description": f"Not back within wait: poll {BASE}/requests/{{request_id}}"}})
-    async def laboratory_results(request: Request, country: str = Query(pattern=r"^[A-Za-z]{2}$"),
-                                 patient_id: str = Query(min_length=1, max_length=64, pattern=r"^[\w.\-/]+$"),
+    async def laboratory_results(request: Request, q: PatientListingQuery = Depends(),
                                  period_start: str | None = PERIOD_START, period_end: str | None = PERIOD_END,
-                                 consent_confirmed: bool = Query(description="The patient consents."),
-                                 information_notice_given: bool = Query(description="The notice was given."),
-                                 purpose: Literal["TREATMENT", "EMERGENCY"] = "TREATMENT",
-                                 wait: float = Query(10.0, ge=0, le=30, description="Seconds to wait for country A."),
                                  hp: HealthProfessionalClaims = Depends(caller)):
         """Ask country A for the patient's structured laboratory reports (consent rules as for a
         Patient Summary, service ``laboratory-results``); a country that has not joined it answers
         ``failed`` with ``SERVICE_NOT_AVAILABLE_FOR_COUNTRY`` (audited)."""
         start, end = checked_query(LABORATORY_REPORT, period_start, period_end)
-        event = original_documents_requested(hp.as_record(), country, patient_id, LABORATORY_REPORT, start, end, purpose,
-                                             consent_confirmed, information_notice_given,
+        event = original_documents_requested(hp.as_record(), q.country, q.patient_id, LABORATORY_REPORT, start, end,
+                                             q.purpose, q.consent_confirmed, q.information_notice_given,
                                              origin_of(request), LABORATORY_RESULTS)
         request_id = event["envelope"]["correlation_id"]
         tracker.requested(request_id, hp.rpps)
         await publisher.publish(topics.orcd_requested, ORCD_REQUESTED, event)
-        log.info("laboratory results requested", correlation_id=request_id, country=country.upper())
-        outcome = await tracker.arrived_within(request_id, wait)
-        if outcome is None:
-            return JSONResponse(listing_view(request_id, None), status_code=202)
-        return listing_view(request_id, outcome)
+        log.info("laboratory results requested", correlation_id=request_id, country=q.country.upper())
+        return listing_answer(listing_view, request_id, await tracker.arrived_within(request_id, q.wait))
 
     @router.get(BASE + "/requests/{request_id}", summary="Poll a laboratory-results request")
     async def laboratory_request(request_id: str, hp: HealthProfessionalClaims = Depends(caller)):

@@ -8,11 +8,10 @@ the prescription id (``ep.commands``); its state is the prescription service's (
 """
 from __future__ import annotations
 
-from typing import Callable, Literal
+from typing import Callable
 
 import structlog
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Request
 
 from passerelle.eprescription import FRANCE
 from passerelle.events import AUTHENTICATION_FAILED, DISPENSATION_DISCARD_REQUESTED, DISPENSATION_REQUESTED, EP_REQUESTED
@@ -21,6 +20,7 @@ from passerelle.tokens import HealthProfessionalClaims
 from passerelle.topics import Topics
 from services.gateway.auth import authentication_failed, origin_of
 from services.gateway.errors import ApiError, unknown
+from services.gateway.listings import PatientListingQuery, listing_answer
 from services.gateway.prescriptions.models import DispensationAccepted, DispensationBody
 from services.gateway.prescriptions.rules import (discard_requested, dispensation_requested, dispensation_view,
                                                   list_view, prescriptions_requested)
@@ -56,26 +56,18 @@ def listing_router(topics: Topics, caller: Caller, publisher: Publisher, tracker
 
     @router.get("/v1/prescriptions", summary="A foreign patient's prescriptions, in French",
                 responses={202: {"description": "Not back within wait: poll /v1/prescriptions/requests/{request_id}"}})
-    async def list_prescriptions(request: Request, country: str = Query(pattern=r"^[A-Za-z]{2}$"),
-                                 patient_id: str = Query(min_length=1, max_length=64, pattern=r"^[\w.\-/]+$"),
-                                 consent_confirmed: bool = Query(description="The patient consents."),
-                                 information_notice_given: bool = Query(description="The notice was given."),
-                                 purpose: Literal["TREATMENT", "EMERGENCY"] = "TREATMENT",
-                                 wait: float = Query(10.0, ge=0, le=30, description="Seconds to wait for country A."),
+    async def list_prescriptions(request: Request, q: PatientListingQuery = Depends(),
                                  hp: HealthProfessionalClaims = Depends(caller)):
         """Ask country A for the patient's prescriptions (consent rules as for a Patient Summary);
         the translated list if it arrives within ``wait`` seconds, else 202 and the request id."""
-        refuse_french(country)
-        event = prescriptions_requested(hp.as_record(), country, patient_id, purpose, consent_confirmed,
-                                        information_notice_given, origin_of(request))
+        refuse_french(q.country)
+        event = prescriptions_requested(hp.as_record(), q.country, q.patient_id, q.purpose, q.consent_confirmed,
+                                        q.information_notice_given, origin_of(request))
         request_id = event["envelope"]["correlation_id"]
         tracker.requested_list(request_id, hp.rpps)
         await publisher.publish(topics.ep_requested, EP_REQUESTED, event)
-        log.info("prescriptions requested", correlation_id=request_id, country=country.upper())
-        outcome = await tracker.list_arrived(request_id, wait)
-        if outcome is None:
-            return JSONResponse(list_view(request_id, None), status_code=202)
-        return list_view(request_id, outcome)
+        log.info("prescriptions requested", correlation_id=request_id, country=q.country.upper())
+        return listing_answer(list_view, request_id, await tracker.list_arrived(request_id, q.wait))
 
     @router.get("/v1/prescriptions/requests/{request_id}", summary="Poll a prescriptions request")
     async def prescriptions_request(request_id: str, hp: HealthProfessionalClaims = Depends(caller)):
