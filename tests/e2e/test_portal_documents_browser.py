@@ -24,6 +24,18 @@ def find_patient(page) -> None:
     page.get_by_role("button", name="Rechercher le patient").click()
 
 
+def access_log_rows_naming(page, document_id: str):
+    """The access log's rows naming ``document_id``, once the audit trail (written asynchronously)
+    holds one, the log being read again for up to 20 s."""
+    deadline = time.monotonic() + 20
+    page.get_by_role("button", name="Journal des accès").click()
+    named = page.locator("#journal tbody tr").filter(has_text=document_id)
+    while time.monotonic() < deadline and named.count() == 0:
+        page.get_by_role("button", name="Journal des accès").click()
+        page.wait_for_timeout(300)
+    return named
+
+
 def test_a_physician_lists_laboratory_reports_opens_an_original_and_sees_the_refused_ones(page):
     sign_in(page, PHYSICIAN, "10")
     page.get_by_label("Pays d'affiliation du patient").select_option(label="Portugal")
@@ -94,12 +106,7 @@ def test_laboratory_results_in_french_marked_by_severity_and_named_in_the_access
     expect(results.nth(4)).to_contain_text("Non traduit")
     expect(page.locator("section.resultats-labo .entete-labo")).to_contain_text("193857264-LAB-FHIR-1")
     shot(page, "13-resultats-biologie")
-    page.get_by_role("button", name="Journal des accès").click()
-    deadline = time.monotonic() + 20  # the audit trail is written asynchronously
-    named = page.locator("#journal tbody tr").filter(has_text="193857264-LAB-FHIR-1")
-    while time.monotonic() < deadline and named.count() == 0:
-        page.get_by_role("button", name="Journal des accès").click()
-        page.wait_for_timeout(300)
+    named = access_log_rows_naming(page, "193857264-LAB-FHIR-1")
     expect(named.first).to_contain_text("Résultats de biologie consultés")
     expect(named.first).to_contain_text("Compte rendu d'examens biologiques")
 
@@ -112,12 +119,7 @@ def test_the_access_log_names_the_documents_listed(page):
     find_patient(page)
     confirm_consent(page)
     expect(page.locator("#etat-documents")).to_contain_text("1 document(s) reçu(s)")
-    page.get_by_role("button", name="Journal des accès").click()
-    deadline = time.monotonic() + 20  # the audit trail is written asynchronously
-    named = page.locator("#journal tbody tr").filter(has_text="193857264-HDR-1")
-    while time.monotonic() < deadline and named.count() == 0:
-        page.get_by_role("button", name="Journal des accès").click()
-        page.wait_for_timeout(300)
+    named = access_log_rows_naming(page, "193857264-HDR-1")
     expect(named.first).to_contain_text("Documents d'origine consultés")
     expect(named.first).to_contain_text("Compte rendu de sortie d'hospitalisation")
     shot(page, "12-journal-documents")
