@@ -50,13 +50,11 @@ async function fetchListing(base, query) {
 }
 
 async function listLabResults(purpose) {
-  const { country, patientId } = state.patient;
   $("titre-documents").textContent = "Résultats de biologie du patient";
   $("documents").replaceChildren();
   $("etat-documents").textContent = "Demande des résultats de biologie au pays du patient…";
   show("documents");
-  const query = new URLSearchParams({ country, patient_id: patientId, consent_confirmed: "true",
-    information_notice_given: "true", purpose, wait: "15" });
+  const query = listingQuery(purpose);
   try {
     const data = await fetchListing("/v1/laboratory-results", query);
     if (!data) return;
@@ -69,14 +67,12 @@ async function listLabResults(purpose) {
 }
 
 async function listDocuments(purpose) {
-  const { country, patientId } = state.patient;
   const wanted = documentQuery();
   $("titre-documents").textContent = "Documents d'origine du patient";
   $("documents").replaceChildren();
   $("etat-documents").textContent = "Demande des documents au pays du patient…";
   show("documents");
-  const query = new URLSearchParams({ country, patient_id: patientId, document_type: wanted.code, consent_confirmed: "true",
-    information_notice_given: "true", purpose, wait: "15" });
+  const query = listingQuery(purpose, { document_type: wanted.code });
   if (wanted.start) query.set("period_start", wanted.start);
   if (wanted.end) query.set("period_end", wanted.end);
   try {

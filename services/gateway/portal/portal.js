@@ -529,13 +529,19 @@ function pdfsOf(content, contentType) {
 
 /* ---------- ePrescription / eDispensation ---------- */
 
-async function listPrescriptions(purpose) {
+/** The query string every listing of the patient's data takes (the gateway's PatientListingQuery):
+ * the patient, the consent confirmed on the previous step, the purpose, and how long to wait. */
+function listingQuery(purpose, extra = {}) {
   const { country, patientId } = state.patient;
+  return new URLSearchParams({ country, patient_id: patientId, ...extra, consent_confirmed: "true",
+    information_notice_given: "true", purpose, wait: "15" });
+}
+
+async function listPrescriptions(purpose) {
   $("prescriptions").replaceChildren();
   $("etat-prescriptions").textContent = "Demande des prescriptions au pays du patient…";
   show("prescriptions");
-  const query = new URLSearchParams({ country, patient_id: patientId, consent_confirmed: "true",
-    information_notice_given: "true", purpose, wait: "15" });
+  const query = listingQuery(purpose);
   try {
     let { data } = await api("GET", `/v1/prescriptions?${query}`);
     if (data.status === "pending") {
