@@ -208,6 +208,10 @@ class AvroSerde:
             raise DecodeError(f"invalid Avro body: {type(exc).__name__}: {exc}") from exc
         return reader.name, record
 
+    def record(self, data: bytes) -> dict:
+        """``decode``'s record alone, for a reader that knows which event it kept."""
+        return self.decode(data)[1]
+
     def _registry_writer(self, schema_id: int) -> tuple[dict, EventSchema]:
         if schema_id not in self._writers_by_id:
             writer_json = self.registry_lookup(schema_id)

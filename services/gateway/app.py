@@ -65,11 +65,8 @@ class Views:
     @classmethod
     def of(cls, settings: GatewaySettings, serde: AvroSerde) -> Views:
         ready = asyncio.Event()
-
-        def decode(data: bytes) -> dict:  # outcomes are kept encoded (summaries/tracker.py)
-            return serde.decode(data)[1]
-        return cls(ready, RequestTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS, decode, ready=ready),
-                   IdentificationTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS, decode, ready=ready),
+        return cls(ready, RequestTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS, serde.record, ready=ready),
+                   IdentificationTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS, serde.record, ready=ready),
                    PrescriptionTracker(MAX_TRACKED_REQUESTS, ready=ready), StreamWatch(settings), NcpOutcomes(),
                    DocumentTracker(ready=ready))
 

@@ -135,7 +135,7 @@ async def test_bad_inputs_at_every_consumer_are_dead_lettered_and_valid_work_goe
     topics = Topics(settings.topic_prefix)
     store = AuditStore.from_settings(settings)
     stop = asyncio.Event()
-    requests, prescriptions, watch = RequestTracker(1000, 3600, lambda data: serde.decode(data)[1]), PrescriptionTracker(1000), StreamWatch(settings)
+    requests, prescriptions, watch = RequestTracker(1000, 3600, serde.record), PrescriptionTracker(1000), StreamWatch(settings)
     tasks = {name: asyncio.create_task(build(settings, serde).run(stop)) for name, build in (
         ("consent", consent), ("router", router), ("foreign-ncp", foreign_ncp), ("translation", translation),
         ("audit", audit), ("audit-store", audit_store), ("prescription", prescription))}

@@ -41,7 +41,7 @@ async def test_the_gateway_is_ready_only_once_its_views_know_every_request_alrea
     finally:
         await producer.stop()
     ready = asyncio.Event()
-    tracker = RequestTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS, lambda data: serde.decode(data)[1], ready=ready)
+    tracker = RequestTracker(MAX_TRACKED_REQUESTS, REQUEST_TTL_SECONDS, serde.record, ready=ready)
     prescriptions = PrescriptionTracker(MAX_TRACKED_REQUESTS, ready=ready)
     follower = Follower(settings, serde, [tracker, prescriptions], ready)
     applied_after_ready = 0

@@ -77,7 +77,7 @@ async def test_poison_on_every_topic_is_dead_lettered_and_only_its_patient_fails
     await producer.flush()
 
     stop = asyncio.Event()
-    requests, prescriptions = RequestTracker(1000, 3600, lambda data: serde.decode(data)[1]), PrescriptionTracker(1000)
+    requests, prescriptions = RequestTracker(1000, 3600, serde.record), PrescriptionTracker(1000)
     tasks = {name: asyncio.create_task(build(settings, serde).run(stop)) for name, build in (
         ("consent", consent), ("router", router), ("foreign-ncp", foreign_ncp), ("translation", translation),
         ("audit", audit), ("audit-store", audit_store), ("prescription", prescription))}

@@ -132,7 +132,7 @@ def test_the_gateway_followers_read_anything_without_stopping(system, serde, fol
     from services.gateway.summaries.tracker import RequestTracker
 
     from services.gateway.documents.tracker import DocumentTracker
-    requests, prescriptions, documents = RequestTracker(1000, 3600, lambda data: serde.decode(data)[1]), PrescriptionTracker(1000), DocumentTracker()
+    requests, prescriptions, documents = RequestTracker(1000, 3600, serde.record), PrescriptionTracker(1000), DocumentTracker()
     watch = StreamWatch(system.settings)
     view = {"gateway.requests": requests, "gateway.prescriptions": prescriptions, "gateway.dashboard": watch,
             "gateway.documents": documents}[follower]

@@ -45,7 +45,7 @@ def outcome() -> dict:
 
 def follow(*values: bytes) -> tuple[RequestTracker, StreamWatch]:
     settings = Settings(topic_prefix="p")
-    tracker, watch = RequestTracker(100, 3600, lambda data: SERDE.decode(data)[1]), StreamWatch(settings)
+    tracker, watch = RequestTracker(100, 3600, SERDE.record), StreamWatch(settings)
     follower = Follower(settings, SERDE, [tracker, watch])
     for offset, value in enumerate(values):
         follower.apply(Record("p.ps.outcomes.v1", 0, offset, value))
